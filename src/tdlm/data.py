@@ -1,0 +1,116 @@
+"""Training and test sets for the machine: binarised +/-1 inputs, one-hot +/-1 labels.
+
+Every sample draws its own class-balanced training set (and a test set from what is left)
+from a permutation seeded by the sample's seed, so that independent samples see
+independent data and the indices can be recorded for provenance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_FILES = ("images-idx3-ubyte.gz", "images-idx3-ubyte", "train-images-idx3-ubyte.gz", "train-images-idx3-ubyte")
+LABEL_FILES = ("labels-idx1-ubyte.gz", "labels-idx1-ubyte", "train-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte")
+SOURCES = ("digits", "mnist")
+
+
+@dataclass(frozen=True)
+class Pool:
+    """All images of the chosen classes, flattened, with their grey-value range."""
+
+    images: np.ndarray  # (n, N_0) raw grey values
+    labels: np.ndarray  # (n,) class labels as in the source
+    value_range: tuple[float, float]
+    source: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One sample's data: +/-1 inputs and one-hot +/-1 labels, with the pool indices used."""
+
+    x_train: np.ndarray  # (M, N_0)
+    y_train: np.ndarray  # (M, n_classes)
+    x_test: np.ndarray  # (n_test, N_0)
+    y_test: np.ndarray  # (n_test, n_classes)
+    train_index: np.ndarray  # (M,) indices into the pool
+    test_index: np.ndarray  # (n_test,)
+
+
+def _find(folder: Path, names: tuple[str, ...], what: str) -> Path:
+    for name in names:
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"data.path: no MNIST {what} file in {folder}; looked for {', '.join(names)}")
+
+
+def load_pool(source: str, classes: list[int], path: str | None = None) -> Pool:
+    """Load the raw images of the requested classes from the embedded digits or an MNIST IDX folder."""
+    if source == "digits":
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        images, labels, value_range = bunch.data, bunch.target, (0.0, 16.0)
+    elif source == "mnist":
+        from tdlm.idx import read_idx
+
+        if not path:
+            raise ValueError("data.path: required when data.source is 'mnist' (a folder with the IDX files)")
+        folder = Path(path)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"data.path: MNIST folder not found: {folder}")
+        images = read_idx(_find(folder, IMAGE_FILES, "images"), expected_ndim=3)
+        labels = read_idx(_find(folder, LABEL_FILES, "labels"), expected_ndim=1)
+        if len(images) != len(labels):
+            raise ValueError(f"data.path: {len(images)} images but {len(labels)} labels in {folder}")
+        images = images.reshape(len(images), -1)
+        value_range = (0.0, 255.0)
+    else:
+        raise ValueError(f"data.source: unknown source {source!r}; allowed values: {', '.join(SOURCES)}")
+    available = sorted(int(c) for c in np.unique(labels))
+    unknown = [c for c in classes if c not in available]
+    if unknown:
+        raise ValueError(f"data.classes: unknown class(es) {unknown}; allowed values for {source}: {available}")
+    if len(set(classes)) != len(classes) or len(classes) < 2:
+        raise ValueError(f"data.classes: need at least two distinct classes, got {classes}")
+    keep = np.isin(labels, classes)
+    return Pool(np.asarray(images[keep], dtype=np.float64), np.asarray(labels[keep]), value_range, source)
+
+
+def binarise(images: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
+    """+1 where the grey value is above the midpoint of the value range, else -1."""
+    midpoint = 0.5 * (value_range[0] + value_range[1])
+    return np.where(images > midpoint, 1.0, -1.0)
+
+
+def one_hot(labels: np.ndarray, classes: list[int]) -> np.ndarray:
+    """+1 in the column of the label's class, -1 elsewhere."""
+    return np.where(labels[:, None] == np.asarray(classes)[None, :], 1.0, -1.0)
+
+
+def draw(pool: Pool, classes: list[int], M: int, n_test: int, rng: np.random.Generator) -> Dataset:
+    """A class-balanced training set of M examples and up to n_test test examples from the rest."""
+    n_classes = len(classes)
+    if M % n_classes:
+        raise ValueError(f"M: must be a multiple of the number of classes ({n_classes}) for a balanced set, got {M}")
+    perm = rng.permutation(len(pool.labels))
+    per_class = M // n_classes
+    train = []
+    for c in classes:
+        members = perm[pool.labels[perm] == c]
+        if len(members) < per_class:
+            limit = n_classes * min(int(np.sum(pool.labels == k)) for k in classes)
+            raise ValueError(
+                f"M: {M} is larger than the balanced pool of {pool.source} classes {classes} allows "
+                f"(at most {limit})"
+            )
+        train.append(members[:per_class])
+    # interleave classes in permutation order so minibatch-free MD sees no class blocks
+    train_index = perm[np.isin(perm, np.concatenate(train))]
+    rest = perm[~np.isin(perm, train_index)]
+    test_index = rest[:n_test]
+    x = binarise(pool.images, pool.value_range)
+    y = one_hot(pool.labels, classes)
+    return Dataset(x[train_index], y[train_index], x[test_index], y[test_index], train_index, test_index)

@@ -1,0 +1,83 @@
+"""Where every weight and neuron lives in the one flat coordinate buffer of a job.
+
+All coordinates of all samples and replicas sit in a single 1-D tensor so that the
+thermostat, the walls and the noise are a handful of whole-buffer operations. The buffer
+is a sequence of blocks, one per layer tensor, each of shape (S, K, *tensor_shape)
+(S samples, K replicas/branches per sample), so batched matrix products take views
+without copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Layout:
+    widths: tuple[int, ...]  # N_0, N_1, ..., N_L
+    M: int  # training examples
+    S: int  # samples in the job
+    K: int  # configurations per sample (1 before branching, n_tw * n_replicas after)
+
+    @property
+    def L(self) -> int:
+        return len(self.widths) - 1
+
+    def weight_shape(self, l: int) -> tuple[int, int]:
+        """J_l maps layer l-1 to layer l (l = 1..L)."""
+        return (self.widths[l], self.widths[l - 1])
+
+    def spin_shape(self, l: int) -> tuple[int, int]:
+        """S_l holds one representation per example (l = 1..L-1)."""
+        return (self.M, self.widths[l])
+
+    @property
+    def shapes(self) -> list[tuple[int, int]]:
+        return [self.weight_shape(l) for l in range(1, self.L + 1)] + [self.spin_shape(l) for l in range(1, self.L)]
+
+    @property
+    def sizes(self) -> list[int]:
+        return [a * b for a, b in self.shapes]
+
+    @property
+    def n_weights(self) -> int:
+        return sum(self.sizes[: self.L])
+
+    @property
+    def n_spins(self) -> int:
+        return sum(self.sizes[self.L :])
+
+    @property
+    def per_config(self) -> int:
+        """Coordinates of one configuration (all weights and hidden neurons)."""
+        return self.n_weights + self.n_spins
+
+    @property
+    def total(self) -> int:
+        return self.S * self.K * self.per_config
+
+    def blocks(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """Views (S, K, rows, cols) into the flat buffer: J_1..J_L, then S_1..S_{L-1}."""
+        views, offset = [], 0
+        for shape, size in zip(self.shapes, self.sizes):
+            n = self.S * self.K * size
+            views.append(flat[offset : offset + n].view(self.S, self.K, *shape))
+            offset += n
+        return views
+
+    def weights(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        return self.blocks(flat)[: self.L]
+
+    def spins(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        return self.blocks(flat)[self.L :]
+
+    def with_k(self, K: int) -> "Layout":
+        return Layout(self.widths, self.M, self.S, K)
+
+    def per_config_view(self, flat: torch.Tensor, which: str = "all") -> torch.Tensor:
+        """(S, K, n) copy of each configuration's weights ('weights'), spins ('spins') or both."""
+        blocks = self.blocks(flat)
+        chosen = {"weights": blocks[: self.L], "spins": blocks[self.L :], "all": blocks}[which]
+        return torch.cat([b.reshape(self.S, self.K, -1) for b in chosen], dim=-1)

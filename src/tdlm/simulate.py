@@ -1,0 +1,69 @@
+"""Run one simulate job end to end and write its netCDF file."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from tdlm.observables import pair_index
+from tdlm.params import SimParams
+from tdlm.protocol import Runner, noise_seed, prepare, sample_seeds
+from tdlm.storage import build_dataset, provenance, write_atomic
+
+log = logging.getLogger("tdlm")
+
+
+def default_checkpoint(out: str | Path) -> Path:
+    out = Path(out)
+    return out.with_name(out.name + ".ckpt")
+
+
+def run(params: SimParams, out: str | Path) -> xr.Dataset:
+    """Simulate (resuming from the checkpoint if there is one), write `out` atomically, drop the checkpoint."""
+    setup = prepare(params)
+    ckpt = Path(params.checkpoint_path) if params.checkpoint_path else default_checkpoint(out)
+    log.info(
+        "simulate: M=%d N=%d L=%d samples=%s t_w=%s t*=%d replicas=%d on %s/%s (%d coordinates per configuration)",
+        params.M, params.N, params.L, list(params.samples), list(setup.t_w), params.t_star, params.n_replicas,
+        setup.device, params.dtype, setup.layout.per_config,
+    )
+    recorder, state, _ = Runner(setup, ckpt).run()
+    layout, R, n_tw, S = setup.branched, params.n_replicas, len(setup.t_w), setup.layout.S
+    a, b = pair_index(R)
+    per_config = lambda which: layout.per_config_view(state.position, which).reshape(S, n_tw, R, -1).cpu().numpy()  # noqa: E731
+    snapshots = {"J_final": (("sample", "t_w", "replica", "weight_index"), per_config("weights"))}
+    weight_layer = np.concatenate([np.full(layout.sizes[l - 1], l) for l in range(1, layout.L + 1)])
+    spin_layer = np.concatenate([np.full(layout.sizes[layout.L + l - 1], l) for l in range(1, layout.L)])
+    coords = {
+        "sample": np.asarray(params.samples), "t_w": np.asarray(setup.t_w), "time": setup.branch_times,
+        "history_time": setup.history_times, "replica": np.arange(R), "pair": np.arange(len(a)),
+        "pair_a": ("pair", a.numpy()), "pair_b": ("pair", b.numpy()), "layer": np.arange(1, layout.L + 1),
+        "weight_layer": ("weight_index", weight_layer),
+    }
+    if params.store_spins:
+        snapshots["S_final"] = (("sample", "t_w", "replica", "spin_index"), per_config("spins"))
+        coords["spin_layer"] = ("spin_index", spin_layer)
+    snapshots["train_index"] = (("sample", "example"), np.stack([d.train_index for d in setup.datasets]))
+    n_test = setup.test.x.shape[1]
+    snapshots["test_index"] = (("sample", "test_example"), np.stack([d.test_index[:n_test] for d in setup.datasets]))
+    extra = {
+        "device": str(setup.device), "device_name": torch.cuda.get_device_name(setup.device) if setup.device.type == "cuda" else "cpu",
+        "torch_threads": torch.get_num_threads(), "widths": list(layout.widths), "n_test_used": n_test,
+        "alpha": params.M / params.N, "ln_alpha": float(np.log(params.M / params.N)),
+        "data_seeds": [sample_seeds(params.seed, s)[0] for s in params.samples],
+        "init_seeds": [sample_seeds(params.seed, s)[1] for s in params.samples],
+        "noise_seed": noise_seed(params.seed, params.samples),
+        "mass": 1.0, "k_B": 1.0, "binarisation": "pixel > midpoint of value range -> +1 else -1",
+        "label_encoding": "one-hot +1/-1", "sign_convention": "sgn(0) = +1",
+        "initial_state": "S, J uniform in (-1, 1); velocities Maxwell-Boltzmann at T",
+        "walls": "elastic reflection at +/-1", "force": "analytic, guarded 1/E_l (zero force when E_l = 0)",
+    }
+    ds = build_dataset(recorder.arrays, coords, snapshots, provenance(params.flat(), extra))
+    write_atomic(ds, out)
+    ckpt.unlink(missing_ok=True)
+    log.info("wrote %s", out)
+    return ds

@@ -1,0 +1,127 @@
+"""Per-job netCDF output: named dimensions, CF-1.12 attributes and the job's full provenance."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+import tdlm
+from tdlm.checkpoint import atomic_replace
+
+BRANCH_DIMS = {
+    "energy_layer": ("sample", "t_w", "time", "replica", "layer"),
+    "kinetic_temperature": ("sample", "t_w", "time", "replica"),
+    "accuracy": ("sample", "t_w", "time", "replica"),
+    "accuracy_tanh": ("sample", "t_w", "time", "replica"),
+    "c": ("sample", "t_w", "time", "replica", "layer"),
+    "c_norm": ("sample", "t_w", "time", "replica", "layer"),
+    "C": ("sample", "t_w", "time", "replica", "layer"),
+    "C_norm": ("sample", "t_w", "time", "replica", "layer"),
+    "q": ("sample", "t_w", "time", "pair", "layer"),
+    "q_norm": ("sample", "t_w", "time", "pair", "layer"),
+    "Q": ("sample", "t_w", "time", "pair", "layer"),
+    "Q_norm": ("sample", "t_w", "time", "pair", "layer"),
+    "q_test": ("sample", "t_w", "time", "pair", "layer"),
+    "history_energy_layer": ("sample", "history_time", "layer"),
+    "history_accuracy": ("sample", "history_time"),
+    "history_accuracy_tanh": ("sample", "history_time"),
+}
+
+DESCRIPTIONS = {
+    "energy_layer": "layer energy E_l = ||S_l - tanh(J_l S_{l-1})||",
+    "energy": "total energy H = sum_l E_l",
+    "kinetic_temperature": "<v^2> over all coordinates of a configuration (m = k_B = 1)",
+    "accuracy": "test accuracy of the sign network S_l = sgn(J_l S_{l-1})",
+    "accuracy_tanh": "test accuracy of the tanh network with the same J",
+    "c": "spin auto-correlation (1/(N_l M)) sum S(t_w+t) S(t_w); NaN at layer L",
+    "c_norm": "spin auto-correlation normalised by the self-overlaps; NaN at layer L",
+    "C": "weight auto-correlation (1/(N_l N_{l-1})) sum J(t_w+t) J(t_w)",
+    "C_norm": "weight auto-correlation normalised by the self-overlaps",
+    "q": "spin replica overlap (1/(N_l M)) sum S^a S^b for the pair; NaN at layer L",
+    "q_norm": "spin replica overlap normalised by the self-overlaps; NaN at layer L",
+    "Q": "weight replica overlap (1/(N_l N_{l-1})) sum J^a J^b for the pair",
+    "Q_norm": "weight replica overlap normalised by the self-overlaps",
+    "q_test": "replica overlap of the sign network's hidden states on the test inputs; NaN at layer L",
+    "history_energy_layer": "layer energy of the single trajectory before branching",
+    "history_energy": "total energy of the single trajectory before branching",
+    "history_accuracy": "sign-network test accuracy of the single trajectory before branching",
+    "history_accuracy_tanh": "tanh-network test accuracy of the single trajectory before branching",
+    "J_final": "final weights of every replica, flattened layer by layer (row-major J_l[i, j])",
+    "S_final": "final hidden neurons of every replica, flattened layer by layer (row-major S_l[mu, i])",
+    "train_index": "indices of the training examples in the filtered data pool",
+    "test_index": "indices of the test examples in the filtered data pool",
+}
+
+
+def attr_value(value: Any) -> Any:
+    """netCDF attributes take numbers, strings and 1-D arrays; encode the rest."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return np.asarray(value) if value and all(isinstance(x, (int, float)) for x in value) else json.dumps(list(value))
+    return value
+
+
+def provenance(params_flat: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Global attributes: CF metadata, every parameter (as `param_<key>`), software and machine."""
+    attrs: dict[str, Any] = {
+        "Conventions": "CF-1.12",
+        "title": "Thermal deep learning machine: Langevin MD of neurons and weights",
+        "institution": "tdlm",
+        "source": f"tdlm {tdlm.__version__}",
+        "references": "G. Huang, L. S. Chan, H. Yoshino, G. Zhang, Y. Jin, arXiv:2506.06789 (2025)",
+        "history": f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} written by tdlm {tdlm.__version__}",
+        "tdlm_version": tdlm.__version__,
+        "torch_version": torch.__version__,
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+        "hostname": socket.gethostname(),
+        "params_json": json.dumps(params_flat, sort_keys=True),
+    }
+    attrs.update({f"param_{k.replace('.', '_')}": attr_value(v) for k, v in params_flat.items()})
+    attrs.update({k: attr_value(v) for k, v in extra.items()})
+    return attrs
+
+
+def write_atomic(ds: xr.Dataset, out: str | Path) -> None:
+    """Write to a hidden temporary name beside `out`, then rename: no half-written file ever has the final name."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    try:
+        ds.to_netcdf(tmp, engine="netcdf4")
+        atomic_replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def build_dataset(
+    records: dict[str, np.ndarray],
+    coords: dict[str, Any],
+    snapshots: dict[str, tuple[tuple[str, ...], np.ndarray]],
+    attrs: dict[str, Any],
+) -> xr.Dataset:
+    """Assemble the per-job Dataset; totals over layers are derived here once."""
+    data_vars = {name: (BRANCH_DIMS[name], arr) for name, arr in records.items()}
+    data_vars.update(snapshots)
+    ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
+    ds["energy"] = ds["energy_layer"].sum("layer")
+    ds["history_energy"] = ds["history_energy_layer"].sum("layer")
+    for name in ds.data_vars:
+        ds[name].attrs["long_name"] = DESCRIPTIONS.get(name, name)
+    ds["time"].attrs.update(long_name="MD steps since t_w", units="1")
+    ds["t_w"].attrs.update(long_name="waiting time (MD steps) at which the replicas branched", units="1")
+    ds["history_time"].attrs.update(long_name="MD steps since t = 0 (before branching)", units="1")
+    ds["layer"].attrs["long_name"] = "layer index: weights J_1..J_L, spins S_1..S_{L-1}"
+    return ds
