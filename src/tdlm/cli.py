@@ -58,9 +58,106 @@ def _simulate_parser(p: argparse.ArgumentParser) -> None:
 COMMANDS["simulate"] = ("run one MD job (one parameter point, one or more samples)", _simulate_parser, _cmd_simulate)
 
 
+def _gather_point_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("jobs", nargs="+", help="per-job netCDF files of one parameter point")
+    p.add_argument("--out", required=True)
+
+
+def _cmd_gather_point(args: argparse.Namespace) -> int:
+    from tdlm.gather import gather_point
+
+    gather_point(args.jobs, args.out)
+    return 0
+
+
+COMMANDS["gather-point"] = ("combine the jobs (samples) of one parameter point", _gather_point_parser, _cmd_gather_point)
+
+
+def _cmd_gather(args: argparse.Namespace) -> int:
+    from tdlm.gather import gather_sweep
+
+    gather_sweep(args.jobs, args.out)
+    return 0
+
+
+COMMANDS["gather"] = ("combine point files into the sweep's overlaps.nc", _gather_point_parser, _cmd_gather)
+
+
+def _classify_parser(p: argparse.ArgumentParser) -> None:
+    import math
+
+    p.add_argument("overlaps", help="overlaps.nc from `tdlm gather`")
+    p.add_argument("--out", required=True, help="phase.nc")
+    p.add_argument("--threshold", type=float, default=math.exp(-1), help="q* below this is liquid")
+    p.add_argument("--t-w", type=int, default=None, help="waiting time to classify at (default: the largest)")
+    p.add_argument("--n-sigma", type=float, default=2.0, help="uncertain when |q* - threshold| <= n_sigma * SEM")
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from tdlm.classify import classify_file
+
+    classify_file(args.overlaps, args.out, args.threshold, args.t_w, args.n_sigma)
+    return 0
+
+
+COMMANDS["classify"] = ("classify every layer as solid, liquid or uncertain", _classify_parser, _cmd_classify)
+
+
+def _plot_phase_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("phase", help="phase.nc from `tdlm classify`")
+    p.add_argument("--outdir", required=True, help="folder for phase_diagram.{png,pdf} and q_star_L<L>.{png,pdf}")
+    p.add_argument("--T", type=float, default=None, help="temperature to draw (default: the lowest)")
+
+
+def _cmd_plot_phase(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import xarray as xr
+
+    from tdlm.figures import phase_diagram, q_star_heatmap
+
+    with xr.open_dataset(args.phase, engine="netcdf4") as phase:
+        phase.load()
+    outdir = Path(args.outdir)
+    phase_diagram(phase, outdir / "phase_diagram", args.T)
+    for L in phase.L.values:
+        q_star_heatmap(phase, int(L), outdir / f"q_star_L{int(L)}", args.T)
+    return 0
+
+
+COMMANDS["plot-phase"] = ("draw the alpha-L phase diagram and q* heat maps", _plot_phase_parser, _cmd_plot_phase)
+
+
+def _sweep_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="workflow config YAML (config/config.yaml)")
+
+
+def _cmd_sweep_check(args: argparse.Namespace) -> int:
+    import yaml
+
+    from tdlm.sweep import check
+
+    with open(args.config) as fh:
+        config = yaml.safe_load(fh)
+    try:
+        table = check(config)
+    except (ConfigError, KeyError) as err:
+        print(f"tdlm sweep-check: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(table.to_string(index=False))
+    return 0
+
+
+COMMANDS["sweep-check"] = ("validate a workflow config and list its jobs", _sweep_parser, _cmd_sweep_check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tdlm", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="CPU threads for torch (default: torch's choice; set it to the cores a job owns to avoid oversubscription)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, configure, handler) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -75,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr,
     )
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     return args.handler(args)
 
 

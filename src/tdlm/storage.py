@@ -94,13 +94,14 @@ def provenance(params_flat: dict[str, Any], extra: dict[str, Any]) -> dict[str, 
     return attrs
 
 
-def write_atomic(ds: xr.Dataset, out: str | Path) -> None:
+def write_atomic(ds: xr.Dataset, out: str | Path, compress: bool = False) -> None:
     """Write to a hidden temporary name beside `out`, then rename: no half-written file ever has the final name."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars} if compress else None
     try:
-        ds.to_netcdf(tmp, engine="netcdf4")
+        ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
         atomic_replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)

@@ -1,0 +1,114 @@
+"""Gather per-job files into per-point files, and those into one dense sweep dataset.
+
+Hierarchical on purpose: a point file combines the few jobs of one (M, N, L, T); the sweep
+file opens one point file at a time, so thousands of jobs never hold file handles at once.
+Replica-resolved quantities are averaged over replicas and pair-resolved ones over pairs;
+samples are kept so that classification can report standard errors.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import xarray as xr
+
+import tdlm
+from tdlm.storage import provenance, write_atomic
+
+REPLICA_VARS = ("energy", "energy_layer", "kinetic_temperature", "accuracy", "accuracy_tanh", "c", "c_norm", "C", "C_norm")
+PAIR_VARS = ("q", "q_norm", "Q", "Q_norm", "q_test")
+HISTORY_VARS = ("history_energy", "history_energy_layer", "history_accuracy", "history_accuracy_tanh")
+POINT_KEYS = ("M", "N", "L", "T")
+PER_JOB_KEYS = ("samples", "checkpoint_path")
+
+
+def _reduce(job: xr.Dataset) -> xr.Dataset:
+    out = {name: job[name].mean("replica") for name in REPLICA_VARS}
+    out.update({name: job[name].mean("pair") for name in PAIR_VARS})
+    out.update({name: job[name] for name in HISTORY_VARS})
+    ds = xr.Dataset(out)
+    for name in ds.data_vars:
+        ds[name].attrs = dict(job[name].attrs)
+    return ds
+
+
+def _shared_params(attrs: dict) -> dict:
+    params = json.loads(attrs["params_json"])
+    return {k: v for k, v in params.items() if k not in POINT_KEYS + PER_JOB_KEYS}
+
+
+def gather_point(job_files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
+    """Concatenate the jobs of one parameter point along `sample`."""
+    parts, sources, point, shared = [], [], None, None
+    for path in sorted(map(str, job_files)):
+        with xr.open_dataset(path, engine="netcdf4") as job:
+            params = json.loads(job.attrs["params_json"])
+            key = {k: params[k] for k in POINT_KEYS}
+            if point is None:
+                point, shared = key, _shared_params(job.attrs)
+            elif key != point or _shared_params(job.attrs) != shared:
+                raise ValueError(f"{path}: parameters differ from the other jobs of point {point}")
+            parts.append(_reduce(job).load())
+            sources.append({"file": path, "samples": params["samples"], "noise_seed": int(job.attrs["noise_seed"])})
+    if not parts:
+        raise ValueError("gather-point: no job files given")
+    ds = xr.concat(parts, dim="sample").sortby("sample")
+    if len(np.unique(ds.sample)) != ds.sizes["sample"]:
+        raise ValueError(f"gather-point: duplicate samples {ds.sample.values.tolist()} for point {point}")
+    ds.attrs = provenance(
+        {**shared, **point},
+        {"jobs_json": json.dumps(sources), "ln_alpha": float(np.log(point["M"] / point["N"]))},
+    )
+    write_atomic(ds, out)
+    return ds
+
+
+def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
+    """Dense dataset over (alpha, L, T, sample, t_w, time, layer); layers beyond a point's L are NaN."""
+    files = sorted(map(str, point_files))
+    if not files:
+        raise ValueError("gather: no point files given")
+    keys, shared = [], None
+    for path in files:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            params = json.loads(ds.attrs["params_json"])
+            keys.append(tuple(params[k] for k in POINT_KEYS) + (ds.sizes["sample"], ds.sizes["layer"]))
+            this = {k: v for k, v in params.items() if k not in POINT_KEYS}
+            if shared is None:
+                shared, template = this, ds.load()
+            elif this != shared:
+                raise ValueError(f"{path}: shared parameters differ from {files[0]}: {this} vs {shared}")
+    alphas = sorted({(k[0], k[1]) for k in keys}, key=lambda mn: (np.log(mn[0] / mn[1]), mn))
+    Ls, Ts = sorted({k[2] for k in keys}), sorted({k[3] for k in keys})
+    n_sample, n_layer = max(k[4] for k in keys), max(k[5] for k in keys)
+    lead = {"alpha": len(alphas), "L": len(Ls), "T": len(Ts)}
+    arrays = {}
+    sizes = {"sample": n_sample, "layer": n_layer}
+    for name, var in template.data_vars.items():
+        shape = tuple(lead.values()) + tuple(sizes.get(d, var.sizes[d]) for d in var.dims)
+        arrays[name] = (tuple(lead) + var.dims, np.full(shape, np.nan, dtype=np.float64))
+    for path, key in zip(files, keys):
+        idx = (alphas.index((key[0], key[1])), Ls.index(key[2]), Ts.index(key[3]))
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            for name, (dims, arr) in arrays.items():
+                values = ds[name].transpose(*dims[3:]).values
+                arr[idx][tuple(slice(0, s) for s in values.shape)] = values
+    coords = {
+        "alpha": np.arange(len(alphas)), "L": Ls, "T": Ts, "sample": np.arange(n_sample),
+        "t_w": template.t_w.values, "time": template.time.values, "history_time": template.history_time.values,
+        "layer": np.arange(1, n_layer + 1),
+        "M": ("alpha", [m for m, _ in alphas]), "N": ("alpha", [n for _, n in alphas]),
+        "ln_alpha": ("alpha", [float(np.log(m / n)) for m, n in alphas]),
+    }
+    out_ds = xr.Dataset(arrays, coords=coords)
+    for name in out_ds.data_vars:
+        out_ds[name].attrs = dict(template[name].attrs)
+    out_ds["ln_alpha"].attrs["long_name"] = "ln(M / N)"
+    out_ds.attrs = provenance(shared, {"points": len(files), "point_files_json": json.dumps(files)})
+    out_ds.attrs["tdlm_version"] = tdlm.__version__
+    write_atomic(out_ds, out, compress=True)
+    return out_ds
+

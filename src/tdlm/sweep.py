@@ -1,0 +1,136 @@
+"""From a workflow config to the table of simulate jobs, with the checks a JSON schema cannot make.
+
+A sweep is the union of one or more grids; each grid is the product of its alpha points
+(fixed M with a list of N, fixed N with a list of M, or explicit (M, N) pairs), its depths L
+and its temperatures T. Samples are split into jobs of `samples_per_job` each.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from typing import Any
+
+import pandas as pd
+
+from tdlm.params import FIELDS, ConfigError, build
+
+# sweep-level keys copied verbatim into every job's parameters
+SHARED_KEYS = (
+    "n_test", "dt", "eta", "thermostat", "t_w", "t_star", "n_replicas", "seed", "record_per_decade",
+    "store_spins", "device", "dtype", "tf32", "checkpoint_steps", "checkpoint_seconds", "progress_seconds",
+)
+POINT_COLUMNS = ["M", "N", "L", "T"]
+JOB_COLUMNS = POINT_COLUMNS + ["job"]
+
+
+def format_T(T: float) -> float:
+    """Temperatures are rounded to 6 significant digits so that paths are stable."""
+    return float(f"{T:.6g}")
+
+
+def alpha_points(spec: dict[str, Any], where: str) -> list[tuple[int, int]]:
+    """(M, N) pairs of one grid's `alpha` entry."""
+    forms = [k for k in ("pairs", "M", "N") if k in spec]
+    if "pairs" in spec:
+        if len(forms) != 1:
+            raise ConfigError(f"{where}: give either 'pairs' or 'M'/'N', not both; allowed forms: "
+                              "{M: int, N: [..]}, {N: int, M: [..]}, {pairs: [[M, N], ..]}")
+        return [(int(m), int(n)) for m, n in spec["pairs"]]
+    M, N = spec.get("M"), spec.get("N")
+    if isinstance(M, list) == isinstance(N, list):
+        raise ConfigError(f"{where}: exactly one of M and N must be a list; allowed forms: "
+                          "{M: int, N: [..]} (fixed M), {N: int, M: [..]} (fixed N), {pairs: [[M, N], ..]}")
+    if isinstance(N, list):
+        return [(int(M), int(n)) for n in N]
+    return [(int(m), int(N)) for m in M]
+
+
+def points(config: dict[str, Any]) -> pd.DataFrame:
+    """Unique parameter points (M, N, L, T) of the sweep, with ln_alpha."""
+    rows = []
+    for i, grid in enumerate(config["grids"]):
+        for M, N in alpha_points(grid["alpha"], f"grids[{i}].alpha"):
+            for L in grid["L"]:
+                for T in grid.get("T", [config.get("T", 1e-5)]):
+                    rows.append({"M": M, "N": N, "L": int(L), "T": format_T(T)})
+    df = pd.DataFrame(rows, columns=POINT_COLUMNS).drop_duplicates().reset_index(drop=True)
+    df["ln_alpha"] = [math.log(m / n) for m, n in zip(df.M, df.N)]
+    return df
+
+
+def n_jobs(config: dict[str, Any]) -> int:
+    return math.ceil(config["samples"] / config.get("samples_per_job", 1))
+
+
+def job_samples(config: dict[str, Any], job: int) -> list[int]:
+    spj = config.get("samples_per_job", 1)
+    return list(range(job * spj, min((job + 1) * spj, config["samples"])))
+
+
+def jobs(config: dict[str, Any]) -> pd.DataFrame:
+    """One row per simulate job (point x sample group); columns M, N, L, T, job."""
+    pts = points(config)[POINT_COLUMNS]
+    return pts.merge(pd.DataFrame({"job": range(n_jobs(config))}), how="cross")
+
+
+def job_overrides(config: dict[str, Any], M: int, N: int, L: int, T: float, job: int) -> dict[str, Any]:
+    """Dotted simulate parameters of one job, as builtin Python types."""
+    values: dict[str, Any] = {k: config[k] for k in SHARED_KEYS if k in config}
+    data = config.get("data", {})
+    values.update({f"data.{k}": v for k, v in data.items()})
+    values.update(M=int(M), N=int(N), L=int(L), T=float(T), samples=job_samples(config, int(job)))
+    return values
+
+
+def to_flags(values: dict[str, Any]) -> str:
+    """Command-line flags for `tdlm simulate` (lists as repeated values)."""
+    by_name = {f.name: f for f in FIELDS}
+    parts = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        flag = "--" + by_name[key].name.replace(".", "-").replace("_", "-")
+        items = value if isinstance(value, (list, tuple)) else [value]
+        parts.append(" ".join([flag, *(shlex.quote(str(v)) for v in items)]))
+    return " ".join(parts)
+
+
+def check(config: dict[str, Any]) -> pd.DataFrame:
+    """Validate every job's parameters (and the data pool) before anything runs; returns the job table."""
+    table = jobs(config)
+    errors = []
+    if table.empty:
+        errors.append("grids: the sweep has no parameter points")
+    if config.get("samples_per_job", 1) > config["samples"]:
+        errors.append(f"samples_per_job: {config['samples_per_job']} exceeds samples ({config['samples']})")
+    seen = set()
+    for row in table.itertuples(index=False):
+        key = (row.M, row.N, row.L, row.T)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            build(job_overrides(config, row.M, row.N, row.L, row.T, 0))
+        except ConfigError as err:
+            errors.append(f"point M={row.M} N={row.N} L={row.L} T={row.T}: {err}")
+    if not errors:
+        errors.extend(_check_pool(config, sorted({int(m) for m in table.M})))
+    if errors:
+        raise ConfigError("invalid sweep config:\n  " + "\n  ".join(errors))
+    return table
+
+
+def _check_pool(config: dict[str, Any], Ms: list[int]) -> list[str]:
+    """M must fit the balanced pool of the data set, checked once per sweep before submission."""
+    from tdlm.data import load_pool
+
+    data = config.get("data", {})
+    classes = list(data.get("classes", [0, 1]))
+    try:
+        pool = load_pool(data.get("source", "digits"), classes, data.get("path"))
+    except (FileNotFoundError, ValueError) as err:
+        return [str(err)]
+    limit = len(classes) * min(int((pool.labels == c).sum()) for c in classes)
+    return [f"grids: M = {m} exceeds the balanced pool of {pool.source} classes {classes}; allowed values: M <= {limit}"
+            for m in Ms if m > limit]

@@ -1,0 +1,27 @@
+localrules:
+    classify,
+
+
+rule classify:
+    input:
+        f"{OUT}/overlaps.nc",
+    output:
+        f"{OUT}/phase.nc",
+    log:
+        f"{OUT}/logs/classify.log",
+    params:
+        threshold=config["classify"]["threshold"],
+        n_sigma=config["classify"]["n_sigma"],
+        t_w=(
+            f"--t-w {config['classify']['t_w']}"
+            if config["classify"].get("t_w") is not None
+            else ""
+        ),
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/tdlm.yaml"
+    shell:
+        "tdlm classify {input} --out {output} --threshold {params.threshold} "
+        "--n-sigma {params.n_sigma} {params.t_w} > {log} 2>&1"

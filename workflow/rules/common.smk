@@ -1,0 +1,69 @@
+import math
+
+from snakemake.utils import Paramspace, validate
+
+from tdlm import sweep
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+RUN = config["run"]
+OUT = f"results/{RUN}"
+# every job's parameters are checked (and the data pool sized) before anything runs
+JOBS = sweep.check(config)
+JOB_SPACE = Paramspace(JOBS[sweep.JOB_COLUMNS], filename_params=["job"])
+POINT_SPACE = Paramspace(
+    JOBS[sweep.POINT_COLUMNS].drop_duplicates().reset_index(drop=True),
+    filename_params=["T"],
+)
+DEPTHS = sorted(int(L) for L in JOBS["L"].unique())
+
+
+wildcard_constraints:
+    M=r"\d+",
+    N=r"\d+",
+    L=r"\d+",
+    job=r"\d+",
+    T=r"[0-9.eE+-]+",
+
+
+def simulate_flags(wildcards):
+    """All simulate parameters of one job as command-line flags (builtin types only)."""
+    values = sweep.job_overrides(
+        config,
+        int(wildcards.M),
+        int(wildcards.N),
+        int(wildcards.L),
+        float(wildcards.T),
+        int(wildcards.job),
+    )
+    return sweep.to_flags(values)
+
+
+def point_jobs(wildcards):
+    """The per-job files of one parameter point (all sample groups)."""
+    return expand(
+        f"{OUT}/sims/M~{{M}}/N~{{N}}/L~{{L}}/T~{{T}}/job~{{job}}.nc",
+        M=wildcards.M,
+        N=wildcards.N,
+        L=wildcards.L,
+        T=wildcards.T,
+        job=range(sweep.n_jobs(config)),
+    )
+
+
+def simulate_resource(name):
+    """Resources of the simulate rule from config; memory and runtime grow with the retry attempt."""
+    base = config["resources"]["simulate"][name]
+    if name in ("mem_mb", "runtime"):
+        return lambda wildcards, attempt: int(base * attempt)
+    return base
+
+
+def figure_files():
+    stems = ["phase_diagram"] + [f"q_star_L{L}" for L in DEPTHS]
+    return [f"{OUT}/figures/{stem}.{ext}" for stem in stems for ext in ("png", "pdf")]
+
+
+def all_outputs():
+    return [f"{OUT}/overlaps.nc", f"{OUT}/phase.nc"] + figure_files()

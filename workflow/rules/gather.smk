@@ -1,0 +1,35 @@
+localrules:
+    gather_point,
+    gather,
+
+
+rule gather_point:
+    input:
+        point_jobs,
+    output:
+        f"{OUT}/points/{POINT_SPACE.wildcard_pattern}.nc",
+    log:
+        f"{OUT}/logs/gather_point/{POINT_SPACE.wildcard_pattern}.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/tdlm.yaml"
+    shell:
+        "tdlm gather-point {input} --out {output} > {log} 2>&1"
+
+
+rule gather:
+    input:
+        expand(f"{OUT}/points/{{params}}.nc", params=POINT_SPACE.instance_patterns),
+    output:
+        f"{OUT}/overlaps.nc",
+    log:
+        f"{OUT}/logs/gather.log",
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/tdlm.yaml"
+    shell:
+        "tdlm gather {input} --out {output} > {log} 2>&1"

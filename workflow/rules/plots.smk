@@ -1,0 +1,32 @@
+localrules:
+    plot_phase,
+
+
+rule plot_phase:
+    input:
+        f"{OUT}/phase.nc",
+    output:
+        report(
+            f"{OUT}/figures/phase_diagram.png",
+            caption="../report/phase_diagram.rst",
+            category="Phase diagram",
+        ),
+        f"{OUT}/figures/phase_diagram.pdf",
+        report(
+            expand(f"{OUT}/figures/q_star_L{{L}}.png", L=DEPTHS),
+            caption="../report/q_star.rst",
+            category="Phase diagram",
+            subcategory="q* heat maps",
+        ),
+        expand(f"{OUT}/figures/q_star_L{{L}}.pdf", L=DEPTHS),
+    log:
+        f"{OUT}/logs/plot_phase.log",
+    params:
+        outdir=f"{OUT}/figures",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/tdlm.yaml"
+    shell:
+        "tdlm plot-phase {input} --outdir {params.outdir} > {log} 2>&1"
