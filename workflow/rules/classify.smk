@@ -9,6 +9,11 @@ rule classify:
         f"{OUT}/phase.nc",
     log:
         f"{OUT}/logs/classify.log",
+    conda:
+        "../../envs/tdlm.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         threshold=config["classify"]["threshold"],
         n_sigma=config["classify"]["n_sigma"],
@@ -17,11 +22,6 @@ rule classify:
             if config["classify"].get("t_w") is not None
             else ""
         ),
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../../envs/tdlm.yaml"
     shell:
         "tdlm classify {input} --out {output} --threshold {params.threshold} "
         "--n-sigma {params.n_sigma} {params.t_w} > {log} 2>&1"

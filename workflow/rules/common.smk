@@ -1,9 +1,8 @@
-import math
+import os
 
 from snakemake.utils import Paramspace, validate
 
 from tdlm import sweep
-
 
 validate(config, schema="../schemas/config.schema.yaml")
 

@@ -10,11 +10,11 @@ rule gather_point:
         f"{OUT}/points/{POINT_SPACE.wildcard_pattern}.nc",
     log:
         f"{OUT}/logs/gather_point/{POINT_SPACE.wildcard_pattern}.log",
+    conda:
+        "../../envs/tdlm.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/tdlm.yaml"
     shell:
         "tdlm gather-point {input} --out {output} > {log} 2>&1"
 
@@ -26,10 +26,10 @@ rule gather:
         f"{OUT}/overlaps.nc",
     log:
         f"{OUT}/logs/gather.log",
+    conda:
+        "../../envs/tdlm.yaml"
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../../envs/tdlm.yaml"
     shell:
         "tdlm gather {input} --out {output} > {log} 2>&1"

@@ -21,12 +21,12 @@ rule plot_phase:
         expand(f"{OUT}/figures/q_star_L{{L}}.pdf", L=DEPTHS),
     log:
         f"{OUT}/logs/plot_phase.log",
-    params:
-        outdir=f"{OUT}/figures",
+    conda:
+        "../../envs/tdlm.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/tdlm.yaml"
+    params:
+        outdir=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
         "tdlm plot-phase {input} --outdir {params.outdir} > {log} 2>&1"

@@ -3,15 +3,15 @@ rule simulate:
         f"{OUT}/sims/{JOB_SPACE.wildcard_pattern}.nc",
     log:
         f"{OUT}/logs/simulate/{JOB_SPACE.wildcard_pattern}.log",
-    params:
-        flags=simulate_flags,
-        checkpoint=f"{OUT}/checkpoints/{JOB_SPACE.wildcard_pattern}.ckpt",
+    conda:
+        "../../envs/tdlm.yaml"
     threads: config["resources"]["simulate"]["threads"]
     resources:
         mem_mb=simulate_resource("mem_mb"),
         runtime=simulate_resource("runtime"),
-    conda:
-        "../../envs/tdlm.yaml"
+    params:
+        flags=simulate_flags,
+        checkpoint=f"{OUT}/checkpoints/{JOB_SPACE.wildcard_pattern}.ckpt",
     shell:
         "tdlm --threads {threads} simulate {params.flags} "
         "--checkpoint-path {params.checkpoint} --out {output} > {log} 2>&1"
