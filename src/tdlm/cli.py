@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import logging
 import sys
 from typing import Any, Callable
@@ -151,6 +153,10 @@ def _cmd_sweep_check(args: argparse.Namespace) -> int:
 COMMANDS["sweep-check"] = ("validate a workflow config and list its jobs", _sweep_parser, _cmd_sweep_check)
 
 
+# subpackages that add their own subcommands through `register(subparsers)`
+PLUGINS = ("tdlm.binarynet.cli", "tdlm.paper.cli")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tdlm", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -163,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         configure(p)
         p.set_defaults(handler=handler)
+    for module in PLUGINS:
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module).register(sub)
     return parser
 
 
