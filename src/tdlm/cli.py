@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import sys
 from typing import Any, Callable
@@ -169,9 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         configure(p)
         p.set_defaults(handler=handler)
-    for module in PLUGINS:
-        if importlib.util.find_spec(module) is not None:
-            importlib.import_module(module).register(sub)
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name not in (name, name.rsplit(".", 1)[0]):
+                raise
+            continue
+        module.register(sub)
     return parser
 
 
