@@ -31,7 +31,7 @@ def add_param_flags(parser: argparse.ArgumentParser) -> None:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from tdlm import params as P
     from tdlm.checkpoint import CheckpointMismatch
-    from tdlm.protocol import Divergence
+    from tdlm.protocol import Divergence, Interrupted
     from tdlm.simulate import run
 
     overrides = {f.name: getattr(args, f.name) for f in FIELDS if hasattr(args, f.name)}
@@ -44,6 +44,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     except Divergence as err:
         print(f"tdlm simulate: diverged: {err}; the last good checkpoint is kept", file=sys.stderr)
         return EXIT_DIVERGED
+    except Interrupted as err:
+        print(f"tdlm simulate: {err}; run the same command again to resume", file=sys.stderr)
+        return 128 + err.signum
     return 0
 
 

@@ -9,6 +9,7 @@ uninterrupted run bit for bit.
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,17 @@ DIVERGENCE_CHECK_STEPS = 1000
 
 class Divergence(RuntimeError):
     """NaN or Inf appeared; the message names the step and the first bad layer."""
+
+
+class Interrupted(RuntimeError):
+    """A stop signal (SLURM preemption or time limit) arrived; a checkpoint was written first."""
+
+    def __init__(self, signum: int, step: int, path: Path):
+        super().__init__(f"stopped by signal {signal.Signals(signum).name} at step {step}; checkpoint {path}")
+        self.signum = signum
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
 
 def log_grid(t_max: int, per_decade: int, extra: tuple[int, ...] = ()) -> np.ndarray:
@@ -167,6 +179,10 @@ class Runner:
         self.thermostat = Thermostat.from_params(self.params.thermostat, self.params.eta, self.params.dt, self.params.T)
         self.last_ckpt_time = time.monotonic()
         self.last_ckpt_step = 0
+        self.stop_signal: int | None = None
+
+    def _request_stop(self, signum: int, frame: object) -> None:
+        self.stop_signal = signum
 
     def _integrator(self, layout: Layout, like: torch.Tensor) -> Integrator:
         grad = lambda x, out: gradient(x, layout, self.setup.train, out)  # noqa: E731
@@ -183,7 +199,7 @@ class Runner:
         p = self.params
         by_steps = p.checkpoint_steps > 0 and state.step - self.last_ckpt_step >= p.checkpoint_steps
         by_time = p.checkpoint_seconds > 0 and time.monotonic() - self.last_ckpt_time >= p.checkpoint_seconds
-        if not (by_steps or by_time):
+        if not (by_steps or by_time or self.stop_signal):
             return
         _check_finite(state.step, energies, state.position)  # never overwrite a good checkpoint with a bad state
         checkpoint.save(self.ckpt_path, self._payload(phase, state, snapshots, recorder))
@@ -204,10 +220,21 @@ class Runner:
             if state.step % DIVERGENCE_CHECK_STEPS == 0:
                 _check_finite(state.step, energies)
             self._maybe_checkpoint(phase, state, snapshots(), recorder, energies)
+            if self.stop_signal:
+                raise Interrupted(self.stop_signal, state.step, self.ckpt_path)
             progress.update(state.step)
         progress.update(state.step, force=True)
 
     def run(self) -> tuple[Recorder, MDState, torch.Tensor]:
+        """Run both phases; SIGTERM/SIGINT/SIGUSR1 write a checkpoint and raise Interrupted."""
+        previous = {sig: signal.signal(sig, self._request_stop) for sig in STOP_SIGNALS}
+        try:
+            return self._run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _run(self) -> tuple[Recorder, MDState, torch.Tensor]:
         setup, p = self.setup, self.params
         resumed = checkpoint.load(self.ckpt_path, p.physics_key())
         recorder = Recorder(resumed["records"] if resumed else None)
