@@ -4,15 +4,30 @@ The layer energy is a Euclidean norm, not a squared loss, so dE_l/dx = r . dr/dx
 O(1) magnitude in every layer; a layer with zero residual exerts no force (guarded division).
 The inputs S_0 and labels S_L are boundary conditions shared by all replicas of a sample,
 so the first layer's product is one matrix product over every replica at once.
+
+`ForceField` is the fast path used by the integrator: it owns preallocated per-layer
+buffers, so a force evaluation allocates nothing of the size of the state, and it makes
+the few layout choices that keep the matrix products efficient (see its docstring).
+`gradient` is the functional form; it reuses one ForceField per (layout, dtype, device)
+kept on the Boundary object, so repeated calls are as fast as calling the ForceField.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 
 from tdlm.layout import Layout
+
+# A layer uses the "transposed" working layout (feature-major, (N_l, M) per configuration) on
+# the CPU when its widths are at most this: BLAS is several times faster when the output of a
+# product with a tiny inner dimension is long along its contiguous axis (MKL, 8 replicas:
+# (2000 x 10) @ (10 x 10) takes 0.55 ms written (M, N), 0.08 ms written (N, M)), which outweighs
+# the two strided passes the layout costs per layer up to N ~ 11 (measured forces at M = 2000,
+# K = 8: N = 10 24.5 vs 32.0 ms, N = 12 28.5 vs 26.1 ms, N = 16 35.5 vs 32.7 ms).
+TRANSPOSE_MAX_WIDTH = 10
 
 
 @dataclass(frozen=True)
@@ -44,37 +59,228 @@ def layer_energies(flat: torch.Tensor, layout: Layout, boundary: Boundary) -> to
     return torch.stack(energies, dim=-1)
 
 
+def default_transposed(layout: Layout, device: torch.device | str) -> tuple[bool, ...]:
+    """The working layout of each layer l = 1..L (True: feature-major), a pure function of the shapes.
+
+    Layer 1 is always feature-major: its pre-activation J_1 X^T of all replicas and dE/dJ_1
+    = G X are then single products straight into the force buffer. The other layers are
+    feature-major on the CPU when both their widths are small (TRANSPOSE_MAX_WIDTH).
+    """
+    cpu = torch.device(device).type == "cpu"
+    w = layout.widths
+    return (True,) + tuple(cpu and max(w[l], w[l - 1]) <= TRANSPOSE_MAX_WIDTH for l in range(2, layout.L + 1))
+
+
+class ForceField:
+    """dH/dx and the layer energies of every configuration of a job, with preallocated buffers.
+
+    `ff(flat, out)` writes dH/dx into `out` (same layout as `flat`) and returns E_l, shape
+    (S, K, L). Built once per job phase (the Integrator calls it every step).
+
+    Per layer, the work is three matrix products (pre-activation, dE/dJ_l, the part of
+    dE/dS_{l-1} that comes from layer l; two for layer 1, whose S_0 is fixed) and a handful
+    of in-place element-wise passes over two reused buffers:
+
+      tanh(a) = 2 sigmoid(2a) - 1, with the factor 2 applied to the small J (exact), so that
+      s = sigmoid(2a) is computed in place; r = (S_l + 1) - 2 s; E_l = ||r||;
+      dE_l/dS_l = r / E_l;  dE_l/da = -(1 - tanh^2) r / E_l = -4 s (1 - s) r / E_l, where the
+      scalar -4 / E_l is folded into the small J (and into dE/dJ_l, an N_l x N_{l-1} matrix).
+
+    Layers in the feature-major layout (`transposed`, default `default_transposed`) keep
+    their buffers as (N_l, M) per configuration; the transposition costs one strided pass
+    when the residual is formed and one when dE/dS is written out. The choice is a pure
+    function of the shapes and the device, so results are bit-reproducible.
+
+    E_l -> 0: 1/E_l is taken of max(E_l, sqrt(tiny)); when E_l = 0 the residual is exactly
+    zero, so every force term of the layer is exactly zero.
+    """
+
+    def __init__(
+        self,
+        layout: Layout,
+        boundary: Boundary,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+        transposed: bool | Sequence[bool] | None = None,
+    ):
+        self.layout = layout
+        self.boundary = boundary
+        self.dtype = dtype if dtype is not None else boundary.x.dtype
+        self.device = torch.device(device) if device is not None else boundary.x.device
+        S, K, M, L, w = layout.S, layout.K, layout.M, layout.L, layout.widths
+        if tuple(boundary.x.shape) != (S, M, w[0]) or tuple(boundary.y.shape) != (S, M, w[L]):
+            raise ValueError(
+                f"boundary shapes x {tuple(boundary.x.shape)}, y {tuple(boundary.y.shape)} do not match the layout "
+                f"(S={S}, M={M}, N_0={w[0]}, N_L={w[L]})"
+            )
+        if transposed is None:
+            transposed = default_transposed(layout, self.device)
+        elif isinstance(transposed, bool):
+            transposed = (True,) + (transposed,) * (L - 1)
+        transposed = tuple(bool(t) for t in transposed)
+        if len(transposed) != L or not transposed[0]:
+            raise ValueError(f"transposed: need {L} flags with the first True (layer 1 is always feature-major), got {transposed}")
+        self.transposed = transposed
+        self._floor = torch.finfo(self.dtype).tiny ** 0.5
+        big = S * K * M * max(w[1:])
+        kw = {"dtype": self.dtype, "device": self.device}
+        self._a = torch.empty(big, **kw)  # pre-activation -> s -> s(1-s) r
+        self._r = torch.empty(big, **kw)  # residual
+        # dE/dS_{l-1} from a feature-major layer l, held until layer l-1 adds its own part
+        self._b = torch.empty(S * K * M * max(w[1:L]), **kw) if L > 1 else None
+        self._j = torch.empty(S * K * max(w[l] * w[l - 1] for l in range(1, L + 1)), **kw)  # scaled J
+        self._inv = torch.empty(S * K, **kw)
+        self._c = torch.empty(S * K, **kw)
+        self._views_key: tuple | None = None
+        self._views: tuple | None = None
+
+    def _blocks(self, flat: torch.Tensor, out: torch.Tensor) -> tuple:
+        key = (id(flat), flat.data_ptr(), id(out), out.data_ptr())
+        if key != self._views_key:
+            n = self.layout.total
+            if flat.numel() != n or out.numel() != n:
+                raise ValueError(f"flat buffers need {n} elements, got {flat.numel()} and {out.numel()}")
+            lay = self.layout
+            self._views = (lay.weights(flat), lay.spins(flat), lay.weights(out), lay.spins(out))
+            self._views_key = key
+        return self._views
+
+    def __call__(self, flat: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        lay = self.layout
+        S, K, M, L, w = lay.S, lay.K, lay.M, lay.L, lay.widths
+        SK = S * K
+        J, spins, dJ, dS = self._blocks(flat, out)
+        x, y = self.boundary.x, self.boundary.y
+        energies = torch.empty(L, SK, dtype=self.dtype, device=self.device)
+        inv, c = self._inv, self._c
+        inv_v = inv.view(SK, 1, 1)
+        c_v = c.view(SK, 1, 1)
+        for l in range(L, 0, -1):
+            n_out, n_in = w[l], w[l - 1]
+            tr = self.transposed[l - 1]
+            shape = (SK, n_out, M) if tr else (SK, M, n_out)
+            a = self._a[: SK * M * n_out].view(shape)
+            r = self._r[: SK * M * n_out].view(shape)
+            Jl = J[l - 1].reshape(SK, n_out, n_in)
+            js = self._j[: SK * n_out * n_in].view(SK, n_out, n_in)
+            below = spins[l - 2].reshape(SK, M, n_in) if l >= 2 else None
+
+            # pre-activation, times 2 (exact): a = 2 J_l S_{l-1}^T (feature-major) or 2 S_{l-1} J_l^T
+            torch.mul(Jl, 2.0, out=js)
+            if l == 1:
+                torch.bmm(js.view(S, K * n_out, n_in), x.transpose(1, 2), out=a.view(S, K * n_out, M))
+            elif tr:
+                torch.bmm(js, below.transpose(1, 2), out=a)
+            else:
+                torch.bmm(below, js.transpose(1, 2), out=a)
+            a.sigmoid_()  # s, with tanh(pre) = 2 s - 1
+
+            # residual r = (target + 1) - 2 s
+            if l < L:
+                target = spins[l - 1].reshape(SK, M, n_out)
+                torch.sub(target.transpose(1, 2) if tr else target, a, alpha=2.0, out=r)
+            else:
+                yt = y.transpose(1, 2) if tr else y  # (S, *, M) or (S, M, *), shared by the K configurations
+                torch.sub(yt.unsqueeze(1), a.view(S, K, *shape[1:]), alpha=2.0, out=r.view(S, K, *shape[1:]))
+            r.add_(1.0)
+            e = energies[l - 1]
+            torch.linalg.vector_norm(r, dim=(-2, -1), out=e)
+            torch.clamp(e, min=self._floor, out=inv)
+            inv.reciprocal_()
+
+            # dE/dS_l = r / E_l, added to the part layer l + 1 has left (in _b if feature-major, else in `out`)
+            if l < L:
+                dS_l = dS[l - 1].reshape(SK, M, n_out)
+                if self.transposed[l]:  # layer l + 1 left its part feature-major in _b
+                    b = self._b[: SK * M * n_out].view(SK, n_out, M)
+                    if tr:
+                        b.addcmul_(r, inv_v)
+                        dS_l.copy_(b.transpose(1, 2))
+                    else:
+                        dS_l.copy_(b.transpose(1, 2))
+                        dS_l.addcmul_(r, inv_v)
+                else:
+                    dS_l.addcmul_(r.transpose(1, 2) if tr else r, inv_v)
+
+            # g = dE_l/d(pre) = c s (1 - s) r with c = -4 / E_l
+            torch.addcmul(a, a, a, value=-1.0, out=a)
+            a.mul_(r)
+            torch.mul(inv, -4.0, out=c)
+
+            # dE/dJ_l = c (s(1-s)r)^T S_{l-1}
+            if l == 1:
+                d1 = dJ[0].view(S, K * n_out, n_in)
+                torch.bmm(a.view(S, K * n_out, M), x, out=d1)
+                dJ[0].view(SK, n_out * n_in).mul_(c.view(SK, 1))
+                continue
+            dJl = dJ[l - 1].reshape(SK, n_out, n_in)
+            torch.bmm(a if tr else a.transpose(1, 2), below, out=dJl)
+            dJl.mul_(c_v)
+
+            # the part of dE/dS_{l-1} from layer l: (s(1-s)r) (c J_l), the first write to it
+            torch.mul(Jl, c_v, out=js)
+            if tr:
+                b = self._b[: SK * M * n_in].view(SK, n_in, M)
+                torch.bmm(js.transpose(1, 2), a, out=b)
+            else:
+                torch.bmm(a, js, out=dS[l - 2].reshape(SK, M, n_in))
+        return energies.view(L, S, K).permute(1, 2, 0).contiguous()
+
+    def products_only(self, flat: torch.Tensor, out: torch.Tensor) -> None:
+        """Only the matrix products of one call, on the same buffers and layouts (the benchmark's roofline).
+
+        The results are meaningless (the element-wise work between the products is skipped); `out`
+        is overwritten.
+        """
+        lay = self.layout
+        S, K, M, L, w = lay.S, lay.K, lay.M, lay.L, lay.widths
+        SK = S * K
+        J, spins, dJ, dS = self._blocks(flat, out)
+        x = self.boundary.x
+        for l in range(L, 0, -1):
+            n_out, n_in = w[l], w[l - 1]
+            tr = self.transposed[l - 1]
+            shape = (SK, n_out, M) if tr else (SK, M, n_out)
+            a = self._a[: SK * M * n_out].view(shape)
+            js = self._j[: SK * n_out * n_in].view(SK, n_out, n_in)
+            below = spins[l - 2].reshape(SK, M, n_in) if l >= 2 else None
+            if l == 1:
+                torch.bmm(js.view(S, K * n_out, n_in), x.transpose(1, 2), out=a.view(S, K * n_out, M))
+                torch.bmm(a.view(S, K * n_out, M), x, out=dJ[0].view(S, K * n_out, n_in))
+                continue
+            if tr:
+                torch.bmm(js, below.transpose(1, 2), out=a)
+            else:
+                torch.bmm(below, js.transpose(1, 2), out=a)
+            torch.bmm(a if tr else a.transpose(1, 2), below, out=dJ[l - 1].reshape(SK, n_out, n_in))
+            if tr:
+                torch.bmm(js.transpose(1, 2), a, out=self._b[: SK * M * n_in].view(SK, n_in, M))
+            else:
+                torch.bmm(a, js, out=dS[l - 2].reshape(SK, M, n_in))
+
+
+def force_field(layout: Layout, boundary: Boundary, dtype: torch.dtype | None = None,
+                device: torch.device | str | None = None) -> ForceField:
+    """The ForceField of (layout, dtype, device) kept on `boundary` (built on first use).
+
+    The cache lives as long as the Boundary object; a Boundary's tensors may be changed in
+    place between calls (the ForceField holds no copy of them).
+    """
+    dtype = dtype if dtype is not None else boundary.x.dtype
+    device = torch.device(device) if device is not None else boundary.x.device
+    cache = boundary.__dict__.setdefault("_force_fields", {})
+    key = (layout, dtype, device)
+    ff = cache.get(key)
+    if ff is None:
+        ff = cache[key] = ForceField(layout, boundary, dtype, device)
+    return ff
+
+
 def gradient(flat: torch.Tensor, layout: Layout, boundary: Boundary, out: torch.Tensor) -> torch.Tensor:
     """Write dH/dx into `out` (same layout as `flat`) and return E_l, shape (S, K, L).
 
-    Three matrix products per layer: the pre-activation, dE/dJ_l and the back-propagated
-    dE/dS_{l-1}. Nothing is allocated beyond the per-layer temporaries.
+    Three matrix products per layer (two for layer 1): the pre-activation, dE/dJ_l and the
+    back-propagated dE/dS_{l-1}; the work buffers are those of the ForceField cached on
+    `boundary` (see `force_field`), so nothing of the state's size is allocated per call.
     """
-    J = layout.weights(flat)
-    spins = layout.spins(flat)
-    dJ = layout.weights(out)
-    dS = layout.spins(out)
-    energies = torch.empty(layout.S, layout.K, layout.L, dtype=flat.dtype, device=flat.device)
-    S, K = layout.S, layout.K
-    for l in range(layout.L, 0, -1):
-        below = spins[l - 2] if l >= 2 else None
-        pre = below @ J[l - 1].transpose(-1, -2) if below is not None else _first_layer_preactivation(boundary.x, J[0])
-        t = torch.tanh(pre)
-        target = spins[l - 1] if l < layout.L else boundary.y.unsqueeze(1)
-        r = target - t
-        e = r.square().sum(dim=(-2, -1))
-        e.sqrt_()
-        energies[..., l - 1] = e
-        inv = torch.where(e > 0, 1.0 / e.clamp_min(torch.finfo(e.dtype).tiny), torch.zeros_like(e))
-        u = r.mul_(inv[..., None, None])  # dE_l/dS_l
-        if l < layout.L:
-            dS[l - 1].add_(u)  # the layer above has already written its back-propagated part
-        g = t.square_().sub_(1.0).mul_(u)  # dE_l/d(pre) = -u (1 - t^2)
-        if below is not None:
-            torch.matmul(g.transpose(-1, -2), below, out=dJ[l - 1])
-            torch.matmul(g, J[l - 1], out=dS[l - 2])  # first write into dS_{l-1}
-        else:
-            n_out, n_in = layout.weight_shape(1)
-            g_flat = g.permute(0, 2, 1, 3).reshape(S, layout.M, K * n_out)
-            dJ[0].copy_(torch.bmm(g_flat.transpose(1, 2), boundary.x).view(S, K, n_out, n_in))
-    return energies
+    return force_field(layout, boundary, flat.dtype, flat.device)(flat, out)

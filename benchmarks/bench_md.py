@@ -1,0 +1,535 @@
+#!/usr/bin/env python
+"""Speed of one MD step at the paper's point: engine vs a plain autograd reference vs the bare products.
+
+    python benchmarks/bench_md.py [--device cpu|cuda] [--quick] [--out results.json] [--threads T]
+
+For M = 2000, N_0 = 784 (random +/-1 inputs, one-hot labels of 2 classes, no data files),
+L = 10, hidden width N and R replicas (one sample, K = R configurations), every method is
+timed in the same process, with repetitions interleaved (A, B, C, A, B, C, ...) and the
+median taken, so that the ratios are robust against other load on the machine:
+
+  engine      tdlm's Integrator.step (analytic fused forces, friction, one randn over the
+              whole buffer, drift, clamp walls) on the flat buffer of all R replicas
+  engine+overlap  the same step with Integrator(overlap_noise=True): the noise is drawn on a
+              helper thread while the forces are computed (CPU only; uses one core more than
+              --threads, so compare its CPU time, not only its wall time)
+  engine+graph  the same step replayed from a CUDA graph (CUDA only)
+  baseline    the engine of an older revision (--baseline-rev), for before/after in one run
+  autograd    the energy as a user would first write it: one list of per-layer parameter
+              tensors (requires_grad) per replica, a per-layer loop, torch.autograd.grad,
+              then the Langevin update and walls written naively (per tensor, boolean masks)
+  autograd-batched  the same, but each layer's tensor carries a replica axis (R, rows, cols)
+              so that one autograd graph serves all replicas (a stronger reference)
+  products    the bare matrix products of one engine step (ForceField.products_only: the
+              same calls on the same buffers and layouts, nothing else): 2 for layer 1
+              (pre-activation and dE/dJ_1; S_0 is fixed so dE/dS_0 is never formed), 3 for
+              layers 2..L (pre-activation, dE/dJ_l, dE/dS_{l-1}); the "roofline" of the step
+
+Each block of steps is timed by the wall clock and by the process CPU time (all threads); on a
+shared machine the CPU time is the steadier estimate of what a step costs, the wall time is
+what a user waits. Both medians and both sets of ratios are reported.
+
+Times are per replica-step (step time / R). Peak memory: on CUDA torch.cuda.max_memory_allocated
+above the memory allocated before the method's state was built; on CPU the kernel's resident-set
+high-water mark (VmHWM, the counter behind getrusage's ru_maxrss) reset through
+/proc/self/clear_refs before each method, minus the resident set before the method's state was
+built (freed heap returned with malloc_trim first). If the reset is not permitted the ru_maxrss
+delta is reported instead, which is only a lower bound (the field memory_method says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from tdlm.energy import Boundary
+from tdlm.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
+from tdlm.layout import Layout
+
+try:  # the engine's force field object (falls back to the plain gradient function of older versions)
+    from tdlm.energy import ForceField
+except ImportError:  # pragma: no cover
+    ForceField = None
+from tdlm.energy import gradient
+
+M, N0, L, CLASSES = 2000, 784, 10, 2
+DT, ETA, T = 1e-2, 1e-3, 1e-5
+METHODS = ("engine", "engine+overlap", "engine+graph", "baseline", "autograd", "autograd-batched", "products")
+BASELINE: dict = {}  # the older engine's modules, filled by --baseline-rev
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def widths(N: int) -> tuple[int, ...]:
+    return (N0,) + (N,) * (L - 1) + (CLASSES,)
+
+
+def make_data(device: torch.device, dtype: torch.dtype, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 2, (M, N0), generator=g).to(dtype).mul_(2).sub_(1)
+    labels = torch.arange(M) % CLASSES
+    y = torch.full((M, CLASSES), -1.0, dtype=dtype)
+    y[torch.arange(M), labels] = 1.0
+    return x.to(device), y.to(device)
+
+
+@dataclass
+class Method:
+    name: str
+    step: Callable[[], object]
+    replicas: int
+
+
+# ----------------------------------------------------------------------------- the engine
+
+
+def _engine_state(layout: Layout, dtype, device) -> tuple[torch.Tensor, torch.Tensor, torch.Generator]:
+    g = torch.Generator(device="cpu").manual_seed(1)
+    position = torch.rand(layout.total, generator=g, dtype=dtype).mul_(2).sub_(1).to(device)
+    rng = torch.Generator(device=device).manual_seed(2)
+    velocity = maxwell_boltzmann(layout.total, T, rng, dtype, device)
+    return position, velocity, rng
+
+
+def build_engine(N: int, R: int, x: torch.Tensor, y: torch.Tensor, **flags) -> Method:
+    device, dtype = x.device, x.dtype
+    layout = Layout(widths(N), M, 1, R)
+    boundary = Boundary(x.unsqueeze(0), y.unsqueeze(0))
+    position, velocity, rng = _engine_state(layout, dtype, device)
+    state = MDState(position, velocity, rng, 0)
+    if ForceField is not None:
+        forces = ForceField(layout, boundary, dtype=dtype, device=device)
+    else:
+        forces = lambda flat, out: gradient(flat, layout, boundary, out)  # noqa: E731
+    integrator = Integrator(forces, DT, Thermostat.from_params("per_step", ETA, DT, T), position, **flags)
+    name = "engine" + "".join("+" + {"cuda_graph": "graph", "overlap_noise": "overlap"}[k] for k in flags)
+    return Method(name, lambda: integrator.step(state), R)
+
+
+def load_baseline(rev: str) -> None:
+    """Import layout/space/energy/integrate of git revision `rev` as a separate package."""
+    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True).stdout.strip()
+    pkg = "tdlm_baseline"
+    where = tempfile.mkdtemp(prefix="tdlm-baseline-")
+    os.makedirs(os.path.join(where, pkg))
+    open(os.path.join(where, pkg, "__init__.py"), "w").close()
+    for mod in ("layout", "space", "energy", "integrate"):
+        text = subprocess.run(["git", "show", f"{rev}:src/tdlm/{mod}.py"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout
+        with open(os.path.join(where, pkg, mod + ".py"), "w") as f:
+            f.write(text.replace("from tdlm.", f"from {pkg}.").replace("import tdlm.", f"import {pkg}."))
+    sys.path.insert(0, where)
+    import importlib
+
+    BASELINE.update({m: importlib.import_module(f"{pkg}.{m}") for m in ("layout", "energy", "integrate")})
+    BASELINE["rev"] = subprocess.run(["git", "rev-parse", "--short", rev], cwd=root, capture_output=True, text=True,
+                                     check=True).stdout.strip()
+
+
+def build_baseline(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Method:
+    lay_m, en, it = BASELINE["layout"], BASELINE["energy"], BASELINE["integrate"]
+    device, dtype = x.device, x.dtype
+    layout = lay_m.Layout(widths(N), M, 1, R)
+    boundary = en.Boundary(x.unsqueeze(0), y.unsqueeze(0))
+    position, velocity, rng = _engine_state(layout, dtype, device)
+    state = it.MDState(position, velocity, rng, 0)
+    forces = lambda flat, out: en.gradient(flat, layout, boundary, out)  # noqa: E731
+    integrator = it.Integrator(forces, DT, it.Thermostat.from_params("per_step", ETA, DT, T), position)
+    return Method("baseline", lambda: integrator.step(state), R)
+
+
+# ----------------------------------------------------------------------------- plain autograd references
+
+
+def _energy(J: list[torch.Tensor], S: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """H = sum_l ||S_l - tanh(S_{l-1} J_l^T)||, written plainly (works with or without a replica axis)."""
+    H = 0.0
+    below = x
+    for l in range(len(J)):
+        target = S[l] if l < len(S) else y
+        H = H + torch.sqrt(((target - torch.tanh(below @ J[l].transpose(-1, -2))) ** 2).sum())
+        below = S[l] if l < len(S) else None
+    return H
+
+
+def _naive_langevin(params: list[torch.Tensor], vels: list[torch.Tensor], grads, gen: torch.Generator) -> None:
+    gamma = ETA
+    c = math.sqrt(gamma * (2 - gamma) * T)
+    with torch.no_grad():
+        for p, v, gr in zip(params, vels, grads):
+            v.copy_((1 - gamma) * v - DT * gr + c * torch.randn(v.shape, generator=gen, dtype=v.dtype, device=v.device))
+            p.add_(DT * v)
+            hi = p > 1
+            p[hi] = 2 - p[hi]
+            v[hi] = -v[hi]
+            lo = p < -1
+            p[lo] = -2 - p[lo]
+            v[lo] = -v[lo]
+
+
+def _init_params(shapes: list[tuple[int, ...]], g: torch.Generator, device, dtype) -> list[torch.Tensor]:
+    return [torch.rand(s, generator=g, dtype=dtype).mul_(2).sub_(1).to(device).requires_grad_() for s in shapes]
+
+
+def build_autograd(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Method:
+    """One network (list of per-layer tensors) per replica, a loop over replicas."""
+    w = widths(N)
+    device, dtype = x.device, x.dtype
+    g = torch.Generator().manual_seed(3)
+    gen = torch.Generator(device=device).manual_seed(4)
+    nets = []
+    for _ in range(R):
+        J = _init_params([(w[l], w[l - 1]) for l in range(1, L + 1)], g, device, dtype)
+        S = _init_params([(M, w[l]) for l in range(1, L)], g, device, dtype)
+        vel = [torch.randn(p.shape, generator=gen, dtype=dtype, device=device) * math.sqrt(T) for p in J + S]
+        nets.append((J, S, vel))
+
+    def step() -> None:
+        for J, S, vel in nets:
+            H = _energy(J, S, x, y)
+            grads = torch.autograd.grad(H, J + S)
+            _naive_langevin(J + S, vel, grads, gen)
+
+    return Method("autograd", step, R)
+
+
+def build_autograd_batched(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Method:
+    """Per-layer tensors with a replica axis: one autograd graph for all replicas."""
+    w = widths(N)
+    device, dtype = x.device, x.dtype
+    g = torch.Generator().manual_seed(3)
+    gen = torch.Generator(device=device).manual_seed(4)
+    J = _init_params([(R, w[l], w[l - 1]) for l in range(1, L + 1)], g, device, dtype)
+    S = _init_params([(R, M, w[l]) for l in range(1, L)], g, device, dtype)
+    vel = [torch.randn(p.shape, generator=gen, dtype=dtype, device=device) * math.sqrt(T) for p in J + S]
+
+    def step() -> None:
+        # the sum over replicas of the energy: each replica's gradient is its own
+        H = _energy(J, S, x, y.expand(R, M, CLASSES))
+        grads = torch.autograd.grad(H, J + S)
+        _naive_langevin(J + S, vel, grads, gen)
+
+    return Method("autograd-batched", step, R)
+
+
+# ----------------------------------------------------------------------------- bare products
+
+
+def build_products(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Method:
+    """The matrix products of one engine step, nothing else (the engine's own calls and buffers)."""
+    device, dtype = x.device, x.dtype
+    layout = Layout(widths(N), M, 1, R)
+    position, _, _ = _engine_state(layout, dtype, device)
+    out = torch.empty_like(position)
+    if ForceField is not None:
+        ff = ForceField(layout, Boundary(x.unsqueeze(0), y.unsqueeze(0)), dtype=dtype, device=device)
+        return Method("products", lambda: ff.products_only(position, out), R)
+    return _natural_products(N, R, x)
+
+
+def _natural_products(N: int, R: int, x: torch.Tensor) -> Method:
+    """Products in the layouts of the first engine (sample-major layer 1, (M, N) blocks); older engines only."""
+    w = widths(N)
+    device, dtype = x.device, x.dtype
+    K = R
+    g = torch.Generator().manual_seed(5)
+    rnd = lambda *s: torch.rand(s, generator=g, dtype=dtype).to(device)  # noqa: E731
+    J1 = rnd(K * w[1], N0)
+    pre1 = torch.empty(M, K * w[1], dtype=dtype, device=device)
+    g1 = rnd(M, K * w[1])
+    dJ1 = torch.empty(K * w[1], N0, dtype=dtype, device=device)
+    layers = []
+    for l in range(2, L + 1):
+        below, J, gl = rnd(K, M, w[l - 1]), rnd(K, w[l], w[l - 1]), rnd(K, M, w[l])
+        layers.append((below, J, gl, torch.empty(K, M, w[l], dtype=dtype, device=device),
+                       torch.empty(K, w[l], w[l - 1], dtype=dtype, device=device),
+                       torch.empty(K, M, w[l - 1], dtype=dtype, device=device)))
+
+    def step() -> None:
+        torch.mm(x, J1.t(), out=pre1)
+        torch.mm(g1.t(), x, out=dJ1)
+        for below, J, gl, pre, dJ, dS in layers:
+            torch.bmm(below, J.transpose(1, 2), out=pre)
+            torch.bmm(gl.transpose(1, 2), below, out=dJ)
+            torch.bmm(gl, J, out=dS)
+
+    return Method("products", step, R)
+
+
+BUILDERS = {
+    "engine": lambda N, R, x, y: build_engine(N, R, x, y),
+    "engine+overlap": lambda N, R, x, y: build_engine(N, R, x, y, overlap_noise=True),
+    "engine+graph": lambda N, R, x, y: build_engine(N, R, x, y, cuda_graph=True),
+    "baseline": build_baseline,
+    "autograd": build_autograd,
+    "autograd-batched": build_autograd_batched,
+    "products": build_products,
+}
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+def _status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _trim() -> None:
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _reset_hwm() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_memory(name: str, N: int, R: int, x: torch.Tensor, y: torch.Tensor, steps: int = 2) -> tuple[float | None, str]:
+    """MiB above the baseline at the peak of building the method and running `steps` steps."""
+    device = x.device
+    if device.type == "cuda":
+        _trim()
+        torch.cuda.empty_cache()
+        sync(device)
+        base = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        m = BUILDERS[name](N, R, x, y)
+        for _ in range(steps):
+            m.step()
+        sync(device)
+        peak = torch.cuda.max_memory_allocated(device)
+        del m
+        return (peak - base) / 2**20, "torch.cuda.max_memory_allocated"
+    _trim()
+    reset = _reset_hwm()
+    base_kb = _status_kb("VmRSS") or 0
+    maxrss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    m = BUILDERS[name](N, R, x, y)
+    for _ in range(steps):
+        m.step()
+    if reset and _status_kb("VmHWM") is not None:
+        peak_kb, how = _status_kb("VmHWM"), "VmHWM (reset via /proc/self/clear_refs) - VmRSS before"
+        result = (peak_kb - base_kb) / 1024
+    else:
+        peak_kb, how = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "ru_maxrss delta (lower bound)"
+        result = (peak_kb - maxrss0) / 1024
+    del m
+    _trim()
+    return max(result, 0.0), how
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def time_block(m: Method, n: int, device: torch.device) -> tuple[float, float]:
+    """(wall, CPU) seconds per step over n steps."""
+    sync(device)
+    w0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        m.step()
+    sync(device)
+    return (time.perf_counter() - w0) / n, (time.process_time() - c0) / n
+
+
+RATIOS = (("autograd/engine", "autograd", "engine"), ("autograd-batched/engine", "autograd-batched", "engine"),
+          ("engine/products", "engine", "products"), ("baseline/engine", "baseline", "engine"),
+          ("engine+overlap/products", "engine+overlap", "products"), ("autograd/engine+overlap", "autograd", "engine+overlap"),
+          ("engine+graph/products", "engine+graph", "products"), ("autograd/engine+graph", "autograd", "engine+graph"))
+
+
+def bench_config(N: int, R: int, methods: list[str], x, y, budget: float, max_reps: int, min_reps: int,
+                 block_s: float, memory: bool) -> dict:
+    device = x.device
+    built: dict[str, Method] = {}
+    inner: dict[str, int] = {}
+    skipped: dict[str, str] = {}
+    for name in methods:
+        try:
+            m = BUILDERS[name](N, R, x, y)
+            time_block(m, 1, device)  # warm-up (and, for the graph, the eager steps before capture)
+            if name == "engine+graph":
+                time_block(m, 4, device)
+            t, _ = time_block(m, 1, device)
+        except Exception as e:  # noqa: BLE001 - report and go on
+            skipped[name] = f"{type(e).__name__}: {e}"
+            continue
+        built[name] = m
+        inner[name] = max(1, min(200, int(block_s / max(t, 1e-6))))
+    walls: dict[str, list[float]] = {name: [] for name in built}
+    cpus: dict[str, list[float]] = {name: [] for name in built}
+    t_start = time.perf_counter()
+    reps = 0
+    while reps < max_reps and (reps < min_reps or time.perf_counter() - t_start < budget):
+        for name, m in built.items():  # interleaved: A, B, C, A, B, C, ...
+            w, c = time_block(m, inner[name], device)
+            walls[name].append(w)
+            cpus[name].append(c)
+        reps += 1
+    built.clear()
+    gc.collect()
+    row: dict = {"N": N, "R": R, "reps": reps, "steps_per_rep": inner, "skipped": skipped, "methods": {}}
+    for name in walls:
+        w, c = walls[name], cpus[name]
+        row["methods"][name] = {
+            "ms_per_step": 1e3 * statistics.median(w),
+            "ms_per_replica_step": 1e3 * statistics.median(w) / R,
+            "ms_per_replica_step_min": 1e3 * min(w) / R,
+            "ms_per_replica_step_max": 1e3 * max(w) / R,
+            "cpu_ms_per_replica_step": 1e3 * statistics.median(c) / R,
+            "wall_samples_ms_per_step": [1e3 * v for v in w],
+        }
+    if memory:
+        for name in walls:
+            try:
+                mib, how = peak_memory(name, N, R, x, y)
+            except Exception as e:  # noqa: BLE001
+                mib, how = None, f"failed: {type(e).__name__}: {e}"
+            row["methods"][name]["peak_mib"] = mib
+            row["memory_method"] = how
+    for key, field in (("ratios", "ms_per_replica_step"), ("ratios_cpu", "cpu_ms_per_replica_step")):
+        per = {k: v[field] for k, v in row["methods"].items()}
+        row[key] = {label: per[a] / per[b] for label, a, b in RATIOS if a in per and b in per}
+    return row
+
+
+def format_table(rows: list[dict], methods: list[str]) -> str:
+    cols = [m for m in methods if any(m in r["methods"] for r in rows)]
+    ratio_cols = [(label, short) for label, short in (
+        ("autograd/engine", "ag/eng"), ("autograd-batched/engine", "agb/eng"), ("engine/products", "eng/prod"),
+        ("baseline/engine", "base/eng"), ("engine+overlap/products", "ovl/prod"), ("engine+graph/products", "graph/prod"),
+        ("autograd/engine+graph", "ag/graph"),
+    ) if any(label in r["ratios"] for r in rows)]
+    head = f"{'N':>3} {'R':>3} " + " ".join(f"{m:>16}" for m in cols)
+    head += " " + " ".join(f"{short:>15}" for _, short in ratio_cols)
+    lines = ["wall ms per replica-step (median) [CPU ms in brackets]; ratios wall (CPU)", head, "-" * len(head)]
+    for r in rows:
+        cells = []
+        for m in cols:
+            v = r["methods"].get(m)
+            cells.append(f"{v['ms_per_replica_step']:7.2f} [{v['cpu_ms_per_replica_step']:6.2f}]" if v else f"{'-':>16}")
+        rc = [f"{r['ratios'][k]:6.2f} ({r['ratios_cpu'][k]:5.2f})" if k in r["ratios"] else f"{'-':>15}" for k, _ in ratio_cols]
+        lines.append(f"{r['N']:>3} {r['R']:>3} " + " ".join(cells) + " " + " ".join(rc))
+    if any("peak_mib" in v for r in rows for v in r["methods"].values()):
+        lines += ["", "peak memory, MiB above the baseline before the method was built",
+                  f"{'N':>3} {'R':>3} " + " ".join(f"{m:>16}" for m in cols)]
+        for r in rows:
+            mem = []
+            for m in cols:
+                v = r["methods"].get(m, {}).get("peak_mib")
+                mem.append(f"{v:16.1f}" if v is not None else f"{'-':>16}")
+            lines.append(f"{r['N']:>3} {r['R']:>3} " + " ".join(mem))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--quick", action="store_true", help="reduced set for smoke use (< 60 s on 2 cores)")
+    ap.add_argument("--out", default=None, help="write the results as JSON here")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default 1: on a shared machine OpenMP barriers make multi-threaded "
+                    "timings meaningless; use the core count on a dedicated machine)")
+    ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    ap.add_argument("--N", type=int, nargs="+", default=None, help="hidden widths (default 10 40)")
+    ap.add_argument("--R", type=int, nargs="+", default=None, help="replica counts (default 1 8 64; quick: 1 8)")
+    ap.add_argument("--methods", nargs="+", default=None, choices=METHODS)
+    ap.add_argument("--budget", type=float, default=None, help="seconds of timing per configuration")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
+    ap.add_argument("--tf32", action="store_true", help="allow TF32 matrix products on CUDA")
+    ap.add_argument("--baseline-rev", default=None, help="also time the engine of this git revision (e.g. HEAD~1)")
+    args = ap.parse_args(argv)
+
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("--device cuda: no CUDA device available", file=sys.stderr)
+        return 2
+    threads = args.threads or 1
+    torch.set_num_threads(threads)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    dtype = getattr(torch, args.dtype)
+    Ns = args.N or [10, 40]
+    Rs = args.R or ([1, 8] if args.quick else [1, 8, 64])
+    if args.baseline_rev:
+        load_baseline(args.baseline_rev)
+    applicable = {"engine+graph": device.type == "cuda", "engine+overlap": device.type == "cpu",
+                  "baseline": bool(args.baseline_rev)}
+    methods = args.methods or [m for m in METHODS if applicable.get(m, True)]
+    budget = args.budget if args.budget is not None else (2.0 if args.quick else 30.0)
+    max_reps, min_reps = (5, 3) if args.quick else (25, 5)
+    block_s = 0.05 if args.quick else 0.2
+
+    x, y = make_data(device, dtype)
+    meta = {
+        "torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
+        "cpu": platform.processor() or platform.machine(), "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "threads": torch.get_num_threads(), "dtype": args.dtype, "tf32": bool(args.tf32 and device.type == "cuda"),
+        "M": M, "N_0": N0, "L": L, "classes": CLASSES, "S": 1, "quick": args.quick, "budget_s": budget,
+        "timing": "median over interleaved repetitions; ms per replica-step = step time / R",
+        "engine_api": "ForceField" if ForceField is not None else "gradient",
+        "baseline_rev": BASELINE.get("rev"), "methods": methods,
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+    print(f"# torch {meta['torch']} on {device} ({meta['device_name'] or meta['cpu']}), threads={meta['threads']}, "
+          f"dtype={args.dtype}, M={M}, N_0={N0}, L={L}", flush=True)
+    rows = []
+    t0 = time.perf_counter()
+    for N in Ns:
+        for R in Rs:
+            row = bench_config(N, R, methods, x, y, budget, max_reps, min_reps, block_s, memory=not args.no_memory)
+            rows.append(row)
+            per = ", ".join(f"{k} {v['ms_per_replica_step']:.3f} [{v['cpu_ms_per_replica_step']:.3f}]"
+                            for k, v in row["methods"].items())
+            print(f"N={N} R={R} reps={row['reps']}: {per} ms/replica-step; "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in row["ratios"].items())
+                  + (f"; skipped {row['skipped']}" if row["skipped"] else ""), flush=True)
+    meta["wall_s"] = time.perf_counter() - t0
+    meta["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    meta["memory_method"] = next((r.get("memory_method") for r in rows if r.get("memory_method")), None)
+    print()
+    print(format_table(rows, list(METHODS)))
+    print(f"# memory: {meta['memory_method']}; wall {meta['wall_s']:.0f} s")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"meta": meta, "rows": rows}, f, indent=2)
+        print(f"# wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
