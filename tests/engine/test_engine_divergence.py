@@ -1,0 +1,92 @@
+"""Non-finite energies stop a job with Divergence naming the step and the layer; the CLI exits 3."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import tdlm.data
+from tdlm import cli
+from tdlm.params import build
+from tdlm.protocol import Divergence
+from tdlm.simulate import run
+
+
+def _poison(fn, col: int = 0):
+    """Wrap a data function (applied to the whole pool) so that one column of its result is NaN."""
+
+    def poisoned(*args, **kwargs):
+        out = np.array(fn(*args, **kwargs), dtype=np.float64)
+        out[:, col] = np.nan
+        return out
+
+    return poisoned
+
+
+def _step_and_layer(message: str) -> tuple[int, int]:
+    step = re.search(r"step (\d+)", message)
+    layer = re.search(r"layer (\d+)", message)
+    assert step, f"no step in {message!r}"
+    assert layer, f"no layer in {message!r}"
+    return int(step.group(1)), int(layer.group(1))
+
+
+def _assert_nothing_written(folder):
+    assert [p.name for p in folder.iterdir() if not p.name.startswith(".")] == []
+
+
+def test_nan_in_labels_is_caught_in_the_output_layer(tiny, tmp_path, monkeypatch):
+    """Labels enter only E_L, so the first (and only) bad layer is L, already at t = 0."""
+    monkeypatch.setattr(tdlm.data, "one_hot", _poison(tdlm.data.one_hot))
+    with pytest.raises(Divergence) as err:
+        run(build(tiny), tmp_path / "job.nc")
+    assert _step_and_layer(str(err.value)) == (0, tiny["L"])
+    _assert_nothing_written(tmp_path)
+
+
+def test_nan_in_inputs_is_caught_in_layer_1(tiny, tmp_path, monkeypatch):
+    """Inputs enter only E_1."""
+    monkeypatch.setattr(tdlm.data, "binarise", _poison(tdlm.data.binarise))
+    with pytest.raises(Divergence) as err:
+        run(build(tiny), tmp_path / "job.nc")
+    assert _step_and_layer(str(err.value)) == (0, 1)
+    _assert_nothing_written(tmp_path)
+
+
+HUGE_DT = {"dt": 1e30, "dtype": "float32"}  # the first drift overflows float32: positions become +/-inf
+
+
+def test_huge_time_step_diverges_at_the_first_steps(tiny, tmp_path):
+    params = build({**tiny, **HUGE_DT, "checkpoint_steps": 0, "checkpoint_seconds": 0})
+    with pytest.raises(Divergence) as err:
+        run(params, tmp_path / "job.nc")
+    step, layer = _step_and_layer(str(err.value))
+    assert 1 <= step <= 2  # t = 0 is finite (uniform start), one step of dt = 1e30 is not
+    assert 1 <= layer <= tiny["L"]
+    _assert_nothing_written(tmp_path)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="src/tdlm/protocol.py _check_finite: when the pre-checkpoint check finds a non-finite position it raises "
+    "Divergence('non-finite position at step N') without the layer, although Divergence promises 'the step and "
+    "the first bad layer'",
+)
+def test_divergence_found_at_checkpoint_time_names_the_layer(tiny, tmp_path):
+    params = build({**tiny, **HUGE_DT, "checkpoint_steps": 1})
+    with pytest.raises(Divergence) as err:
+        run(params, tmp_path / "job.nc")
+    step, layer = _step_and_layer(str(err.value))
+    assert 1 <= layer <= tiny["L"]
+
+
+def test_cli_exit_code_3(tiny, tmp_path, capsys):
+    out = tmp_path / "job.nc"
+    argv = ["simulate", "--out", str(out), "--M", "20", "--N", "4", "--L", "3", "--t-w", "5", "20", "--t-star", "60",
+            "--n-replicas", "3", "--device", "cpu", "--dt", "1e30", "--dtype", "float32"]
+    assert cli.main(argv) == cli.EXIT_DIVERGED == 3
+    err = capsys.readouterr().err
+    assert "diverged" in err and re.search(r"step \d+", err)
+    _assert_nothing_written(tmp_path)

@@ -1,0 +1,144 @@
+"""Langevin thermostat without forces: equilibrium <v^2> = T, relaxation rate, exact decay at T = 0 (spec 4)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from tdlm.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
+
+CPU = torch.device("cpu")
+F64 = torch.float64
+
+
+def no_force(position: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    out.zero_()
+    return torch.zeros(1, 1, 1, dtype=position.dtype)
+
+
+def free_particles(n: int, v0: torch.Tensor | None, kind: str, eta: float, dt: float, T: float, seed: int = 0):
+    rng = torch.Generator().manual_seed(seed)
+    position = torch.zeros(n, dtype=F64)
+    velocity = torch.zeros(n, dtype=F64) if v0 is None else v0.clone()
+    state = MDState(position, velocity, rng)
+    return state, Integrator(no_force, dt, Thermostat.from_params(kind, eta, dt, T), position)
+
+
+# (kind, eta, dt, gamma expected from the spec: per_step -> eta, literal -> eta * dt)
+THERMOSTATS = [
+    pytest.param("per_step", 0.04, 0.04, 0.04, id="per_step"),
+    pytest.param("literal", 0.5, 0.04, 0.02, id="literal"),
+]
+
+
+@pytest.mark.parametrize("kind, eta, dt, gamma", THERMOSTATS)
+def test_from_params_friction_and_noise(kind, eta, dt, gamma):
+    th = Thermostat.from_params(kind, eta, dt, 0.3)
+    assert th.friction == pytest.approx(gamma, rel=1e-14)
+    # stationary variance of v <- (1 - g) v + a xi is a^2 / (1 - (1 - g)^2); it must equal T
+    assert th.noise**2 / (1 - (1 - th.friction) ** 2) == pytest.approx(0.3, rel=1e-12)
+    assert Thermostat.from_params(kind, eta, dt, 0.0).noise == 0.0
+
+
+@pytest.mark.parametrize("kind, eta, dt, gamma", THERMOSTATS)
+@pytest.mark.parametrize("start", ["cold", "hot"])
+def test_kinetic_temperature_converges_to_T(kind, eta, dt, gamma, start):
+    n, T = 20_000, 0.5
+    v0 = None if start == "cold" else torch.randn(n, generator=torch.Generator().manual_seed(9), dtype=F64) * math.sqrt(4 * T)
+    state, integ = free_particles(n, v0, kind, eta, dt, T)
+    v2_start = 0.0 if v0 is None else 4 * T
+
+    # mid-relaxation: <v^2>(k) = T + (v2_start - T) (1 - gamma)^(2k), distinguishes eta from eta * dt
+    k_mid = round(0.35 / gamma)
+    for _ in range(k_mid):
+        integ.step(state)
+    expected_mid = T + (v2_start - T) * (1 - gamma) ** (2 * k_mid)
+    assert state.velocity.square().mean().item() == pytest.approx(expected_mid, rel=0.04)
+
+    # equilibrium after > 20 relaxation times: time average of the kinetic temperature
+    for _ in range(round(12 / gamma)):
+        integ.step(state)
+    samples = []
+    for i in range(round(4 / gamma)):
+        integ.step(state)
+        if i % 10 == 0:
+            samples.append(state.velocity.square().mean().item())
+    assert sum(samples) / len(samples) == pytest.approx(T, rel=0.02)
+    assert torch.isfinite(state.position).all() and (state.position.abs() < 1).all()
+
+
+@pytest.mark.parametrize("kind, eta, dt, gamma", THERMOSTATS)
+def test_zero_temperature_decay_is_exact(kind, eta, dt, gamma):
+    n = 1000
+    g = torch.Generator().manual_seed(2)
+    v0 = torch.randn(n, generator=g, dtype=F64) * 1e-2  # slow: hardly any wall hits, and those keep |v|
+    state, integ = free_particles(n, v0, kind, eta, dt, 0.0)
+    for k in range(1, 301):
+        integ.step(state)
+        if k in (1, 10, 300):
+            expected = v0.abs() * (1 - gamma) ** k
+            assert torch.allclose(state.velocity.abs(), expected, rtol=1e-12, atol=0)
+    assert state.step == 300
+    # no noise drawn at T = 0: positions are the exact sum of the drifts (no walls reached)
+    assert (state.position.abs() < 1).all()
+    drift = dt * v0 * sum((1 - gamma) ** k for k in range(1, 301))
+    assert torch.allclose(state.position, drift, rtol=1e-10, atol=1e-15)
+
+
+def test_maxwell_boltzmann_has_temperature_T():
+    g = torch.Generator().manual_seed(1)
+    v = maxwell_boltzmann(200_000, 0.25, g, F64, CPU)
+    assert v.shape == (200_000,) and v.dtype == F64
+    assert v.square().mean().item() == pytest.approx(0.25, rel=0.02)
+    assert abs(v.mean().item()) < 5 * math.sqrt(0.25 / 200_000)
+    v32 = maxwell_boltzmann(10, 1e-5, torch.Generator().manual_seed(1), torch.float32, CPU)
+    assert v32.dtype == torch.float32
+
+
+def test_step_is_leapfrog_with_friction_noise_then_drift():
+    """One step from a known state with a constant force: v' = (1-g) v - dt F' + a xi, x' = x + dt v'."""
+    n, dt, eta, T = 50, 0.01, 0.1, 0.0
+    g = torch.Generator().manual_seed(5)
+    x0 = torch.rand(n, generator=g, dtype=F64) * 0.5 - 0.25
+    v0 = torch.randn(n, generator=g, dtype=F64)
+    grad = torch.randn(n, generator=g, dtype=F64)
+
+    def const(position, out):
+        out.copy_(grad)
+        return torch.zeros(1, 1, 1, dtype=F64)
+
+    state = MDState(x0.clone(), v0.clone(), torch.Generator().manual_seed(0))
+    Integrator(const, dt, Thermostat.from_params("per_step", eta, dt, T), state.position).step(state)
+    v1 = (1 - eta) * v0 - dt * grad
+    assert torch.allclose(state.velocity, v1, rtol=1e-14, atol=1e-16)
+    assert torch.allclose(state.position, x0 + dt * v1, rtol=1e-14, atol=1e-16)
+    assert state.step == 1
+
+
+def test_optional_noise_overlap_keeps_the_trajectory():
+    """If the Integrator offers `overlap_noise` (noise drawn on a helper thread), the trajectory is bit-identical."""
+    import inspect
+
+    if "overlap_noise" not in inspect.signature(Integrator.__init__).parameters:
+        pytest.skip("this Integrator has no overlap_noise option")
+    from tdlm.energy import Boundary, gradient
+    from tdlm.layout import Layout
+
+    layout = Layout((6, 5, 5, 2), 6, 1, 3)
+    g = torch.Generator().manual_seed(3)
+    x = (torch.randint(0, 2, (1, 6, 6), generator=g) * 2 - 1).to(F64)
+    y = torch.tensor([[1.0, -1.0]] * 3 + [[-1.0, 1.0]] * 3, dtype=F64).unsqueeze(0)
+    boundary = Boundary(x, y)
+    start = torch.rand(layout.total, generator=g, dtype=F64) * 2 - 1
+    finals = []
+    for overlap in (False, True):
+        rng = torch.Generator().manual_seed(4)
+        state = MDState(start.clone(), maxwell_boltzmann(layout.total, 0.01, rng, F64, CPU), rng)
+        integ = Integrator(lambda p, out: gradient(p, layout, boundary, out), 0.05, Thermostat.from_params("per_step", 0.1, 0.05, 0.01), state.position, overlap_noise=overlap)
+        for _ in range(50):
+            integ.step(state)
+        finals.append((state.position.clone(), state.velocity.clone(), state.rng.get_state()))
+    assert torch.equal(finals[0][0], finals[1][0]) and torch.equal(finals[0][1], finals[1][1])
+    assert torch.equal(finals[0][2], finals[1][2])
