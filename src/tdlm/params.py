@@ -87,7 +87,7 @@ FIELDS: tuple[Field, ...] = (
     Field("seed", int, 0, "base seed; each sample derives its own from (seed, sample)", _nonneg),
     Field("samples", list, [0], "sample indices run in this job (batched together)", _nonneg_list, item=int),
     Field("record_per_decade", int, 10, "observation points per decade of t (log grid, plus t=0)", _at_least(1)),
-    Field("store_spins", bool, True, "store final S snapshots of every replica (large for big M)"),
+    Field("store_spins", bool, True, "store final S snapshots of every replica (large for big M)", physics=False),
     Field("device", str, "auto", "auto (cuda if available), cpu or cuda", _choice(*DEVICES)),
     Field("dtype", str, "float32", "floating-point precision of the state", _choice(*DTYPES)),
     Field("tf32", bool, False, "allow TF32 matrix products on CUDA (faster, less precise)"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,13 +146,16 @@ def branch(setup: Setup, snapshots: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _check_finite(step: int, energies: torch.Tensor, position: torch.Tensor | None = None) -> None:
+def _check_finite(step: int, energies: torch.Tensor, layout: Layout | None = None, position: torch.Tensor | None = None) -> None:
+    """Raise Divergence naming the step and the first layer (energy, weights J_l or spins S_l) that is not finite."""
     bad = ~torch.isfinite(energies)
     if bad.any():
         layer = int(bad.reshape(-1, energies.shape[-1]).any(0).nonzero()[0]) + 1
         raise Divergence(f"non-finite energy at step {step} in layer {layer}")
-    if position is not None and not torch.isfinite(position).all():
-        raise Divergence(f"non-finite position at step {step}")
+    if position is not None and layout is not None and not torch.isfinite(position).all():
+        names = [f"weights J_{l}" for l in range(1, layout.L + 1)] + [f"spins S_{l}" for l in range(1, layout.L)]
+        first = next(name for name, block in zip(names, layout.blocks(position)) if not torch.isfinite(block).all())
+        raise Divergence(f"non-finite position at step {step} in {first} (layer {first.split('_')[1]})")
 
 
 class Recorder:
@@ -195,21 +199,26 @@ class Runner:
             "snapshots": snapshots.cpu(), "records": recorder.arrays,
         }
 
-    def _maybe_checkpoint(self, phase: str, state: MDState, snapshots: torch.Tensor, recorder: Recorder, energies: torch.Tensor) -> None:
+    def _maybe_checkpoint(
+        self, phase: str, state: MDState, layout: Layout, snapshots: torch.Tensor, recorder: Recorder, energies: torch.Tensor,
+    ) -> None:
         p = self.params
         by_steps = p.checkpoint_steps > 0 and state.step - self.last_ckpt_step >= p.checkpoint_steps
         by_time = p.checkpoint_seconds > 0 and time.monotonic() - self.last_ckpt_time >= p.checkpoint_seconds
         if not (by_steps or by_time or self.stop_signal):
             return
-        _check_finite(state.step, energies, state.position)  # never overwrite a good checkpoint with a bad state
+        # never overwrite a good checkpoint with a bad state (energies belong to the step before)
+        _check_finite(state.step - 1, energies)
+        _check_finite(state.step, energies, layout, state.position)
         checkpoint.save(self.ckpt_path, self._payload(phase, state, snapshots, recorder))
         self.last_ckpt_time, self.last_ckpt_step = time.monotonic(), state.step
         log.info("checkpoint at %s step %d -> %s", phase, state.step, self.ckpt_path)
 
     def _advance(
-        self, phase: str, state: MDState, integrator: Integrator, until: int, events: dict[int, Callable[[], None]],
+        self, phase: str, state: MDState, layout: Layout, until: int, events: dict[int, Callable[[], None]],
         snapshots: Callable[[], torch.Tensor], recorder: Recorder,
     ) -> None:
+        integrator = self._integrator(layout, state.position)
         progress = Progress(f"{phase} (S={self.setup.layout.S})", until, self.params.progress_seconds, state.step)
         while True:
             if state.step in events:
@@ -218,16 +227,21 @@ class Runner:
                 break
             energies = integrator.step(state)
             if state.step % DIVERGENCE_CHECK_STEPS == 0:
-                _check_finite(state.step, energies)
-            self._maybe_checkpoint(phase, state, snapshots(), recorder, energies)
+                _check_finite(state.step - 1, energies)  # energies of the positions before this step
+            self._maybe_checkpoint(phase, state, layout, snapshots(), recorder, energies)
             if self.stop_signal:
                 raise Interrupted(self.stop_signal, state.step, self.ckpt_path)
             progress.update(state.step)
         progress.update(state.step, force=True)
 
     def run(self) -> tuple[Recorder, MDState, torch.Tensor]:
-        """Run both phases; SIGTERM/SIGINT/SIGUSR1 write a checkpoint and raise Interrupted."""
-        previous = {sig: signal.signal(sig, self._request_stop) for sig in STOP_SIGNALS}
+        """Run both phases; SIGTERM/SIGINT/SIGUSR1 write a checkpoint and raise Interrupted.
+
+        Signal handlers can only be installed from the main thread; elsewhere (thread pools,
+        notebooks' background jobs) the run simply has no stop handling.
+        """
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = {sig: signal.signal(sig, self._request_stop) for sig in STOP_SIGNALS} if in_main else {}
         try:
             return self._run()
         finally:
@@ -267,7 +281,7 @@ class Runner:
 
             for t in setup.history_times:
                 events[int(t)] = lambda t=int(t): at(t)
-            self._advance("wait", state, self._integrator(setup.layout, state.position), setup.t_w[-1], events, lambda: snaps, recorder)
+            self._advance("wait", state, setup.layout, setup.t_w[-1], events, lambda: snaps, recorder)
             velocity = maxwell_boltzmann(setup.branched.total, p.T, state.rng, setup.dtype, setup.device)
             state = MDState(branch(setup, snaps), velocity, state.rng, 0)
             self.last_ckpt_step = 0
@@ -285,5 +299,5 @@ class Runner:
             recorder.put(measured, branch_index[step], len(setup.branch_times), axis=2)
 
         events = {int(t): (lambda t=int(t): record(t)) for t in setup.branch_times}
-        self._advance("branch", state, self._integrator(layout, state.position), p.t_star, events, lambda: snaps, recorder)
+        self._advance("branch", state, layout, p.t_star, events, lambda: snaps, recorder)
         return recorder, state, reference

@@ -48,14 +48,6 @@ def test_sample_does_not_depend_on_its_job_mates(tiny, tmp_path, load_nc):
     assert not np.allclose(shared["history_energy_layer"].sel(sample=0, history_time=0).values, e_shared)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="src/tdlm/protocol.py Runner.run installs SIGTERM/SIGINT/SIGUSR1 handlers with signal.signal "
-    "unconditionally; outside the main thread that raises ValueError('signal only works in main thread of the "
-    "main interpreter'), so simulate.run cannot be used from a worker thread (thread pools, notebooks' "
-    "background jobs). The handlers should only be installed in the main thread.",
-)
 def test_run_in_a_worker_thread_gives_the_same_output(tiny, tiny_run, tmp_path, load_nc, assert_same_output):
     _, first = tiny_run
     errors: list[BaseException] = []

@@ -68,12 +68,6 @@ def test_huge_time_step_diverges_at_the_first_steps(tiny, tmp_path):
     _assert_nothing_written(tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/tdlm/protocol.py _check_finite: when the pre-checkpoint check finds a non-finite position it raises "
-    "Divergence('non-finite position at step N') without the layer, although Divergence promises 'the step and "
-    "the first bad layer'",
-)
 def test_divergence_found_at_checkpoint_time_names_the_layer(tiny, tmp_path):
     params = build({**tiny, **HUGE_DT, "checkpoint_steps": 1})
     with pytest.raises(Divergence) as err:
