@@ -490,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
                   "baseline": bool(args.baseline_rev)}
     methods = args.methods or [m for m in METHODS if applicable.get(m, True)]
     budget = args.budget if args.budget is not None else (2.0 if args.quick else 30.0)
-    max_reps, min_reps = (5, 3) if args.quick else (25, 5)
+    max_reps, min_reps = (3, 3) if args.quick else (25, 5)
     block_s = 0.05 if args.quick else 0.2
 
     x, y = make_data(device, dtype)

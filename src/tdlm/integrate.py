@@ -62,8 +62,8 @@ def maxwell_boltzmann(shape: int, T: float, rng: torch.Generator, dtype: torch.d
 class Integrator:
     """Advances an MDState in place; owns the preallocated gradient and noise buffers.
 
-    `noise` doubles as the walls' scratch buffer after the noise has been added, so a step
-    allocates nothing of the state's size. Flags (see the module docstring): `cuda_graph`,
+    `noise` holds the step's N(0, 1) numbers (on the CPU only one piece of the update at a time,
+    unless overlap_noise) and doubles as the walls' scratch buffer, so a step allocates nothing. Flags (see the module docstring): `cuda_graph`,
     `overlap_noise`; `graph_active` tells whether steps are being replayed from a graph.
     """
 
@@ -75,15 +75,19 @@ class Integrator:
         self.dt = dt
         self.thermostat = thermostat
         self.grad = torch.empty_like(like)
-        self.noise = torch.empty_like(like)
         self.cuda_graph = bool(cuda_graph) and like.device.type == "cuda"
         self.overlap_noise = bool(overlap_noise) and like.device.type == "cpu" and thermostat.noise > 0
+        self._pieces = self._pieces_of(like.numel(), like.device)
+        # N(0, 1) numbers of a step: the whole buffer when drawn ahead (overlap) or on CUDA (one
+        # piece); on the CPU otherwise one piece's worth, drawn piece by piece (saves a state-sized buffer)
+        self._full_noise = self.overlap_noise or len(self._pieces) == 1
+        n_noise = like.numel() if self._full_noise else max(p.stop - p.start for p in self._pieces)
+        self.noise = torch.empty(n_noise, dtype=like.dtype, device=like.device)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdlm-noise") if self.overlap_noise else None
         self._graph: torch.cuda.CUDAGraph | None = None
         self._graph_key: tuple | None = None
         self._graph_energies: torch.Tensor | None = None
         self._eager_steps = 0
-        self._chunk_cache: tuple[int, list[slice]] | None = None
         self.graph_error: str | None = None  # why the graph was given up, if it was
 
     @property
@@ -93,20 +97,17 @@ class Integrator:
     def _draw_noise(self, rng: torch.Generator) -> torch.Tensor:
         return torch.randn(self.noise.shape, generator=rng, out=self.noise, dtype=self.noise.dtype, device=self.noise.device)
 
-    def _chunks(self, n: int) -> list[slice]:
+    @staticmethod
+    def _pieces_of(n: int, device: torch.device) -> list[slice]:
         """Pieces of the flat buffers for the element-wise update: cache-sized on the CPU (the
         update is memory-bound; ~30% faster than whole-buffer passes at 10^6 coordinates), one
         piece on CUDA. Every piece but a lone one holds >= 16 elements and a multiple of 16, so
         the pieces' randn calls draw exactly the numbers of one randn over the whole buffer."""
-        if self._chunk_cache is not None and self._chunk_cache[0] == n:
-            return self._chunk_cache[1]
-        size = CPU_CHUNK if self.grad.device.type == "cpu" else n
+        size = CPU_CHUNK if device.type == "cpu" else max(n, 1)
         bounds = list(range(0, n, size)) + [n]
         if len(bounds) > 2 and bounds[-1] - bounds[-2] < 16:
             bounds.pop(-2)
-        chunks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-        self._chunk_cache = (n, chunks)
-        return chunks
+        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
     def _update(self, state: MDState, noise_drawn: bool = False) -> None:
         """Everything after the forces: friction, noise, drift, walls (self.grad holds dH/dx).
@@ -114,8 +115,9 @@ class Integrator:
         With noise_drawn the buffer `noise` already holds this step's N(0, 1) numbers.
         """
         gamma, dt, sigma = self.thermostat.friction, self.dt, self.thermostat.noise
-        for piece in self._chunks(self.grad.numel()):
-            v, x, g, xi = state.velocity[piece], state.position[piece], self.grad[piece], self.noise[piece]
+        for piece in self._pieces:
+            v, x, g = state.velocity[piece], state.position[piece], self.grad[piece]
+            xi = self.noise[piece] if self._full_noise else self.noise[: piece.stop - piece.start]
             v.mul_(1.0 - gamma).add_(g, alpha=-dt)
             if sigma > 0:
                 if not noise_drawn:
