@@ -1,0 +1,102 @@
+"""Subcommands of the paper subpackage (picked up by tdlm.cli through PLUGINS): paper-figures, design-space, cost."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tdlm.params import ConfigError
+
+EXIT_BAD_INPUT = 2  # as tdlm.cli (not imported: tdlm.cli imports this module)
+
+
+def _figures_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("overlaps", help="overlaps.nc from `tdlm gather`")
+    p.add_argument("phase", help="phase.nc from `tdlm classify`")
+    p.add_argument("design", help="design_space.nc from `tdlm design-space`")
+    p.add_argument("--outdir", required=True, help="folder for <figure>.{png,pdf} and plotted_data.json")
+    p.add_argument("--M", type=int, default=None, help="reference point: training examples (default: median alpha)")
+    p.add_argument("--N", type=int, default=None, help="reference point: hidden width")
+    p.add_argument("--L", type=int, default=None, help="reference point: depth (default: nearest to --phase-L)")
+    p.add_argument("--T", type=float, default=None, help="reference point: temperature (default: the lowest)")
+    p.add_argument("--phase-L", type=int, default=10, help="depth of the phase-diagram heat map")
+
+
+def _cmd_figures(args: argparse.Namespace) -> int:
+    from tdlm.paper.render import render_files
+
+    render_files(args.overlaps, args.phase, args.design, args.outdir, args.M, args.N, args.L, args.T, args.phase_L)
+    return 0
+
+
+def _design_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("jobs", nargs="+", help="per-job netCDF files of ONE parameter point (all samples)")
+    p.add_argument("--out", required=True, help="design_space.nc (written atomically)")
+    p.add_argument("--phase", default=None, help="phase.nc: picks a liquid and a solid layer (unless --layers)")
+    p.add_argument("--layers", type=int, nargs="+", default=None, help="layers to analyse instead")
+    p.add_argument("--t-w", type=int, default=None, help="waiting time of the snapshots (default: the largest)")
+    p.add_argument("--bins", type=int, default=40, help="histogram bins of P(Q)")
+
+
+def _cmd_design(args: argparse.Namespace) -> int:
+    from tdlm.paper.design import design_space_file
+
+    try:
+        design_space_file(args.jobs, args.out, args.phase, args.layers, args.t_w, args.bins)
+    except (ValueError, KeyError) as err:
+        print(f"tdlm design-space: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+def _cost_parser(p: argparse.ArgumentParser) -> None:
+    from tdlm.paper.cost import DEFAULT_FLOPS_RATE, DEFAULT_STEP_LATENCY
+
+    p.add_argument("config", help="workflow config YAML (e.g. config/paper.yaml)")
+    p.add_argument("--step-rate", type=float, default=None,
+                   help="measured replica-steps per second of one job (replaces the FLOP model)")
+    p.add_argument("--flops-rate", type=float, default=None,
+                   help=f"effective FLOP/s of one GPU (default: paper.cost.flops_rate, else the ASSUMED {DEFAULT_FLOPS_RATE:g})")
+    p.add_argument("--step-latency", type=float, default=None,
+                   help=f"seconds per batched MD step at least (default: paper.cost.step_latency, else the ASSUMED {DEFAULT_STEP_LATENCY:g})")
+    p.add_argument("--from-log", default=None,
+                   help="a simulate job's log: its measured branch steps/s gives the FLOP rate")
+    p.add_argument("--jobs", action="store_true", help="also list every job's estimate")
+
+
+def _cmd_cost(args: argparse.Namespace) -> int:
+    import yaml
+
+    from tdlm.paper.cost import estimate, format_estimate, rate_from_log
+
+    try:
+        with open(args.config) as fh:
+            config = yaml.safe_load(fh)
+        flops_rate, source = args.flops_rate, None
+        if args.from_log:
+            flops_rate, source = rate_from_log(args.from_log, config)
+        est = estimate(config, args.step_rate, flops_rate, args.step_latency, source)
+    except (ConfigError, KeyError, ValueError, OSError) as err:
+        print(f"tdlm cost: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(format_estimate(est, args.config))
+    if args.jobs:
+        for j in est.jobs:
+            print(f"  M={j.M} N={j.N} L={j.L} T={j.T:g} job={j.job}: {j.samples} samples, "
+                  f"{j.replica_steps:.4g} replica-steps, {j.flop:.4g} FLOP, {j.seconds / 3600:.3g} h")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the paper's subcommands to the `tdlm` parser."""
+    for name, help_text, configure, handler in (
+        ("paper-figures", "render the paper's figure set from overlaps.nc, phase.nc and design_space.nc",
+         _figures_parser, _cmd_figures),
+        ("design-space", "overlap matrices, P(Q) and clustering of one point from its job files",
+         _design_parser, _cmd_design),
+        ("cost", "replica-steps, FLOP and GPU hours of a workflow config before it runs", _cost_parser, _cmd_cost),
+    ):
+        p = subparsers.add_parser(name, help=help_text, description=help_text,
+                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        configure(p)
+        p.set_defaults(handler=handler)

@@ -1,0 +1,126 @@
+"""Shared pieces of the paper's figures: what a figure returns, sample statistics, axes.
+
+Why every figure returns its arrays: a PNG can look fine while showing an empty or NaN
+curve; the arrays (written to plotted_data.json next to the figures) let tests and readers
+check what was actually drawn.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from tdlm.figures import save  # noqa: E402
+
+THRESHOLD = math.exp(-1)
+
+
+@dataclass
+class Drawn:
+    """One rendered figure: its title, the files written and every array passed to a plot call."""
+
+    name: str
+    title: str = ""
+    files: list[Path] = field(default_factory=list)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def add(self, key: str, values: Any) -> np.ndarray:
+        """Record an array under a unique key and return it (float) for plotting."""
+        arr = np.asarray(values, dtype=float)
+        k, i = key, 1
+        while k in self.arrays:
+            i += 1
+            k = f"{key}#{i}"
+        self.arrays[k] = arr
+        return arr
+
+    def finish(self, fig: plt.Figure, stem: Path, title: str) -> "Drawn":
+        self.title = title
+        fig.suptitle(title, fontsize=10)
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the suptitle
+        self.files = save(fig, stem)
+        return self
+
+
+def mean_sem(da: xr.DataArray, dim: str = "sample") -> tuple[xr.DataArray, xr.DataArray]:
+    """Mean over samples and its standard error (NaN with fewer than two samples)."""
+    n = da.count(dim)
+    return da.mean(dim), da.std(dim, ddof=1) / np.sqrt(n.where(n > 1))
+
+
+def layer_mean(da: xr.DataArray) -> xr.DataArray:
+    """The paper's global observable: the average over the layers that exist (NaN layers skipped)."""
+    return da.mean("layer", skipna=True)
+
+
+def positive_time(t: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Drop t = 0 (and non-finite values) for log-time axes."""
+    t = np.asarray(t, dtype=float)
+    keep = t > 0
+    for y in ys:
+        keep &= np.isfinite(np.asarray(y, dtype=float))
+    return (t[keep],) + tuple(np.asarray(y, dtype=float)[keep] for y in ys)
+
+
+def log_or_symlog(ax: plt.Axes, values: np.ndarray, axis: str = "x") -> None:
+    """Log scale, or symlog when a value is 0 (t_w = 0, T = 0, tau = 0)."""
+    values = np.asarray(values, dtype=float)
+    setter = ax.set_xscale if axis == "x" else ax.set_yscale
+    if values.size and np.nanmin(values) <= 0:
+        positive = values[values > 0]
+        setter("symlog", linthresh=float(positive.min()) if positive.size else 1.0)
+    else:
+        setter("log")
+
+
+def alpha_label(M: int, N: int, ln_alpha: float) -> str:
+    """Legend label of an alpha point: (M, N) as well, since series can share ln alpha."""
+    return f"M={M} N={N} (ln a={ln_alpha:.2f})"
+
+
+def colours(n: int, cmap: str = "viridis") -> list:
+    return [plt.get_cmap(cmap)(x) for x in (np.linspace(0.05, 0.9, n) if n > 1 else [0.4])]
+
+
+def errorbar(ax: plt.Axes, drawn: Drawn, key: str, x: np.ndarray, y: np.ndarray, err: np.ndarray, **kwargs: Any) -> None:
+    """Points with error bars where the standard error is defined; records x, y (and err if drawn)."""
+    x, y, err = (np.asarray(v, dtype=float) for v in (x, y, err))
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y, err = x[keep], y[keep], err[keep]
+    drawn.add(f"{key}.x", x)
+    drawn.add(f"{key}.y", y)
+    if np.isfinite(err).all() and err.size:
+        ax.errorbar(x, y, yerr=drawn.add(f"{key}.sem", err), capsize=2, **kwargs)
+    else:
+        ax.plot(x, y, **kwargs)
+
+
+def write_plotted(drawn: list[Drawn], path: str | Path) -> None:
+    """plotted_data.json: {figure: {title, files, arrays: {key: nested list}}}; NaN/inf written as null."""
+    def clean(a: np.ndarray) -> Any:
+        return np.where(np.isfinite(a), a, np.nan).astype(object).tolist() if a.ndim else (float(a) if np.isfinite(a) else None)
+
+    def nan_to_none(x: Any) -> Any:
+        if isinstance(x, list):
+            return [nan_to_none(v) for v in x]
+        return None if isinstance(x, float) and not math.isfinite(x) else x
+
+    out = {
+        d.name: {"title": d.title, "files": [str(f) for f in d.files],
+                 "arrays": {k: nan_to_none(clean(v)) for k, v in d.arrays.items()}}
+        for d in drawn
+    }
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(out, indent=1))
+    tmp.replace(path)

@@ -1,0 +1,125 @@
+"""Layer profiles at t = t* from phase.nc: the q*_l heat map, train vs test profiles, the depth series.
+
+Why from phase.nc: q*_l there is exactly what the classification used (same t_w, same t*),
+so these figures cannot disagree with the liquid/solid labels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+
+from tdlm.paper.plots_common import THRESHOLD, Drawn, alpha_label, colours
+from tdlm.paper.select import Point, alpha_index, at_L_T
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges around sorted centres (unit width around a single centre)."""
+    c = np.asarray(centres, dtype=float)
+    if len(c) == 1:
+        return np.array([c[0] - 0.5, c[0] + 0.5])
+    mid = 0.5 * (c[1:] + c[:-1])
+    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
+def _rows(ds: xr.Dataset, variable: str, L: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """(ln alpha, values over hidden layers) of the alphas that hold data, sorted by ln alpha."""
+    values = ds[variable].sel(layer=np.arange(1, L)).transpose("alpha", "layer").values
+    keep = np.flatnonzero(np.isfinite(values).any(axis=1))
+    order = keep[np.argsort(ds.ln_alpha.values[keep], kind="stable")]
+    return ds.ln_alpha.values[order], values[order], [int(i) for i in order]
+
+
+def phase_heatmap(phase: xr.Dataset, L: int, T: float, stem: Path, note: str = "") -> Drawn:
+    """q*_l over (layer l, ln alpha) at depth L with the 1/e contour: the paper's phase diagram.
+
+    Alpha points with equal ln alpha (e.g. M=2000, N=5 and M=4000, N=10) share one row: their
+    q*_l are averaged, and the title says how many rows were merged.
+    """
+    d = Drawn("phase_heatmap")
+    ds = at_L_T(phase, L, T)
+    layers = np.arange(1, L)
+    ln_alpha, values, _ = _rows(ds, "q_star", L)
+    keys = np.round(ln_alpha, 9)
+    unique = np.unique(keys)
+    merged = np.array([np.nanmean(values[keys == k], axis=0) for k in unique])
+    n_merged = len(keys) - len(unique)
+    ln_alpha = np.array([ln_alpha[keys == k][0] for k in unique])
+    fig, ax = plt.subplots(figsize=(6.6, 4.8))
+    d.add("layer", layers)
+    d.add("ln_alpha", ln_alpha)
+    z = d.add("q_star", merged)
+    mesh = ax.pcolormesh(_edges(layers), _edges(ln_alpha), z, cmap="viridis", shading="flat", vmin=0,
+                         vmax=max(1e-9, float(np.nanmax(z))))
+    fig.colorbar(mesh, ax=ax, label=r"$q^*_l$ (t = t*, mean over samples)")
+    has_contour = len(ln_alpha) > 1 and len(layers) > 1 and np.nanmin(z) < THRESHOLD < np.nanmax(z)
+    if has_contour:
+        ax.contour(layers, ln_alpha, z, levels=[THRESHOLD], colors="white", linewidths=2)
+    ax.plot([], [], color="white", lw=2, label="q* = 1/e")
+    ax.legend(loc="upper right", fontsize=8, facecolor="grey")
+    ax.set_xlabel("layer l")
+    ax.set_ylabel(r"$\ln \alpha$")
+    ax.set_xticks(layers)
+    extras = []
+    if len(ln_alpha) == 1:
+        extras.append("only one alpha in this config")
+    if not has_contour:
+        extras.append("no 1/e crossing to contour")
+    if n_merged:
+        extras.append(f"{n_merged} {'row' if n_merged == 1 else 'rows'} merged with an equal ln alpha (averaged)")
+    if note:
+        extras.append(note)
+    title = f"Phase diagram: q*_l at L={L}, T={T:.3g}" + (f" ({'; '.join(extras)})" if extras else "")
+    return d.finish(fig, stem, title)
+
+
+def q_profiles_train_test(phase: xr.Dataset, L: int, T: float, stem: Path, note: str = "") -> Drawn:
+    """q*_l on the training inputs (solid) and on test inputs through the sign network (dashed), per alpha."""
+    d = Drawn("q_profiles_train_test")
+    ds = at_L_T(phase, L, T)
+    layers = np.arange(1, L)
+    ln_alpha, _, order = _rows(ds, "q_star", L)
+    fig, ax = plt.subplots(figsize=(7, 4.6))
+    for colour, la, i in zip(colours(len(order)), ln_alpha, order):
+        a = ds.isel(alpha=i).sel(layer=layers)
+        label = alpha_label(int(a.M), int(a.N), float(la))
+        ax.plot(d.add(f"train[{label}].layer", layers), d.add(f"train[{label}].q_star", a.q_star.values),
+                "o-", color=colour, label=label)
+        ax.plot(d.add(f"test[{label}].layer", layers), d.add(f"test[{label}].q_test_star", a.q_test_star.values),
+                "s--", color=colour, mfc="none")
+    ax.axhline(THRESHOLD, color="grey", ls=":", lw=0.8)
+    ax.set_xlabel("layer l")
+    ax.set_ylabel(r"$q^*_l$ (solid: training inputs, dashed: test inputs)")
+    ax.set_xticks(layers)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    extras = "; ".join(x for x in ("only one alpha in this config" if len(order) == 1 else "", note) if x)
+    title = f"q*_l profiles for training and test inputs, L={L}, T={T:.3g}" + (f" ({extras})" if extras else "")
+    return d.finish(fig, stem, title)
+
+
+def depth_profiles(phase: xr.Dataset, point: Point, stem: Path) -> Drawn:
+    """q*_l profiles at the reference (M, N, T) for every depth L that holds data (the depth series)."""
+    d = Drawn("depth_profiles")
+    a = phase.isel(alpha=alpha_index(phase, point.M, point.N)).sel(T=point.T, method="nearest")
+    Ls = [int(L) for L in a.L.values if np.isfinite(a.q_star.sel(L=L, layer=slice(1, int(L) - 1)).values).any()]
+    fig, (ax, ax_rel) = plt.subplots(1, 2, figsize=(11, 4.4))
+    for colour, L in zip(colours(len(Ls), "plasma"), Ls):
+        layers = np.arange(1, L)
+        q = a.q_star.sel(L=L, layer=layers).values
+        ax.plot(d.add(f"L={L}.layer", layers), d.add(f"L={L}.q_star", q), "o-", color=colour, label=f"L={L}")
+        ax_rel.plot(d.add(f"L={L}.l_over_L", layers / L), q, "o-", color=colour, label=f"L={L}")
+    for axis, xlabel in ((ax, "layer l"), (ax_rel, "l / L")):
+        axis.axhline(THRESHOLD, color="grey", ls=":", lw=0.8)
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel(r"$q^*_l$")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    extra = " (only one L in this config)" if len(Ls) == 1 else ""
+    title = f"q*_l profiles of the depth series at M={point.M} N={point.N} T={point.T:.3g}{extra}"
+    if point.note:
+        title += f" [{point.note}]"
+    return d.finish(fig, stem, title)
