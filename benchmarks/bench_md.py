@@ -456,6 +456,17 @@ def format_table(rows: list[dict], methods: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -496,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     x, y = make_data(device, dtype)
     meta = {
         "torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
-        "cpu": platform.processor() or platform.machine(), "device": str(device),
+        "cpu": _cpu_model(), "cpus": os.cpu_count(), "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "threads": torch.get_num_threads(), "dtype": args.dtype, "tf32": bool(args.tf32 and device.type == "cuda"),
         "M": M, "N_0": N0, "L": L, "classes": CLASSES, "S": 1, "quick": args.quick, "budget_s": budget,
