@@ -163,9 +163,9 @@ class ForceField:
             shape = (SK, n_out, M) if tr else (SK, M, n_out)
             a = self._a[: SK * M * n_out].view(shape)
             r = self._r[: SK * M * n_out].view(shape)
-            Jl = J[l - 1].reshape(SK, n_out, n_in)
+            Jl = J[l - 1].view(SK, n_out, n_in)
             js = self._j[: SK * n_out * n_in].view(SK, n_out, n_in)
-            below = spins[l - 2].reshape(SK, M, n_in) if l >= 2 else None
+            below = spins[l - 2].view(SK, M, n_in) if l >= 2 else None
 
             # pre-activation, times 2 (exact): a = 2 J_l S_{l-1}^T (feature-major) or 2 S_{l-1} J_l^T
             torch.add(Jl, Jl, out=js)
@@ -179,7 +179,7 @@ class ForceField:
 
             # residual r = (target + 1) - 2 s
             if l < L:
-                target = spins[l - 1].reshape(SK, M, n_out)
+                target = spins[l - 1].view(SK, M, n_out)
                 torch.sub(target.transpose(1, 2) if tr else target, a, alpha=2.0, out=r)
             else:
                 yt = y.transpose(1, 2) if tr else y  # (S, *, M) or (S, M, *), shared by the K configurations
@@ -192,7 +192,7 @@ class ForceField:
 
             # dE/dS_l = r / E_l, added to the part layer l + 1 has left (in _b if feature-major, else in `out`)
             if l < L:
-                dS_l = dS[l - 1].reshape(SK, M, n_out)
+                dS_l = dS[l - 1].view(SK, M, n_out)
                 if self.transposed[l]:  # layer l + 1 left its part feature-major in _b
                     b = self._b[: SK * M * n_out].view(SK, n_out, M)
                     if tr:
@@ -215,7 +215,7 @@ class ForceField:
                 torch.bmm(a.view(S, K * n_out, M), x, out=d1)
                 dJ[0].view(SK, n_out * n_in).mul_(c.view(SK, 1))
                 continue
-            dJl = dJ[l - 1].reshape(SK, n_out, n_in)
+            dJl = dJ[l - 1].view(SK, n_out, n_in)
             torch.bmm(a if tr else a.transpose(1, 2), below, out=dJl)
             dJl.mul_(c_v)
 
@@ -225,7 +225,7 @@ class ForceField:
                 b = self._b[: SK * M * n_in].view(SK, n_in, M)
                 torch.bmm(js.transpose(1, 2), a, out=b)
             else:
-                torch.bmm(a, js, out=dS[l - 2].reshape(SK, M, n_in))
+                torch.bmm(a, js, out=dS[l - 2].view(SK, M, n_in))
         return energies.view(L, S, K).permute(1, 2, 0).contiguous()
 
     def products_only(self, flat: torch.Tensor, out: torch.Tensor) -> None:
@@ -245,8 +245,8 @@ class ForceField:
             shape = (SK, n_out, M) if tr else (SK, M, n_out)
             a = self._a[: SK * M * n_out].view(shape)
             js = self._j[: SK * n_out * n_in].view(SK, n_out, n_in)
-            torch.add(J[l - 1].reshape(SK, n_out, n_in), J[l - 1].reshape(SK, n_out, n_in), out=js)  # real operands
-            below = spins[l - 2].reshape(SK, M, n_in) if l >= 2 else None
+            torch.add(J[l - 1].view(SK, n_out, n_in), J[l - 1].view(SK, n_out, n_in), out=js)  # real operands
+            below = spins[l - 2].view(SK, M, n_in) if l >= 2 else None
             if l == 1:
                 torch.bmm(js.view(S, K * n_out, n_in), x.transpose(1, 2), out=a.view(S, K * n_out, M))
                 torch.bmm(a.view(S, K * n_out, M), x, out=dJ[0].view(S, K * n_out, n_in))
@@ -255,11 +255,11 @@ class ForceField:
                 torch.bmm(js, below.transpose(1, 2), out=a)
             else:
                 torch.bmm(below, js.transpose(1, 2), out=a)
-            torch.bmm(a if tr else a.transpose(1, 2), below, out=dJ[l - 1].reshape(SK, n_out, n_in))
+            torch.bmm(a if tr else a.transpose(1, 2), below, out=dJ[l - 1].view(SK, n_out, n_in))
             if tr:
                 torch.bmm(js.transpose(1, 2), a, out=self._b[: SK * M * n_in].view(SK, n_in, M))
             else:
-                torch.bmm(a, js, out=dS[l - 2].reshape(SK, M, n_in))
+                torch.bmm(a, js, out=dS[l - 2].view(SK, M, n_in))
 
 
 def force_field(layout: Layout, boundary: Boundary, dtype: torch.dtype | None = None,
