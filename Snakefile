@@ -14,6 +14,7 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/gather.smk"
 include: "workflow/rules/classify.smk"
 include: "workflow/rules/plots.smk"
+include: "workflow/rules/binary.smk"
 include: "workflow/rules/paper.smk"
 
 

@@ -132,6 +132,50 @@ def _cmd_plot_phase(args: argparse.Namespace) -> int:
 COMMANDS["plot-phase"] = ("draw the alpha-L phase diagram and q* heat maps", _plot_phase_parser, _cmd_plot_phase)
 
 
+def _cmd_binary_gather(args: argparse.Namespace) -> int:
+    from tdlm.binarynet.sweep import gather
+
+    gather(args.jobs, args.out)
+    return 0
+
+
+COMMANDS["binary-gather"] = ("combine binary-family point files into measures.nc", _gather_point_parser, _cmd_binary_gather)
+
+
+def _figure_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", help="input netCDF files")
+    p.add_argument("--out", required=True, help="figure stem (writes <stem>.png and <stem>.pdf)")
+
+
+def _cmd_binary_plot(args: argparse.Namespace) -> int:
+    import xarray as xr
+
+    from tdlm.figures import binary_phase_diagram
+
+    with xr.open_dataset(args.inputs[0], engine="netcdf4") as measures:
+        binary_phase_diagram(measures.load(), args.out)
+    return 0
+
+
+COMMANDS["binary-plot"] = ("draw the binary family's alpha-L diagram (measures.nc)", _figure_parser, _cmd_binary_plot)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import xarray as xr
+
+    from tdlm.figures import compare_families
+
+    if len(args.inputs) != 2:
+        print("tdlm compare-families: error: inputs: give phase.nc and measures.nc", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    with xr.open_dataset(args.inputs[0], engine="netcdf4") as phase, xr.open_dataset(args.inputs[1], engine="netcdf4") as measures:
+        compare_families(phase.load(), measures.load(), args.out)
+    return 0
+
+
+COMMANDS["compare-families"] = ("thermal q*_l/Q*_l beside the binary family's per-layer measures", _figure_parser, _cmd_compare)
+
+
 def _sweep_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="workflow config YAML (config/config.yaml)")
 

@@ -10,7 +10,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
-from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from tdlm.classify import LIQUID, SOLID, UNCERTAIN  # noqa: E402
@@ -36,31 +35,32 @@ def select_T(phase: xr.Dataset, T: float | None) -> xr.Dataset:
     return phase.sel(T=T, method="nearest")
 
 
+def layer_stack(ax: plt.Axes, x: np.ndarray, depths: np.ndarray, flags: np.ndarray, colours: dict[int, str]) -> None:
+    """Draw each point's layers as a column of cells at (x, L), layer 1 at the bottom; flags (x, L, layer), < 0 skipped."""
+    width = 0.8 * (np.min(np.diff(np.unique(x))) if len(np.unique(x)) > 1 else 1.0)
+    for i, xi in enumerate(x):
+        for j, L in enumerate(depths):
+            column = flags[i, j]
+            column = column[: np.max(np.nonzero(column >= 0)[0]) + 1] if (column >= 0).any() else column[:0]
+            edges = L - 0.4 + 0.8 * np.arange(len(column) + 1) / max(len(column), 1)
+            for k, flag in enumerate(column):
+                if flag >= 0:
+                    ax.fill_between([xi - width / 2, xi + width / 2], edges[k], edges[k + 1], color=colours[int(flag)], lw=0)
+    ax.set_yticks(depths)
+
+
 def phase_diagram(phase: xr.Dataset, stem: str | Path, T: float | None = None) -> list[Path]:
     """Left: every layer of every (ln alpha, L) point coloured by phase. Right: solid depth xi_s against ln alpha."""
     ds = select_T(phase, T)
     ln_alpha = ds.ln_alpha.values
     fig, (ax, ax_xi) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1.4, 1]})
-    cmap = ListedColormap([PHASE_COLOURS[k] for k in (SOLID, LIQUID, UNCERTAIN)])
-    width = 0.8 * (np.min(np.diff(np.unique(ln_alpha))) if len(np.unique(ln_alpha)) > 1 else 1.0)
-    for i, la in enumerate(ln_alpha):
-        for j, L in enumerate(ds.L.values):
-            flags = ds.phase.isel(alpha=i, L=j).values[: int(L) - 1]
-            if (flags < 0).all():
-                continue
-            # L-1 hidden layers stacked inside the cell of depth L, layer 1 at the bottom
-            edges = L - 0.4 + 0.8 * np.arange(len(flags) + 1) / len(flags)
-            for k, flag in enumerate(flags):
-                if flag >= 0:
-                    ax.fill_between([la - width / 2, la + width / 2], edges[k], edges[k + 1], color=cmap(int(flag)), lw=0)
+    layer_stack(ax, ln_alpha, ds.L.values, ds.phase.transpose("alpha", "L", "layer").values, PHASE_COLOURS)
     ax.set_xlabel(r"$\ln \alpha = \ln(M/N)$")
     ax.set_ylabel("depth L (layers 1..L-1 stacked bottom to top)")
-    ax.set_yticks(ds.L.values)
     ax.set_title(f"phase of each hidden layer (T = {float(ds['T']):.3g}, threshold {phase.attrs.get('classify_threshold', np.exp(-1)):.3f})")
     ax.legend(handles=[Patch(color=PHASE_COLOURS[k], label=PHASE_NAMES[k]) for k in PHASE_COLOURS], loc="upper left", fontsize=8)
     for j, L in enumerate(ds.L.values):
-        xi = ds.xi_solid.isel(L=j)
-        ax_xi.plot(ln_alpha, xi.values, "o-", label=f"L = {int(L)}")
+        ax_xi.plot(ln_alpha, ds.xi_solid.isel(L=j).values, "o-", label=f"L = {int(L)}")
     ax_xi.set_xlabel(r"$\ln \alpha$")
     ax_xi.set_ylabel(r"solid depth $\xi_s = L - \xi_l$")
     ax_xi.set_title("solid depth (theory: grows like ln alpha)")
@@ -93,5 +93,60 @@ def q_star_heatmap(phase: xr.Dataset, L: int, stem: str | Path, T: float | None 
     ax.set_xticks(layers)
     ax.set_title(f"{variable} over layers, L = {L}, T = {float(ds['T']):.3g}")
     ax.legend(loc="upper right", fontsize=8, facecolor="grey")
+    fig.tight_layout()
+    return save(fig, stem)
+
+
+BINARY_COLOURS = {0: PHASE_COLOURS[SOLID], 1: PHASE_COLOURS[LIQUID]}
+
+
+def binary_phase_diagram(measures: xr.Dataset, stem: str | Path, ensemble: str = "aligned") -> list[Path]:
+    """Binary family: each weight layer of each (P, L) point, structured or liquid-like; s_l/ln 2 profiles."""
+    ds = measures.sel(ensemble=ensemble)
+    flags = np.nan_to_num(ds.phase.transpose("alpha", "L", "layer").values, nan=-1).astype(int)
+    x = np.log(ds.P.values.astype(float))
+    fig, (ax, ax_s) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1.2, 1]})
+    layer_stack(ax, x, ds.L.values, flags, BINARY_COLOURS)
+    ax.set_xlabel("ln P (training examples); alpha = weights / P")
+    ax.set_ylabel("depth L (weight layers 1..L stacked bottom to top)")
+    ax.set_title(f"binary networks, {ensemble} ensemble (liquid-like: s/ln2 >= {measures.attrs.get('liquid_threshold', 0.95)})")
+    ax.legend(handles=[Patch(color=BINARY_COLOURS[0], label="structured"), Patch(color=BINARY_COLOURS[1], label="liquid-like")], fontsize=8, loc="upper left")
+    for i, P in enumerate(ds.P.values):
+        for j, L in enumerate(ds.L.values):
+            profile = ds.s_over_ln2.isel(alpha=i, L=j).values[: int(L)]
+            ax_s.plot(np.arange(1, int(L) + 1), profile, "o-", label=f"P = {int(P)}, L = {int(L)}")
+    ax_s.axhline(1.0, color="grey", lw=0.8, ls=":")
+    ax_s.set_xlabel("weight layer l")
+    ax_s.set_ylabel(r"entropy density $s_l / \ln 2$")
+    ax_s.set_title("effective-model entropy per layer")
+    ax_s.legend(fontsize=7)
+    fig.tight_layout()
+    return save(fig, stem)
+
+
+def compare_families(phase: xr.Dataset, measures: xr.Dataset, stem: str | Path, ensemble: str = "aligned") -> list[Path]:
+    """Thermal machine (q*_l, Q*_l at its deepest L, smallest alpha) beside the binary family's per-layer measures."""
+    thermal = select_T(phase, None).isel(L=-1)
+    thermal = thermal.isel(alpha=int(np.nanargmin(np.where(thermal.q_star.notnull().any("layer"), thermal.ln_alpha, np.inf))))
+    L_t = int(thermal.L)
+    binary = measures.sel(ensemble=ensemble).isel(L=-1, alpha=0)
+    L_b = int(binary.L)
+    fig, (ax_t, ax_b) = plt.subplots(1, 2, figsize=(11, 4.4))
+    layers = np.arange(1, L_t + 1)
+    ax_t.plot(layers[:-1] / L_t, thermal.q_star.values[: L_t - 1], "o-", label=r"$q^*_l$ (neurons)")
+    ax_t.plot(layers / L_t, thermal.Q_star.values[:L_t], "s-", label=r"$Q^*_l$ (weights)")
+    ax_t.axhline(phase.attrs.get("classify_threshold", np.exp(-1)), color="grey", ls=":", label="1/e")
+    ax_t.set_xlabel("relative depth l / L")
+    ax_t.set_ylabel("replica overlap at t*")
+    ax_t.set_title(f"thermal machine: L = {L_t}, ln alpha = {float(thermal.ln_alpha):.2f}")
+    ax_t.legend(fontsize=8)
+    rel = np.arange(1, L_b + 1) / L_b
+    for name, label in (("s_over_ln2", r"$s_l/\ln 2$"), ("overlap_Q", r"$Q_l$ (aligned runs)"), ("mean_abs_J", r"mean $|J_{ij}|$")):
+        ax_b.plot(rel, binary[name].values[:L_b], "o-", label=label)
+    ax_b.set_xlabel("relative depth l / L")
+    ax_b.set_title(f"binary networks: L = {L_b}, P = {int(binary.P)} ({ensemble})")
+    ax_b.legend(fontsize=8)
+    for ax in (ax_t, ax_b):
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     return save(fig, stem)

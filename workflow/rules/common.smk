@@ -3,6 +3,7 @@ import os
 from snakemake.utils import Paramspace, validate
 
 from tdlm import sweep
+from tdlm.binarynet import sweep as binary_sweep
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -16,6 +17,13 @@ POINT_SPACE = Paramspace(
     filename_params=["T"],
 )
 DEPTHS = sorted(int(L) for L in JOBS["L"].unique())
+FAMILIES = config.get("families", ["thermal"])
+# the binary family's points are validated before anything runs, like the thermal jobs
+BINARY_SPACE = (
+    Paramspace(binary_sweep.check(config), filename_params=["L"])
+    if "binary" in FAMILIES
+    else None
+)
 
 
 wildcard_constraints:
@@ -23,6 +31,7 @@ wildcard_constraints:
     N=r"\d+",
     L=r"\d+",
     job=r"\d+",
+    P=r"\d+",
     T=r"[0-9.eE+-]+",
 
 
@@ -59,10 +68,32 @@ def simulate_resource(name):
     return base
 
 
+def binary_flags(wildcards):
+    """binary-simulate flags of one (P, L) point."""
+    return binary_sweep.flags(config, int(wildcards.P), int(wildcards.L))
+
+
+def binary_resource(name):
+    """Resources of binary_simulate; memory and runtime grow with the retry attempt."""
+    base = config["binary"]["resources"][name]
+    return lambda wildcards, attempt: int(base * attempt)
+
+
 def figure_files():
     stems = ["phase_diagram"] + [f"q_star_L{L}" for L in DEPTHS]
     return [f"{OUT}/figures/{stem}.{ext}" for stem in stems for ext in ("png", "pdf")]
 
 
 def all_outputs():
-    return [f"{OUT}/overlaps.nc", f"{OUT}/phase.nc"] + figure_files()
+    """Targets of the families selected by the config key `families`."""
+    outputs = []
+    if "thermal" in FAMILIES:
+        outputs += [f"{OUT}/overlaps.nc", f"{OUT}/phase.nc"] + figure_files()
+    if "binary" in FAMILIES:
+        outputs += [f"{OUT}/binary/measures.nc"]
+        outputs += [
+            f"{OUT}/figures/binary_phase_diagram.{ext}" for ext in ("png", "pdf")
+        ]
+    if {"thermal", "binary"} <= set(FAMILIES):
+        outputs += [f"{OUT}/figures/families.{ext}" for ext in ("png", "pdf")]
+    return outputs
