@@ -14,8 +14,13 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/gather.smk"
 include: "workflow/rules/classify.smk"
 include: "workflow/rules/plots.smk"
-include: "workflow/rules/binary.smk"
 include: "workflow/rules/paper.smk"
+
+
+# the binary-weight family's rules exist only when the config selects it
+if "binary" in FAMILIES:
+
+    include: "workflow/rules/binary.smk"
 
 
 rule all:
