@@ -190,7 +190,7 @@ class Runner:
 
     def _integrator(self, layout: Layout, like: torch.Tensor) -> Integrator:
         grad = lambda x, out: gradient(x, layout, self.setup.train, out)  # noqa: E731
-        return Integrator(grad, self.params.dt, self.thermostat, like)
+        return Integrator(grad, self.params.dt, self.thermostat, like, cuda_graph=self.params.cuda_graph)
 
     def _payload(self, phase: str, state: MDState, snapshots: torch.Tensor, recorder: Recorder) -> dict[str, Any]:
         return {

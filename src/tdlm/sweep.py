@@ -18,7 +18,7 @@ from tdlm.params import FIELDS, ConfigError, build
 # sweep-level keys copied verbatim into every job's parameters
 SHARED_KEYS = (
     "n_test", "dt", "eta", "thermostat", "t_w", "t_star", "n_replicas", "seed", "record_per_decade",
-    "store_spins", "device", "dtype", "tf32", "checkpoint_steps", "checkpoint_seconds", "progress_seconds",
+    "store_spins", "device", "dtype", "tf32", "cuda_graph", "checkpoint_steps", "checkpoint_seconds", "progress_seconds",
 )
 POINT_COLUMNS = ["M", "N", "L", "T"]
 JOB_COLUMNS = POINT_COLUMNS + ["job"]
