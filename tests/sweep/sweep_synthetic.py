@@ -1,0 +1,117 @@
+"""Synthetic inputs of the sweep-layer unit tests: a minimal workflow config, per-job files, an overlaps set.
+
+The synthetic files are built with tdlm.storage (the same code path as `tdlm simulate`), so they have
+the real dimension names and provenance attributes, but every value is a controlled random number.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from tdlm.params import build
+from tdlm.storage import BRANCH_DIMS, build_dataset, provenance, write_atomic
+
+# a small but complete workflow config (the keys the schema requires plus the shared simulate keys)
+BASE_CONFIG: dict[str, Any] = {
+    "run": "unit",
+    "data": {"source": "digits", "path": None, "classes": [0, 1]},
+    "grids": [{"name": "g", "alpha": {"M": 20, "N": [4, 2]}, "L": [2, 4], "T": [1.0e-5]}],
+    "samples": 2,
+    "samples_per_job": 1,
+    "n_replicas": 2,
+    "t_w": [10],
+    "t_star": 200,
+    "dt": 0.01,
+    "eta": 0.001,
+    "thermostat": "per_step",
+    "n_test": 50,
+    "seed": 0,
+    "record_per_decade": 4,
+    "store_spins": False,
+    "device": "cpu",
+    "dtype": "float32",
+    "tf32": False,
+    "checkpoint_steps": 50,
+    "checkpoint_seconds": 300,
+    "progress_seconds": 5,
+    "classify": {"threshold": float(np.exp(-1)), "n_sigma": 2.0, "t_w": None},
+    "resources": {"simulate": {"threads": 1, "mem_mb": 2000, "runtime": 60}},
+}
+
+
+TIMES = np.array([0, 1, 3, 10, 30, 100])
+HISTORY_TIMES = np.array([0, 1, 3, 10])
+
+
+def make_job(
+    path: Path,
+    *,
+    M: int = 20,
+    N: int = 4,
+    L: int = 3,
+    T: float = 1e-5,
+    samples: tuple[int, ...] = (0,),
+    t_w: tuple[int, ...] = (10,),
+    n_replicas: int = 3,
+    seed: int = 0,
+    rng: np.random.Generator | None = None,
+    **overrides: Any,
+) -> tuple[Path, dict[str, np.ndarray]]:
+    """Write one synthetic per-job netCDF file; returns (path, raw arrays by variable name)."""
+    rng = rng or np.random.default_rng(1000 * seed + 10 * L + (samples[0] if samples else 0))
+    params = build(
+        {"M": M, "N": N, "L": L, "T": T, "samples": list(samples), "t_w": list(t_w), "n_replicas": n_replicas,
+         "t_star": int(TIMES[-1]), "seed": seed, "device": "cpu", **overrides}
+    )
+    n_pairs = n_replicas * (n_replicas - 1) // 2
+    sizes = {"sample": len(samples), "t_w": len(t_w), "time": len(TIMES), "replica": n_replicas, "pair": n_pairs,
+             "layer": L, "history_time": len(HISTORY_TIMES)}
+    records = {name: rng.uniform(-1, 1, size=tuple(sizes[d] for d in dims)) for name, dims in BRANCH_DIMS.items()}
+    # as in real output, spin observables are undefined at the label layer l = L
+    for name in ("c", "c_norm", "q", "q_norm", "q_test"):
+        records[name][..., -1] = np.nan
+    coords = {"sample": np.asarray(samples), "t_w": np.asarray(t_w), "time": TIMES, "history_time": HISTORY_TIMES,
+              "replica": np.arange(n_replicas), "pair": np.arange(n_pairs), "layer": np.arange(1, L + 1)}
+    attrs = provenance(params.flat(), {"noise_seed": 12345 + int(samples[0]), "ln_alpha": float(np.log(M / N))})
+    ds = build_dataset(records, coords, {}, attrs)
+    write_atomic(ds, path)
+    return path, records
+
+
+# --- a dense overlaps.nc-like dataset for classify / figures ------------------------------------
+
+THRESHOLD_CASES = {
+    # (alpha, L) -> mean q* per hidden layer; the samples scatter around it
+    (0, 0): [0.9, 0.8],  # L = 3
+    (0, 1): [0.9, 0.05, 0.02, 0.1, 0.6],  # L = 6
+    (1, 0): [0.3, 0.95],
+    (1, 1): [0.8, 0.39, 0.2, 0.35, 0.7],
+}
+
+
+def synthetic_overlaps(n_sample=3, spread=0.05, seed=0, t_ws=(10, 100)) -> xr.Dataset:
+    """Dense overlaps.nc-like dataset: q at t* per layer, NaN for layers >= L (as gather pads them)."""
+    rng = np.random.default_rng(seed)
+    Ls, n_layer, times = [3, 6], 6, np.array([0, 10, 100, 1000])
+    shape = (2, len(Ls), 1, n_sample, len(t_ws), len(times), n_layer)
+    dims = ("alpha", "L", "T", "sample", "t_w", "time", "layer")
+    data = {name: np.full(shape, np.nan) for name in ("q", "Q", "q_test", "c", "C")}
+    for (a, j), mean in THRESHOLD_CASES.items():
+        L = Ls[j]
+        for name in data:
+            # earlier times and smaller t_w are decoys: classify must read time = t* at the chosen t_w
+            data[name][a, j, 0, :, :, :, : L] = rng.uniform(0, 1, size=(n_sample, len(t_ws), len(times), L))
+            data[name][a, j, 0, :, :, :, L - 1] = np.nan if name in ("q", "q_test", "c") else 0.5
+        values = np.array(mean)[None, :] + spread * rng.standard_normal((n_sample, len(mean)))
+        data["q"][a, j, 0, :, -1, -1, : L - 1] = values
+    coords = {
+        "alpha": [0, 1], "L": Ls, "T": [1e-5], "sample": np.arange(n_sample), "t_w": list(t_ws), "time": times,
+        "layer": np.arange(1, n_layer + 1), "M": ("alpha", [200, 200]), "N": ("alpha", [16, 8]),
+        "ln_alpha": ("alpha", [math.log(200 / 16), math.log(200 / 8)]),
+    }
+    return xr.Dataset({k: (dims, v) for k, v in data.items()}, coords=coords, attrs={"param_run": "synthetic"})

@@ -1,0 +1,64 @@
+"""tdlm.figures and `tdlm plot-phase`: the phase diagram and the q* heat maps are written as valid PNG and PDF."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import pytest
+
+from sweep_synthetic import synthetic_overlaps
+from tdlm.classify import classify
+from tdlm.figures import phase_diagram, q_star_heatmap
+from tdlm.storage import write_atomic
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png_pdf(paths, stem):
+    assert sorted(p.name for p in paths) == sorted([f"{stem.name}.png", f"{stem.name}.pdf"])
+    for path in paths:
+        assert path.exists() and path.stat().st_size > 1000, path
+        head = path.read_bytes()[:8]
+        if path.suffix == ".png":
+            assert head == PNG_MAGIC
+        else:
+            assert head.startswith(b"%PDF-")
+            assert b"%%EOF" in path.read_bytes()[-1024:]
+
+
+@pytest.fixture(scope="module")
+def phase():
+    return classify(synthetic_overlaps(3, 0.05, 0), threshold=math.exp(-1))
+
+
+def test_phase_diagram_files(phase, tmp_path):
+    stem = tmp_path / "sub" / "phase_diagram"  # the folder is created
+    assert_png_pdf(phase_diagram(phase, stem), stem)
+
+
+@pytest.mark.parametrize("L", [3, 6])
+def test_q_star_heatmap_files(phase, tmp_path, L):
+    stem = tmp_path / f"q_star_L{L}"
+    assert_png_pdf(q_star_heatmap(phase, L, stem), stem)
+
+
+def test_q_star_heatmap_without_data_raises(phase, tmp_path):
+    empty = phase.copy()
+    empty["q_star"] = empty.q_star.where(empty.L != 3)
+    with pytest.raises(ValueError, match="no data for L = 3"):
+        q_star_heatmap(empty, 3, tmp_path / "x")
+
+
+@pytest.mark.slow  # a subprocess importing torch and matplotlib: 15-60 s on the loaded machine
+def test_plot_phase_cli(phase, tmp_path):
+    write_atomic(phase, tmp_path / "phase.nc")
+    out = tmp_path / "figures"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tdlm.cli", "plot-phase", str(tmp_path / "phase.nc"), "--outdir", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for stem in ["phase_diagram"] + [f"q_star_L{int(L)}" for L in phase.L.values]:
+        assert_png_pdf([out / f"{stem}.png", out / f"{stem}.pdf"], out / stem)

@@ -1,0 +1,255 @@
+"""tdlm.sweep: alpha forms, grid union, job splitting, job parameters, flags and the pre-submission check."""
+
+from __future__ import annotations
+
+import math
+import shlex
+
+import numpy as np
+import pytest
+
+from tdlm import sweep
+from tdlm.cli import build_parser
+from tdlm.data import load_pool
+from tdlm.params import FIELDS, ConfigError, build, load
+
+
+# --- alpha forms --------------------------------------------------------------------------------
+
+
+def test_alpha_fixed_M_lists_N():
+    assert sweep.alpha_points({"M": 200, "N": [16, 8, 4]}, "x") == [(200, 16), (200, 8), (200, 4)]
+
+
+def test_alpha_fixed_N_lists_M():
+    assert sweep.alpha_points({"N": 8, "M": [100, 200]}, "x") == [(100, 8), (200, 8)]
+
+
+def test_alpha_pairs():
+    assert sweep.alpha_points({"pairs": [[100, 4], [300, 12]]}, "x") == [(100, 4), (300, 12)]
+
+
+def test_alpha_points_are_builtin_ints():
+    for m, n in sweep.alpha_points({"N": np.int64(8), "M": [np.int64(100)]}, "x"):
+        assert type(m) is int and type(n) is int
+
+
+@pytest.mark.parametrize(
+    "spec, words",
+    [
+        ({"M": [20, 40], "N": [2, 4]}, ["exactly one of M and N", "fixed M", "fixed N", "pairs"]),
+        ({"M": 20, "N": 4}, ["exactly one of M and N"]),
+        ({"pairs": [[20, 4]], "M": 20}, ["either 'pairs' or 'M'/'N'"]),
+    ],
+)
+def test_alpha_bad_forms_name_the_grid_and_the_allowed_forms(spec, words):
+    with pytest.raises(ConfigError) as err:
+        sweep.alpha_points(spec, "grids[3].alpha")
+    message = str(err.value)
+    assert "grids[3].alpha" in message
+    for word in words:
+        assert word in message
+
+
+# --- points: union of grids ---------------------------------------------------------------------
+
+
+def test_points_union_of_grids_has_no_duplicates(config):
+    config["grids"] = [
+        {"alpha": {"M": 200, "N": [8, 4]}, "L": [3, 8], "T": [1e-5]},
+        # overlaps the first grid at (200, 8) and (200, 4) x L=3, adds L=5 and (100, 8)
+        {"alpha": {"pairs": [[200, 8], [100, 8], [200, 4]]}, "L": [3, 5], "T": [1e-5]},
+    ]
+    pts = sweep.points(config)
+    keys = list(zip(pts.M, pts.N, pts.L, pts["T"]))
+    assert len(keys) == len(set(keys))
+    expected = {(m, n, L, 1e-5) for m, n in [(200, 8), (200, 4)] for L in (3, 8)}
+    expected |= {(m, n, L, 1e-5) for m, n in [(200, 8), (100, 8), (200, 4)] for L in (3, 5)}
+    assert set(keys) == expected
+    for row in pts.itertuples():
+        assert row.ln_alpha == pytest.approx(math.log(row.M / row.N))
+
+
+def test_points_temperatures_deduplicated_after_rounding(config):
+    # 1e-5 and 1.0000000001e-5 are the same temperature once rounded to 6 significant digits
+    config["grids"] = [
+        {"alpha": {"M": 20, "N": [4]}, "L": [2], "T": [1e-5, 0.5]},
+        {"alpha": {"M": 20, "N": [4]}, "L": [2], "T": [1.0000000001e-5]},
+    ]
+    pts = sweep.points(config)
+    assert sorted(pts["T"]) == [1e-5, 0.5]
+
+
+def test_points_grid_without_T_uses_top_level_T(config):
+    config["grids"] = [{"alpha": {"M": 20, "N": [4]}, "L": [2]}]
+    config["T"] = 0.25
+    assert list(sweep.points(config)["T"]) == [0.25]
+    del config["T"]
+    assert list(sweep.points(config)["T"]) == [1e-5]  # the simulate default
+
+
+# --- jobs: samples split by samples_per_job -----------------------------------------------------
+
+
+@pytest.mark.parametrize("samples, per_job", [(1, 1), (5, 1), (5, 2), (6, 3), (7, 10)])
+def test_job_splitting_covers_every_sample_once(config, samples, per_job):
+    config["samples"], config["samples_per_job"] = samples, per_job
+    n = sweep.n_jobs(config)
+    assert n == -(-samples // per_job)
+    groups = [sweep.job_samples(config, j) for j in range(n)]
+    assert all(0 < len(g) <= per_job for g in groups)
+    flat = [s for g in groups for s in g]
+    assert flat == list(range(samples))  # each sample exactly once, in order
+
+
+def test_jobs_table_is_points_times_job_groups(config):
+    config["samples"], config["samples_per_job"] = 5, 2
+    table = sweep.jobs(config)
+    pts = sweep.points(config)
+    assert list(table.columns) == sweep.JOB_COLUMNS
+    assert len(table) == len(pts) * 3
+    assert set(table.job) == {0, 1, 2}
+    assert not table.duplicated().any()
+
+
+# --- job parameters and flags -------------------------------------------------------------------
+
+
+def _assert_builtin(value, where):
+    if isinstance(value, list):
+        for item in value:
+            _assert_builtin(item, where)
+    else:
+        assert value is None or type(value) in (int, float, str, bool), f"{where}: {type(value)}"
+
+
+def test_job_overrides_are_builtin_types(config):
+    config["samples"], config["samples_per_job"] = 5, 2
+    table = sweep.jobs(config)
+    # numpy scalars straight from the table's columns, as a caller may pass them
+    M, N, L, T, job = (table[c].to_numpy()[-1] for c in sweep.JOB_COLUMNS)
+    assert isinstance(M, np.integer) and isinstance(T, np.floating)
+    values = sweep.job_overrides(config, M, N, L, T, job)
+    for key, value in values.items():
+        _assert_builtin(value, key)
+    assert values["samples"] == [4]
+    assert (values["M"], values["N"], values["L"], values["T"]) == (int(M), int(N), int(L), float(T))
+    assert values["data.classes"] == [0, 1]
+    # every key is a simulate field, and workflow-only keys are not passed on
+    names = {f.name for f in FIELDS}
+    assert set(values) <= names
+    assert not {"run", "grids", "classify", "resources", "samples_per_job"} & set(values)
+
+
+def _parse_flags(flags: str) -> dict:
+    args = build_parser().parse_args(["simulate", *shlex.split(flags), "--out", "x.nc"])
+    return {f.name: getattr(args, f.name) for f in FIELDS if hasattr(args, f.name)}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        # classes other than 0/1, a non-default bool, a tiny temperature, several t_w and a path with a space
+        {"data": {"source": "digits", "path": "/some where/idx", "classes": [3, 5, 7]}, "tf32": True,
+         "store_spins": True, "t_w": [0, 100, 5000], "T": 3.5e-7, "thermostat": "literal", "dtype": "float64",
+         "grids": [{"alpha": {"N": 4, "M": [21]}, "L": [5], "T": [3.5e-7]}]},
+    ],
+)
+def test_to_flags_round_trips_through_the_cli(config, changes):
+    config.update(changes)
+    config["samples"], config["samples_per_job"] = 3, 2
+    for row in sweep.jobs(config).itertuples(index=False):
+        values = sweep.job_overrides(config, row.M, row.N, row.L, row.T, row.job)
+        parsed = _parse_flags(sweep.to_flags(values))
+        assert load(None, parsed) == build(values)
+
+
+def test_to_flags_skips_none_and_repeats_list_items():
+    flags = sweep.to_flags({"data.path": None, "t_w": [1, 20], "M": 40, "tf32": False})
+    assert "--data-path" not in flags
+    assert shlex.split(flags) == ["--t-w", "1", "20", "--M", "40", "--tf32", "False"]
+
+
+# --- check: errors that name the field ----------------------------------------------------------
+
+
+def _pool_limit(classes):
+    pool = load_pool("digits", classes)
+    return len(classes) * min(int((pool.labels == c).sum()) for c in classes)
+
+
+def test_check_returns_the_job_table(config):
+    table = sweep.check(config)
+    assert table.equals(sweep.jobs(config))
+
+
+def test_check_M_limit_is_the_balanced_digits_pool(config):
+    limit = _pool_limit([0, 1])
+    assert limit % 2 == 0 and 300 < limit < 400  # about 180 images per digit in the 8x8 set
+    config["grids"] = [{"alpha": {"N": 4, "M": [limit]}, "L": [2]}]
+    sweep.check(config)  # exactly the pool: fine
+    config["grids"] = [{"alpha": {"N": 4, "M": [20, limit + 2]}, "L": [2]}]
+    with pytest.raises(ConfigError) as err:
+        sweep.check(config)
+    message = str(err.value)
+    assert "grids" in message and f"M = {limit + 2}" in message
+    assert f"allowed values: M <= {limit}" in message
+    assert "M = 20 " not in message  # only the offending M is reported
+
+
+def test_check_pool_depends_on_the_classes(config):
+    classes = [0, 1, 2]
+    limit = _pool_limit(classes)
+    config["data"]["classes"] = classes
+    config["grids"] = [{"alpha": {"N": 4, "M": [limit + 3]}, "L": [2]}]
+    with pytest.raises(ConfigError, match=rf"M <= {limit}\b"):
+        sweep.check(config)
+
+
+@pytest.mark.parametrize(
+    "key, value, words",
+    [
+        ("thermostat", "bogus", ["thermostat", "'bogus'", "per_step", "literal"]),
+        ("device", "tpu", ["device", "auto", "cpu", "cuda"]),
+        ("dtype", "float16", ["dtype", "float32", "float64"]),
+        ("eta", 1.5, ["eta", "0 < eta < 1"]),
+        ("n_replicas", 1, ["n_replicas", ">= 2"]),
+        ("t_w", [-5], ["t_w", ">= 0"]),
+        ("t_star", 0, ["t_star", ">= 1"]),
+        ("dt", -0.1, ["dt", "> 0"]),
+        ("n_test", "many", ["n_test", "int"]),
+    ],
+)
+def test_check_bad_simulate_value_names_the_field(config, key, value, words):
+    config[key] = value
+    with pytest.raises(ConfigError) as err:
+        sweep.check(config)
+    message = str(err.value)
+    for word in words:
+        assert word in message, message
+    # every point is reported with its coordinates
+    for row in sweep.points(config).itertuples():
+        assert f"M={row.M} N={row.N} L={row.L}" in message
+
+
+def test_check_M_not_a_multiple_of_the_classes(config):
+    config["grids"] = [{"alpha": {"N": 4, "M": [21]}, "L": [2]}]
+    with pytest.raises(ConfigError, match=r"M: got 21; allowed values: multiples of the number of classes \(2\)"):
+        sweep.check(config)
+
+
+def test_check_reports_every_error_at_once(config):
+    config["thermostat"], config["device"] = "bogus", "tpu"
+    config["samples_per_job"] = 5
+    with pytest.raises(ConfigError) as err:
+        sweep.check(config)
+    message = str(err.value)
+    assert "thermostat" in message and "device" in message
+    assert "samples_per_job: 5 exceeds samples (2)" in message
+
+
+def test_check_mnist_needs_a_path(config):
+    config["data"] = {"source": "mnist", "path": None, "classes": [0, 1]}
+    with pytest.raises(ConfigError, match="data.path: required"):
+        sweep.check(config)

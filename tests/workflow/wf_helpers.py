@@ -1,0 +1,93 @@
+"""Helpers of the workflow tests (imported by the test modules and conftest.py): a private copy of the workflow per test and a bounded snakemake runner.
+
+Every test copies Snakefile, workflow/, config/ and envs/ into its own tmp folder and runs snakemake
+there (``--snakefile`` and ``-d`` point at the copy), so tests never share a results/ folder with each
+other or with people working in the checkout. ``--workflow-profile none`` keeps the repository's
+profiles/default (cores: all, rerun-incomplete, keep-going) from changing what a test measures.
+Jobs are limited to 2 cores and one BLAS/torch thread each: the machine is shared.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = Path(__file__).with_name("tiny.yaml")
+CORES = 2
+
+
+def copy_workflow(dest: Path) -> Path:
+    """A runnable copy of the workflow (no results, no .snakemake, no profiles)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
+    for folder in ("workflow", "config", "envs"):
+        if (REPO / folder).exists():
+            shutil.copytree(REPO / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def subprocess_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    # `tdlm` of this interpreter first on PATH, the checkout's sources importable
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    src = str(REPO / "src")
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def snakemake_cmd(workdir: Path, *args: str, timeout: int) -> list[str]:
+    exe = shutil.which("snakemake", path=subprocess_env()["PATH"])
+    base = [exe] if exe else [sys.executable, "-m", "snakemake"]
+    return [
+        "timeout", "-k", "15", str(timeout), *base,
+        "--snakefile", str(workdir / "Snakefile"), "-d", str(workdir),
+        "--cores", str(CORES), "--workflow-profile", "none", *args,
+    ]
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        """Snakemake 9 writes its messages (errors included) to stdout; tests look at both streams."""
+        return self.stdout + "\n" + self.stderr
+
+
+def run_snakemake(workdir: Path, *args: str, timeout: int = 300) -> Result:
+    proc = subprocess.run(
+        snakemake_cmd(workdir, *args, timeout=timeout), cwd=workdir, env=subprocess_env(),
+        capture_output=True, text=True,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_tdlm(*args: str, cwd: Path, timeout: int = 300) -> Result:
+    proc = subprocess.run(
+        ["timeout", "-k", "15", str(timeout), sys.executable, "-m", "tdlm.cli", *args], cwd=cwd,
+        env=subprocess_env(), capture_output=True, text=True,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def load_tiny() -> dict[str, Any]:
+    with open(TINY) as fh:
+        return yaml.safe_load(fh)
+
+
+def write_config(path: Path, config: dict[str, Any]) -> Path:
+    with open(path, "w") as fh:
+        yaml.safe_dump(config, fh, sort_keys=False)
+    return path
