@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.decomposition import PCA
 
 from tdlm.idx import read_idx
+
 
 SOURCES = ("digits", "mnist")
 PCA_FITS = ("train", "all")
@@ -39,6 +38,8 @@ class Split:
 def load_images(source: str, mnist_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return (images as float64 rows scaled to [0, 1], integer labels) of one source."""
     if source == "digits":
+        from sklearn.datasets import load_digits  # sklearn is slow to import: only when used
+
         bunch = load_digits()
         return bunch.data / 16.0, bunch.target.astype(np.int64)
     if source == "mnist":
@@ -75,6 +76,8 @@ def pca_split(
     order = np.random.default_rng(seed).permutation(n_total)
     train, test = order[:n_train], order[n_train : n_train + n_test]
     fit_rows = train if pca_fit == "train" else order[: n_train + n_test]
+    from sklearn.decomposition import PCA
+
     pca = PCA(n_components=n_components, whiten=False, svd_solver="full").fit(images[fit_rows])
     return Split(
         x_train=pca.transform(images[train]).astype(np.float32),

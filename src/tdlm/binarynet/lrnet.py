@@ -10,7 +10,6 @@ never interact. Every layer's pre-activation is divided by sqrt(fan-in); hidden 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -26,7 +25,7 @@ class LRNetConfig:
 
     widths: tuple[int, ...] = (20, 15, 15, 10)
     leaky_slope: float = 0.1
-    scale_output: bool = True  # divide the output pre-activation by sqrt(fan-in) as well
+    scale_output: bool = False  # divide the output pre-activation by sqrt(fan-in) as well
     epochs: int = 100
     lr: float = 0.3
     batch_size: int = 200
@@ -81,6 +80,11 @@ def accuracy(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, 
     return (binary_logits(weights, x, cfg).argmax(-1) == y).float().mean(-1)
 
 
+def n_steps(cfg: LRNetConfig, n_train: int) -> int:
+    """Optimiser steps of a training run: epochs times batches per epoch (the last one may be short)."""
+    return cfg.epochs * math.ceil(n_train / cfg.batch_size)
+
+
 def train_lrnet(
     x_train: torch.Tensor,
     y_train: torch.Tensor,
@@ -99,8 +103,7 @@ def train_lrnet(
     thetas = init_theta(cfg, n_runs, gen, device)
     opt = torch.optim.Adam(thetas, lr=cfg.lr)
     n_train = len(y_train)
-    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
-    total, step = cfg.epochs * steps_per_epoch, 0
+    total, step = n_steps(cfg, n_train), 0
     for _ in range(cfg.epochs):
         order = torch.argsort(torch.rand(n_runs, n_train, generator=gen, device=device), dim=1)
         for start in range(0, n_train, cfg.batch_size):
@@ -114,7 +117,7 @@ def train_lrnet(
             opt.step()
             step += 1
             if progress is not None:
-                progress(step, total, float(loss_per_run.mean()))
+                progress(step, total, float(loss_per_run.detach().mean()))
     return [t.detach() for t in thetas]
 
 
@@ -126,20 +129,3 @@ def draw_binary(thetas: Sequence[torch.Tensor], draws_per_run: int, seed: int) -
         p = torch.sigmoid(theta).repeat_interleave(draws_per_run, dim=0)
         out.append(torch.where(torch.rand(p.shape, generator=gen, device=p.device) < p, 1.0, -1.0))
     return out
-
-
-class ProgressLogger:
-    """Progress callback that logs step, loss, rate and ETA at most every `every_s` seconds."""
-
-    def __init__(self, log: Callable[[str], None], every_s: float = 5.0) -> None:
-        self._log, self._every = log, every_s
-        self._t0 = self._last = time.monotonic()
-
-    def __call__(self, step: int, total: int, loss: float) -> None:
-        now = time.monotonic()
-        if now - self._last < self._every and step != total:
-            return
-        self._last = now
-        rate = step / max(now - self._t0, 1e-9)
-        eta = (total - step) / rate
-        self._log(f"train step {step}/{total} loss {loss:.4f} rate {rate:.1f} steps/s ETA {eta:.0f} s")

@@ -1,0 +1,82 @@
+import argparse
+from pathlib import Path
+
+import pytest
+
+from tdlm.binarynet.cli import register, resolve_params
+from tdlm.binarynet.config import ConfigError, defaults, network_widths, validate
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tdlm")
+    register(p.add_subparsers(dest="command", required=True))
+    return p
+
+
+def test_defaults_are_valid_and_give_the_paper_network() -> None:
+    params = validate({})
+    assert params == defaults()
+    assert network_widths(params, n_classes=10) == [20, 15, 15, 10]
+    assert network_widths(validate({"n_layers": 1}), n_classes=10) == [20, 10]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"n_run": 10}, ["n_run", "allowed keys", "n_runs"]),
+        ({"n_runs": "ten"}, ["n_runs", "'ten'", "integers >= 2"]),
+        ({"n_runs": True}, ["n_runs", "bool"]),
+        ({"n_runs": 1}, ["n_runs", "integers >= 2"]),
+        ({"lr": -0.1}, ["lr", "numbers > 0"]),
+        ({"dataset": "cifar"}, ["dataset", "digits, mnist"]),
+        ({"align_reference": "best"}, ["align_reference", "first, consensus"]),
+        ({"widths": [20, 15, 10]}, ["widths", "n_layers = 3", "4 integers"]),
+        ({"widths": [64, 15, 15, 10]}, ["widths", "n_components = 20"]),
+        ({"widths": "20,15"}, ["widths", "list"]),
+        ({"dataset": "mnist"}, ["mnist_dir", "required"]),
+        ({"landscape_x_min": 2.0, "landscape_x_max": 1.0}, ["landscape_x_max", "landscape_x_min"]),
+        ({"min_accuracy": 1.5}, ["min_accuracy", "[0, 1]"]),
+    ],
+)
+def test_bad_input_names_field_and_allowed_values(overrides: dict, words: list[str]) -> None:
+    with pytest.raises(ConfigError) as err:
+        validate(overrides)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_output_width_below_class_count_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="widths: last entry 2 .* 10 classes"):
+        network_widths(validate({"widths": [20, 15, 15, 2]}), n_classes=10)
+
+
+def test_yaml_then_flags_override(tmp_path: Path) -> None:
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("n_runs: 100\nepochs: 7\nwidths: [20, 12, 10]\nn_layers: 2\n")
+    args = parser().parse_args(["binary-simulate", "--config", str(cfg), "--out", "x.nc", "--epochs", "9", "--scale-output", "true"])
+    params = resolve_params(args)
+    assert params["n_runs"] == 100 and params["epochs"] == 9 and params["scale_output"] is True
+    assert params["widths"] == [20, 12, 10]
+    args = parser().parse_args(["binary-simulate", "--config", str(cfg), "--out", "x.nc", "--widths", "null", "--n-layers", "1"])
+    assert resolve_params(args)["widths"] is None
+
+
+def test_unknown_yaml_key_is_rejected(tmp_path: Path) -> None:
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("learning_rate: 0.1\n")
+    args = parser().parse_args(["binary-simulate", "--config", str(cfg), "--out", "x.nc"])
+    with pytest.raises(ConfigError, match="learning_rate"):
+        resolve_params(args)
+
+
+def test_unreadable_flag_names_field(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parser().parse_args(["binary-simulate", "--out", "x.nc", "--n-runs", "many"])
+    assert "n_runs: cannot read 'many' as int" in capsys.readouterr().err
+
+
+def test_default_config_file_is_valid() -> None:
+    path = Path(__file__).resolve().parents[2] / "config" / "binarynet.yaml"
+    args = parser().parse_args(["binary-simulate", "--config", str(path), "--out", "x.nc"])
+    params = resolve_params(args)
+    assert network_widths(params, 10) == [20, 15, 15, 10]

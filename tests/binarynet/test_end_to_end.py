@@ -1,0 +1,62 @@
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from tdlm.binarynet.cli import register
+from tdlm.binarynet.config import ConfigError
+from tdlm.binarynet.entropy import random_bound
+
+TINY = {
+    "n_train": 400, "n_test": 300, "n_runs": 64, "epochs": 6, "batch_size": 100, "lr": 0.5, "n_layers": 2, "hidden_width": 8,
+    "pl_max_iter": 30, "mc_chains": 50, "mc_burn_in": 10, "mc_records": 4, "mc_every": 1,
+    "landscape_n_x": 7, "bp_max_iter": 300, "bp_tol": 1e-7, "draws_per_run": 2,
+}
+
+
+def _run(tmp_path: Path, **extra) -> Path:
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("".join(f"{k}: {v}\n" for k, v in {**TINY, **extra}.items()))
+    out = tmp_path / "sub" / "result.nc"
+    parser = argparse.ArgumentParser(prog="tdlm")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["binary-simulate", "--config", str(cfg), "--out", str(out), "--device", "cpu", "--seed", "5"])
+    assert args.handler(args) == 0
+    return out
+
+
+def test_tiny_run_writes_a_complete_dataset(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="tdlm")
+    out = _run(tmp_path)
+    assert [p.name for p in out.parent.iterdir()] == ["result.nc"]  # the temporary file was moved, not left
+    ds = xr.open_dataset(out, engine="netcdf4")
+    assert list(ds.ensemble.values) == ["raw", "aligned"]
+    assert list(ds.layer.values) == [1, 2]
+    assert ds.sizes["network"] == 128 and int(ds.accepted.sum()) == ds.attrs["n_accepted"] == 128
+    assert list(ds.n_weights.values) == [160, 80]
+    assert ds.attrs["alpha"] == pytest.approx(240 / 400) and ds.attrs["P"] == 400
+    assert ds.attrs["seed"] == 5 and ds.attrs["epochs"] == 6 and ds.attrs["widths"] == "none"
+    assert "tdlm_version" in ds.attrs and "alpha_convention" in ds.attrs
+    assert ds.phase.attrs["flag_meanings"] == "structured liquid_like"
+    np.testing.assert_array_equal(ds.phase.attrs["flag_values"], [0, 1])
+    np.testing.assert_array_equal(ds.phase.values, (ds.s_over_ln2.values >= ds.attrs["liquid_threshold"]).astype(np.int8))
+    # training worked (chance is 0.1) and every measure is in its range
+    assert float(ds.test_accuracy.mean()) > 0.2
+    assert np.all(np.abs(ds.overlap_Q.values) <= 1) and np.all((ds.mean_abs_m.values >= 0) & (ds.mean_abs_m.values <= 1))
+    # the output block follows the first hidden layer's labels: aligning raises its replica overlap
+    assert float(ds.overlap_Q.sel(ensemble="aligned", layer=2)) > float(ds.overlap_Q.sel(ensemble="raw", layer=2))
+    ok = ds.landscape_converged.values.astype(bool)
+    assert ok.any()
+    assert np.all(ds.landscape_s.values[ok] <= random_bound(ds.landscape_d.values[ok]) + 1e-6)
+    text = caplog.text
+    assert "steps/s" in text and "ETA" in text
+
+
+def test_bad_config_raises_and_writes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="hidden_width"):
+        _run(tmp_path, hidden_width=0)
+    with pytest.raises(ConfigError, match="min_accuracy: only 0 networks"):
+        _run(tmp_path, min_accuracy=1.0)
+    assert not (tmp_path / "sub" / "result.nc").exists()
