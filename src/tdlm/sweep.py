@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from tdlm.params import FIELDS, ConfigError, build
 
@@ -48,6 +49,8 @@ def alpha_points(spec: dict[str, Any], where: str) -> list[tuple[int, int]]:
 
 def points(config: dict[str, Any]) -> pd.DataFrame:
     """Unique parameter points (M, N, L, T) of the sweep, with ln_alpha."""
+    import pandas as pd  # slow to import; every `tdlm` call would pay for it
+
     rows = []
     for i, grid in enumerate(config["grids"]):
         for M, N in alpha_points(grid["alpha"], f"grids[{i}].alpha"):
@@ -70,6 +73,8 @@ def job_samples(config: dict[str, Any], job: int) -> list[int]:
 
 def jobs(config: dict[str, Any]) -> pd.DataFrame:
     """One row per simulate job (point x sample group); columns M, N, L, T, job."""
+    import pandas as pd
+
     pts = points(config)[POINT_COLUMNS]
     return pts.merge(pd.DataFrame({"job": range(n_jobs(config))}), how="cross")
 
