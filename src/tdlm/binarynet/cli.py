@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -69,9 +70,13 @@ def simulate(args: argparse.Namespace) -> int:
     from tdlm.binarynet.measures import run_effective_model  # heavy: imported only when a point runs
     from tdlm.storage import write_atomic
 
-    params = resolve_params(args)
-    if args.out.suffix != ".nc":
-        raise ConfigError(f"--out: got {str(args.out)!r}; allowed values: a path ending in .nc")
+    try:
+        params = resolve_params(args)
+        if args.out.suffix != ".nc":
+            raise ConfigError(f"--out: got {str(args.out)!r}; allowed values: a path ending in .nc")
+    except ConfigError as err:
+        print(f"tdlm binary-simulate: error: {err}", file=sys.stderr)
+        return 2
     ds = run_effective_model(params)
     write_atomic(ds, args.out)
     logging.getLogger("tdlm.binarynet").info("wrote %s (%.1f s)", args.out, ds.attrs["wall_time_s"])
