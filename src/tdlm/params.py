@@ -91,7 +91,7 @@ FIELDS: tuple[Field, ...] = (
     Field("device", str, "auto", "auto (cuda if available), cpu or cuda", _choice(*DEVICES)),
     Field("dtype", str, "float32", "floating-point precision of the state", _choice(*DTYPES)),
     Field("tf32", bool, False, "allow TF32 matrix products on CUDA (faster, less precise)"),
-    Field("cuda_graph", bool, False, "capture each MD step as one CUDA graph (fewer launches; falls back to eager if capture fails)"),
+    Field("cuda_graph", bool, False, "capture each MD step as one CUDA graph (fewer launches; falls back to eager if capture fails)", physics=False),
     Field("checkpoint_steps", int, 20000, "write a checkpoint every this many steps (0: never by steps)", _nonneg, physics=False),
     Field("checkpoint_seconds", float, 600.0, "write a checkpoint every this many seconds (0: never by time)", _nonneg, physics=False),
     Field("checkpoint_path", str, None, "checkpoint file (default: <out>.ckpt)", nullable=True, physics=False),
