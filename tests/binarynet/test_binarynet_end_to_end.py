@@ -16,14 +16,14 @@ TINY = {
 }
 
 
-def _run(tmp_path: Path, **extra) -> Path:
+def _run(tmp_path: Path, expect: int = 0, **extra) -> Path:
     cfg = tmp_path / "p.yaml"
     cfg.write_text("".join(f"{k}: {v}\n" for k, v in {**TINY, **extra}.items()))
     out = tmp_path / "sub" / "result.nc"
     parser = argparse.ArgumentParser(prog="tdlm")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["binary-simulate", "--config", str(cfg), "--out", str(out), "--device", "cpu", "--seed", "5"])
-    assert args.handler(args) == 0
+    assert args.handler(args) == expect
     return out
 
 
@@ -54,9 +54,9 @@ def test_tiny_run_writes_a_complete_dataset(tmp_path: Path, caplog: pytest.LogCa
     assert "steps/s" in text and "ETA" in text
 
 
-def test_bad_config_raises_and_writes_nothing(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="hidden_width"):
-        _run(tmp_path, hidden_width=0)
+def test_bad_config_fails_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    _run(tmp_path, expect=2, hidden_width=0)  # bad input: exit code 2, the message names the field
+    assert "hidden_width" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="min_accuracy: only 0 networks"):
         _run(tmp_path, min_accuracy=1.0)
     assert not (tmp_path / "sub" / "result.nc").exists()
