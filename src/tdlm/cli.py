@@ -178,6 +178,22 @@ COMMANDS["compare-families"] = ("thermal q*_l/Q*_l beside the binary family's pe
 
 def _sweep_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="workflow config YAML (config/config.yaml)")
+    p.add_argument(
+        "--schema", default="workflow/schemas/config.schema.yaml",
+        help="JSON schema the workflow validates against (relative to the working directory)",
+    )
+
+
+def schema_errors(config: dict, schema_path: str) -> list[str]:
+    """The workflow's JSON schema applied as Snakemake's validate() does; every violation named by its key path."""
+    import jsonschema
+    import yaml
+
+    with open(schema_path) as fh:
+        schema = yaml.safe_load(fh)
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    return [f"{'.'.join(map(str, e.absolute_path)) or '<top level>'}: {e.message}" for e in errors]
 
 
 def _cmd_sweep_check(args: argparse.Namespace) -> int:
@@ -188,9 +204,19 @@ def _cmd_sweep_check(args: argparse.Namespace) -> int:
     with open(args.config) as fh:
         config = yaml.safe_load(fh)
     try:
+        problems = schema_errors(config, args.schema)
+    except FileNotFoundError as err:
+        print(f"tdlm sweep-check: error: --schema: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    messages = [f"config does not match {args.schema}:\n  " + "\n  ".join(problems)] if problems else []
+    try:
         table = check(config)
-    except (ConfigError, KeyError) as err:
-        print(f"tdlm sweep-check: error: {err}", file=sys.stderr)
+    except (ConfigError, KeyError, TypeError, ValueError) as err:
+        # with schema violations the deeper checks may trip over the same fields: report what they found
+        messages.append(str(err) if isinstance(err, ConfigError) or not problems else "")
+    messages = [m for m in messages if m]
+    if messages:
+        print("tdlm sweep-check: error: " + "\n".join(messages), file=sys.stderr)
         return EXIT_BAD_INPUT
     print(table.to_string(index=False))
     return 0

@@ -118,11 +118,6 @@ def test_sweep_check_rejects_bad_config(workflow_copy, name):
     assert result.stdout == ""  # no job table
 
 
-@pytest.mark.xfail(
-    reason="tdlm sweep-check does not apply the JSON schema (workflow/schemas/config.schema.yaml): "
-    "unknown keys and classify.threshold >= 1 are only caught by snakemake's validate()",
-    strict=False,
-)
 @pytest.mark.parametrize("name", [n for n, case in CASES.items() if not case[2]])
 def test_sweep_check_schema_only_cases(workflow_copy, name):
     path, _, _ = _bad_config(workflow_copy, name)
