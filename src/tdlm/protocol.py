@@ -25,7 +25,7 @@ from tdlm.energy import Boundary, gradient
 from tdlm.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
 from tdlm.layout import Layout
 from tdlm.observables import measure_branches, measure_history
-from tdlm.params import SimParams
+from tdlm.params import ConfigError, SimParams
 from tdlm.progress import Progress
 
 log = logging.getLogger("tdlm")
@@ -68,10 +68,11 @@ def noise_seed(seed: int, samples: tuple[int, ...]) -> int:
 
 
 def resolve_device(name: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; 'cuda' without a device is a configuration error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device: 'cuda' requested but no CUDA device is available; allowed values here: auto, cpu")
+        raise ConfigError("device: got 'cuda' but no CUDA device is available; allowed values here: auto, cpu")
     return torch.device(name)
 
 

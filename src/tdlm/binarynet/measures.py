@@ -30,6 +30,7 @@ from tdlm.binarynet.entropy import BetheResult, Jump, Landscape, bethe, detect_j
 from tdlm.binarynet.ising import IsingModel, fit_pseudolikelihood, metropolis, moments
 from tdlm.binarynet.lrnet import LRNetConfig, accuracy, draw_binary, n_steps, train_lrnet
 from tdlm.progress import Progress
+from tdlm.protocol import resolve_device
 
 log = logging.getLogger("tdlm.binarynet")
 
@@ -119,15 +120,6 @@ def layer_measures(samples: np.ndarray, run_ids: np.ndarray, p: Mapping[str, Any
         mean_abs_J_null=np.nan if null is None else float(np.abs(_upper(null.J)).mean()),
     )
     return measures, model, mc[-1]
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda when available, else cpu; 'cuda' without a device is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device: got 'cuda' but no CUDA device is available; allowed values: auto, cpu")
-    return torch.device(name)
 
 
 def _attr(value: Any) -> Any:
