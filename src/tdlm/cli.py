@@ -67,24 +67,22 @@ def _gather_point_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True)
 
 
-def _cmd_gather_point(args: argparse.Namespace) -> int:
-    from tdlm.gather import gather_point
+def _combine(module: str, function: str) -> Callable[[argparse.Namespace], int]:
+    """Handler of a command that combines netCDF files into one; the module is imported on use only."""
 
-    gather_point(args.jobs, args.out)
-    return 0
+    def handler(args: argparse.Namespace) -> int:
+        getattr(importlib.import_module(module), function)(args.jobs, args.out)
+        return 0
 
-
-COMMANDS["gather-point"] = ("combine the jobs (samples) of one parameter point", _gather_point_parser, _cmd_gather_point)
-
-
-def _cmd_gather(args: argparse.Namespace) -> int:
-    from tdlm.gather import gather_sweep
-
-    gather_sweep(args.jobs, args.out)
-    return 0
+    return handler
 
 
-COMMANDS["gather"] = ("combine point files into the sweep's overlaps.nc", _gather_point_parser, _cmd_gather)
+COMMANDS["gather-point"] = (
+    "combine the jobs (samples) of one parameter point", _gather_point_parser, _combine("tdlm.gather", "gather_point"),
+)
+COMMANDS["gather"] = (
+    "combine point files into the sweep's overlaps.nc", _gather_point_parser, _combine("tdlm.gather", "gather_sweep"),
+)
 
 
 def _classify_parser(p: argparse.ArgumentParser) -> None:
@@ -132,14 +130,9 @@ def _cmd_plot_phase(args: argparse.Namespace) -> int:
 COMMANDS["plot-phase"] = ("draw the alpha-L phase diagram and q* heat maps", _plot_phase_parser, _cmd_plot_phase)
 
 
-def _cmd_binary_gather(args: argparse.Namespace) -> int:
-    from tdlm.binarynet.sweep import gather
-
-    gather(args.jobs, args.out)
-    return 0
-
-
-COMMANDS["binary-gather"] = ("combine binary-family point files into measures.nc", _gather_point_parser, _cmd_binary_gather)
+COMMANDS["binary-gather"] = (
+    "combine binary-family point files into measures.nc", _gather_point_parser, _combine("tdlm.binarynet.sweep", "gather"),
+)
 
 
 def _figure_parser(p: argparse.ArgumentParser) -> None:
