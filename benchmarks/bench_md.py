@@ -24,6 +24,9 @@ median taken, so that the ratios are robust against other load on the machine:
               same calls on the same buffers and layouts, nothing else): 2 for layer 1
               (pre-activation and dE/dJ_1; S_0 is fixed so dE/dS_0 is never formed), 3 for
               layers 2..L (pre-activation, dE/dJ_l, dE/dS_{l-1}); the "roofline" of the step
+  floor       products plus the step's N(0, 1) noise drawn exactly as the engine draws it (same
+              pieces and streams, same number of workers): the least any correct step with
+              torch's generators can cost, so floor/products bounds engine/products from below
 
 Each block of steps is timed by the wall clock and by the process CPU time (all threads); on a
 shared machine the CPU time is the steadier estimate of what a step costs, the wall time is
@@ -52,6 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -69,7 +73,7 @@ from tdlm.energy import gradient
 
 M, N0, L, CLASSES = 2000, 784, 10, 2
 DT, ETA, T = 1e-2, 1e-3, 1e-5
-METHODS = ("engine", "engine+overlap", "engine+graph", "baseline", "autograd", "autograd-batched", "products")
+METHODS = ("engine", "engine+overlap", "engine+graph", "baseline", "autograd", "autograd-batched", "products", "floor")
 BASELINE: dict = {}  # the older engine's modules, filled by --baseline-rev
 
 
@@ -277,6 +281,38 @@ def _natural_products(N: int, R: int, x: torch.Tensor) -> Method:
     return Method("products", step, R)
 
 
+def build_floor(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Method:
+    """The bare products plus the step's Gaussian noise, drawn as the engine draws it (same pieces,
+    one generator each, reseeded every step, drawn by torch.get_num_threads() workers): no correct
+    step with the spec's N(0, 1) noise from torch's generators can be faster than this."""
+    products = build_products(N, R, x, y)
+    n = Layout(widths(N), M, 1, R).total
+    noise = torch.empty(n, dtype=x.dtype, device=x.device)
+    pieces = Integrator._pieces_of(n, x.device)
+    master = torch.Generator(device=x.device).manual_seed(3)
+    gens = [torch.Generator(device=x.device) for _ in pieces]
+    workers = min(torch.get_num_threads(), len(pieces))
+    pool = ThreadPoolExecutor(workers) if workers > 1 else None
+
+    def draw(i: int) -> None:
+        if len(pieces) > 1:
+            gens[i].manual_seed(seeds[i])
+        torch.randn(noise[pieces[i]].shape, generator=gens[i] if len(pieces) > 1 else master, out=noise[pieces[i]])
+
+    def step() -> None:
+        nonlocal seeds
+        products.step()
+        seeds = torch.randint(0, 1 << 62, (len(pieces),), generator=master, device=x.device).tolist()
+        if pool is not None:
+            list(pool.map(draw, range(len(pieces))))
+        else:
+            for i in range(len(pieces)):
+                draw(i)
+
+    seeds: list[int] = []
+    return Method("floor", step, R)
+
+
 BUILDERS = {
     "engine": lambda N, R, x, y: build_engine(N, R, x, y),
     "engine+overlap": lambda N, R, x, y: build_engine(N, R, x, y, overlap_noise=True),
@@ -285,6 +321,7 @@ BUILDERS = {
     "autograd": build_autograd,
     "autograd-batched": build_autograd_batched,
     "products": build_products,
+    "floor": build_floor,
 }
 
 
@@ -368,6 +405,7 @@ def time_block(m: Method, n: int, device: torch.device) -> tuple[float, float]:
 
 RATIOS = (("autograd/engine", "autograd", "engine"), ("autograd-batched/engine", "autograd-batched", "engine"),
           ("engine/products", "engine", "products"), ("baseline/engine", "baseline", "engine"),
+          ("floor/products", "floor", "products"), ("engine/floor", "engine", "floor"), ("autograd/products", "autograd", "products"),
           ("engine+overlap/products", "engine+overlap", "products"), ("autograd/engine+overlap", "autograd", "engine+overlap"),
           ("engine+graph/products", "engine+graph", "products"), ("autograd/engine+graph", "autograd", "engine+graph"))
 
@@ -432,7 +470,7 @@ def format_table(rows: list[dict], methods: list[str]) -> str:
     ratio_cols = [(label, short) for label, short in (
         ("autograd/engine", "ag/eng"), ("autograd-batched/engine", "agb/eng"), ("engine/products", "eng/prod"),
         ("baseline/engine", "base/eng"), ("engine+overlap/products", "ovl/prod"), ("engine+graph/products", "graph/prod"),
-        ("autograd/engine+graph", "ag/graph"),
+        ("autograd/engine+graph", "ag/graph"), ("floor/products", "flo/prod"), ("autograd/products", "ag/prod"),
     ) if any(label in r["ratios"] for r in rows)]
     head = f"{'N':>3} {'R':>3} " + " ".join(f"{m:>16}" for m in cols)
     head += " " + " ".join(f"{short:>15}" for _, short in ratio_cols)

@@ -96,14 +96,15 @@ def check_zero_residual(device) -> None:
     print("  zero-residual layer exerts zero force: ok")
 
 
-def run_steps(device, n, dtype=torch.float32, split=None, cuda_graph=False):
+def run_steps(device, n, dtype=torch.float32, split=None, cuda_graph=False, noise_workers=None):
     lay, bd, flat = setup((30, 8, 8, 8, 2), 40, 2, 3, dtype, device, seed=5)
     rng = torch.Generator(device=device).manual_seed(11)
     T = 1e-2  # hot enough that walls are hit
     v = maxwell_boltzmann(lay.total, T, rng, dtype, device).mul_(30.0)
     state = MDState(flat, v, rng, 0)
     ff = ForceField(lay, bd)
-    integ = Integrator(ff, 1e-2, Thermostat.from_params("per_step", 1e-2, 1e-2, T), flat, cuda_graph=cuda_graph)
+    integ = Integrator(ff, 1e-2, Thermostat.from_params("per_step", 1e-2, 1e-2, T), flat, cuda_graph=cuda_graph,
+                       noise_workers=noise_workers)
     energies = []
     for i in range(n):
         if split is not None and i == split:  # save and restore, as a checkpoint would
@@ -112,7 +113,7 @@ def run_steps(device, n, dtype=torch.float32, split=None, cuda_graph=False):
             rng2.set_state(saved[2])
             state = MDState(saved[0].to(device), saved[1].to(device), rng2, saved[3])
             integ = Integrator(ForceField(lay, bd), 1e-2, Thermostat.from_params("per_step", 1e-2, 1e-2, T), state.position,
-                               cuda_graph=cuda_graph)
+                               cuda_graph=cuda_graph, noise_workers=noise_workers)
         energies.append(integ.step(state))
     return state, torch.stack(energies)
 
@@ -149,27 +150,31 @@ def check_overlap(device) -> None:
             res.append((st.position, st.velocity, st.rng.get_state()))
     finally:
         integrate.CPU_CHUNK = saved
-    assert all(torch.equal(p, q) for r in res[1:] for p, q in zip(res[0], r))
+    for plain, overlapped in (res[0:2], res[2:4]):
+        assert all(torch.equal(p, q) for p, q in zip(plain, overlapped))
     print("  overlap_noise=True reproduces the plain step bit for bit (one piece and many): ok")
 
 
 def check_chunks(device) -> None:
-    """The CPU update in cache-sized pieces equals the whole-buffer update bit for bit."""
+    """A CPU state in many pieces (one noise stream each): the same trajectory for 1, 2 and 3 noise
+    workers and across a checkpoint split; a different one from the single-stream state."""
     if device.type != "cpu":
         return
     import tdlm.integrate as integrate
 
     saved = integrate.CPU_CHUNK
     try:
-        results = []
-        for chunk in (1 << 40, 48, 64):
-            integrate.CPU_CHUNK = chunk
-            st, E = run_steps(device, 12)
-            results.append((st.position, st.velocity, E))
+        single, _ = run_steps(device, 12)
+        integrate.CPU_CHUNK = 48
+        results = [run_steps(device, 12, noise_workers=w) for w in (1, 2, 3)]
+        results.append(run_steps(device, 12, split=5, noise_workers=2))
     finally:
         integrate.CPU_CHUNK = saved
-    assert all(torch.equal(a, b) for r in results[1:] for a, b in zip(results[0], r))
-    print("  CPU update in pieces == whole-buffer update: ok")
+    (a, Ea), rest = results[0], results[1:]
+    assert all(torch.equal(a.position, s.position) and torch.equal(a.velocity, s.velocity) and torch.equal(Ea, E)
+               for s, E in rest)
+    assert not torch.equal(a.position, single.position)
+    print("  CPU pieces with their own noise streams: same trajectory for 1, 2, 3 workers and a checkpoint split: ok")
 
 
 def check_walls(device) -> None:

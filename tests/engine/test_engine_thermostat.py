@@ -42,9 +42,17 @@ def test_from_params_friction_and_noise(kind, eta, dt, gamma):
     assert Thermostat.from_params(kind, eta, dt, 0.0).noise == 0.0
 
 
+@pytest.fixture(params=["one piece", "many pieces"])
+def pieces(request, monkeypatch):
+    """Run the Integrator with its default pieces, or with many small pieces (one noise stream each)."""
+    if request.param == "many pieces":
+        monkeypatch.setattr("tdlm.integrate.CPU_CHUNK", 4096)
+    return request.param
+
+
 @pytest.mark.parametrize("kind, eta, dt, gamma", THERMOSTATS)
 @pytest.mark.parametrize("start", ["cold", "hot"])
-def test_kinetic_temperature_converges_to_T(kind, eta, dt, gamma, start):
+def test_kinetic_temperature_converges_to_T(kind, eta, dt, gamma, start, pieces):
     n, T = 20_000, 0.5
     v0 = None if start == "cold" else torch.randn(n, generator=torch.Generator().manual_seed(9), dtype=F64) * math.sqrt(4 * T)
     state, integ = free_particles(n, v0, kind, eta, dt, T)
@@ -142,3 +150,55 @@ def test_optional_noise_overlap_keeps_the_trajectory():
         finals.append((state.position.clone(), state.velocity.clone(), state.rng.get_state()))
     assert torch.equal(finals[0][0], finals[1][0]) and torch.equal(finals[0][1], finals[1][1])
     assert torch.equal(finals[0][2], finals[1][2])
+
+
+def _free_run(n: int, steps: int, workers: int | None, split: int | None = None, overlap: bool = False):
+    """Free particles at T = 0.3 for `steps` steps; at `split` the state goes through a checkpoint (rng state)."""
+    rng = torch.Generator().manual_seed(21)
+    state = MDState(torch.zeros(n, dtype=F64), maxwell_boltzmann(n, 0.3, rng, F64, CPU), rng)
+    make = lambda s: Integrator(no_force, 0.05, Thermostat.from_params("per_step", 0.1, 0.05, 0.3), s.position,  # noqa: E731
+                                noise_workers=workers, overlap_noise=overlap)
+    integ = make(state)
+    for i in range(steps):
+        if i == split:
+            rng2 = torch.Generator()
+            rng2.set_state(state.rng.get_state())
+            state = MDState(state.position.clone(), state.velocity.clone(), rng2, state.step)
+            integ.close()
+            integ = make(state)
+        integ.step(state)
+    integ.close()
+    return state
+
+
+def test_noise_streams_of_pieces_do_not_depend_on_workers(monkeypatch):
+    """Many pieces: 1, 2 or 3 noise workers, an overlapped draw and a checkpoint split give one trajectory."""
+    monkeypatch.setattr("tdlm.integrate.CPU_CHUNK", 256)
+    n = 256 * 7 + 100
+    ref = _free_run(n, 30, workers=1)
+    for other in (_free_run(n, 30, workers=2), _free_run(n, 30, workers=3), _free_run(n, 30, workers=2, split=13),
+                  _free_run(n, 30, workers=1, overlap=True)):
+        assert torch.equal(ref.position, other.position) and torch.equal(ref.velocity, other.velocity)
+        assert torch.equal(ref.rng.get_state(), other.rng.get_state())
+
+
+def test_noise_streams_of_pieces_are_independent_normals(monkeypatch):
+    """The pieces' numbers of one step: N(0, 1) each, and uncorrelated between pieces and between steps."""
+    monkeypatch.setattr("tdlm.integrate.CPU_CHUNK", 50_000)
+    n = 200_000
+    rng = torch.Generator().manual_seed(3)
+    state = MDState(torch.zeros(n, dtype=F64), torch.zeros(n, dtype=F64), rng)
+    integ = Integrator(no_force, 0.0, Thermostat(friction=0.0, noise=1.0), state.position, noise_workers=2)
+    integ.step(state)
+    first = state.velocity.clone()  # v = xi of step 1 (no friction, dt = 0: no drift, no walls)
+    integ.step(state)
+    second = state.velocity - first
+    tol = 5 / math.sqrt(50_000)
+    for xi in (first, second):
+        parts = xi.view(4, 50_000)
+        assert parts.mean(dim=1).abs().max() < tol
+        assert (parts.var(dim=1) - 1).abs().max() < 5 * math.sqrt(2 / 50_000)
+        corr = torch.corrcoef(parts)
+        assert (corr - torch.eye(4, dtype=F64)).abs().max() < tol
+    assert abs(torch.corrcoef(torch.stack([first, second]))[0, 1]) < 5 / math.sqrt(n)
+    integ.close()
