@@ -62,7 +62,7 @@ from typing import Callable
 import torch
 
 from tdlm.energy import Boundary
-from tdlm.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
+from tdlm.integrate import NOISE_CHUNK, Integrator, MDState, Thermostat, maxwell_boltzmann
 from tdlm.layout import Layout
 
 try:  # the engine's force field object (falls back to the plain gradient function of older versions)
@@ -282,13 +282,13 @@ def _natural_products(N: int, R: int, x: torch.Tensor) -> Method:
 
 
 def build_floor(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Method:
-    """The bare products plus the step's Gaussian noise, drawn as the engine draws it (same pieces,
+    """The bare products plus the step's Gaussian noise, drawn as the engine draws it (same streams,
     one generator each, reseeded every step, drawn by torch.get_num_threads() workers): no correct
     step with the spec's N(0, 1) noise from torch's generators can be faster than this."""
     products = build_products(N, R, x, y)
     n = Layout(widths(N), M, 1, R).total
     noise = torch.empty(n, dtype=x.dtype, device=x.device)
-    pieces = Integrator._pieces_of(n, x.device)
+    pieces = Integrator._pieces_of(n, x.device, NOISE_CHUNK)
     master = torch.Generator(device=x.device).manual_seed(3)
     gens = [torch.Generator(device=x.device) for _ in pieces]
     workers = min(torch.get_num_threads(), len(pieces))

@@ -135,11 +135,11 @@ def check_overlap(device) -> None:
     import tdlm.integrate as integrate
 
     lay, bd, flat = setup((30, 8, 8, 2), 40, 1, 2, torch.float32, device, seed=3)
-    saved = integrate.CPU_CHUNK
+    saved = integrate.CPU_CHUNK, integrate.NOISE_CHUNK
     res = []
     try:
-        for overlap, chunk in ((False, saved), (True, saved), (False, 32), (True, 32)):
-            integrate.CPU_CHUNK = chunk
+        for overlap, chunks in ((False, saved), (True, saved), (False, (32, 16)), (True, (32, 16))):
+            integrate.CPU_CHUNK, integrate.NOISE_CHUNK = chunks
             rng = torch.Generator().manual_seed(4)
             st = MDState(flat.clone(), maxwell_boltzmann(lay.total, 1e-3, rng, torch.float32, device), rng)
             integ = Integrator(ForceField(lay, bd), 1e-2, Thermostat.from_params("per_step", 1e-2, 1e-2, 1e-3), flat,
@@ -149,32 +149,32 @@ def check_overlap(device) -> None:
             integ.close()
             res.append((st.position, st.velocity, st.rng.get_state()))
     finally:
-        integrate.CPU_CHUNK = saved
+        integrate.CPU_CHUNK, integrate.NOISE_CHUNK = saved
     for plain, overlapped in (res[0:2], res[2:4]):
         assert all(torch.equal(p, q) for p, q in zip(plain, overlapped))
     print("  overlap_noise=True reproduces the plain step bit for bit (one piece and many): ok")
 
 
 def check_chunks(device) -> None:
-    """A CPU state in many pieces (one noise stream each): the same trajectory for 1, 2 and 3 noise
-    workers and across a checkpoint split; a different one from the single-stream state."""
+    """A CPU state in many pieces and noise streams (three per piece): the same trajectory for 1, 2 and
+    3 noise workers and across a checkpoint split; a different one from the single-stream state."""
     if device.type != "cpu":
         return
     import tdlm.integrate as integrate
 
-    saved = integrate.CPU_CHUNK
+    saved = integrate.CPU_CHUNK, integrate.NOISE_CHUNK
     try:
         single, _ = run_steps(device, 12)
-        integrate.CPU_CHUNK = 48
+        integrate.CPU_CHUNK, integrate.NOISE_CHUNK = 48, 16
         results = [run_steps(device, 12, noise_workers=w) for w in (1, 2, 3)]
         results.append(run_steps(device, 12, split=5, noise_workers=2))
     finally:
-        integrate.CPU_CHUNK = saved
+        integrate.CPU_CHUNK, integrate.NOISE_CHUNK = saved
     (a, Ea), rest = results[0], results[1:]
     assert all(torch.equal(a.position, s.position) and torch.equal(a.velocity, s.velocity) and torch.equal(Ea, E)
                for s, E in rest)
     assert not torch.equal(a.position, single.position)
-    print("  CPU pieces with their own noise streams: same trajectory for 1, 2, 3 workers and a checkpoint split: ok")
+    print("  CPU noise streams: same trajectory for 1, 2, 3 workers and a checkpoint split: ok")
 
 
 def check_walls(device) -> None:

@@ -7,13 +7,13 @@ stationary variance is T (m = 1), for any gamma. The "per_step" thermostat uses 
 the "literal" reading of the paper's equations gamma = eta * dt.
 
 The noise comes from the state's generator, so the trajectory is a pure function of
-(position, velocity, generator state). A state that fits in one piece of the update (always
-on CUDA) draws one torch.randn over the whole buffer from it. A larger CPU state is updated in
-cache-sized pieces, and each piece draws from its own stream, a generator seeded every step
-from the state's generator: the CPU generator is serial (about 5 ns a number, half the time
-of the step's matrix products at N = 10), so the pieces' numbers are drawn by up to
-torch.get_num_threads() workers at once. The pieces are fixed by the state's size alone, so
-the trajectory does not depend on the number of threads.
+(position, velocity, generator state). A state of at most NOISE_CHUNK coordinates (and any
+state on CUDA) draws one torch.randn over the whole buffer from it. A larger CPU state draws
+each NOISE_CHUNK coordinates from a stream of its own, a generator seeded every step from the
+state's generator: the CPU generator is serial (about 5 ns a number, half the time of the
+step's matrix products at N = 10), so the streams are drawn by up to torch.get_num_threads()
+workers at once. The streams are fixed by the state's size alone, so the trajectory does not
+depend on the number of threads.
 Two optional accelerations keep the stream and the arithmetic unchanged:
   cuda_graph=True (CUDA only): the whole step is captured once into a CUDA graph and replayed,
     one launch per step instead of ~170 (L = 10);
@@ -37,6 +37,7 @@ from tdlm.space import reflect_
 GradientFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (position, out) -> layer energies
 GRAPH_WARMUP_STEPS = 3  # eager steps (on a side stream) before the graph is captured
 CPU_CHUNK = 1 << 19  # elements per piece of the CPU element-wise update (2 MiB per float32 buffer)
+NOISE_CHUNK = 1 << 17  # elements per noise stream on the CPU (divides CPU_CHUNK: every piece holds whole streams)
 
 
 @dataclass
@@ -86,16 +87,21 @@ class Integrator:
         self.grad = torch.empty_like(like)
         self.cuda_graph = bool(cuda_graph) and like.device.type == "cuda"
         self.overlap_noise = bool(overlap_noise) and like.device.type == "cpu" and thermostat.noise > 0
-        self._pieces = self._pieces_of(like.numel(), like.device)
-        many = len(self._pieces) > 1 and thermostat.noise > 0
-        # one stream per piece, reseeded from the state's generator every step (see the module docstring)
-        self._streams = [torch.Generator(device=like.device) for _ in self._pieces] if many else None
-        workers = min(noise_workers or torch.get_num_threads(), len(self._pieces)) if many else 1
+        n = like.numel()
+        self._pieces = self._pieces_of(n, like.device, CPU_CHUNK)
+        # one noise stream per NOISE_CHUNK coordinates, reseeded from the state's generator every step
+        # (see the module docstring); each piece of the update holds whole streams
+        self._stream_slices = self._pieces_of(n, like.device, NOISE_CHUNK)
+        many = len(self._stream_slices) > 1 and thermostat.noise > 0
+        self._streams = [torch.Generator(device=like.device) for _ in self._stream_slices] if many else None
+        self._piece_streams = [[j for j, st in enumerate(self._stream_slices) if p.start <= st.start < p.stop]
+                               for p in self._pieces]
+        workers = min(noise_workers or torch.get_num_threads(), len(self._stream_slices)) if many else 1
         self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tdlm-noise") if workers > 1 else None
         # the whole step's numbers are drawn before the update when drawn ahead (overlap), in
         # parallel (workers) or in one piece; otherwise one piece's worth at a time (saves a state-sized buffer)
         self._full_noise = self.overlap_noise or self._workers is not None or len(self._pieces) == 1
-        n_noise = like.numel() if self._full_noise else max(p.stop - p.start for p in self._pieces)
+        n_noise = n if self._full_noise else max(p.stop - p.start for p in self._pieces)
         self.noise = torch.empty(n_noise, dtype=like.dtype, device=like.device)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdlm-overlap") if self.overlap_noise else None
         self._graph: torch.cuda.CUDAGraph | None = None
@@ -109,35 +115,37 @@ class Integrator:
         return self._graph is not None
 
     def _generators(self, rng: torch.Generator) -> list[torch.Generator]:
-        """This step's generator of each piece: the state's own for a lone piece, else the
-        pieces' streams seeded from it (one draw of len(pieces) integers per step)."""
+        """This step's generator of each noise stream: the state's own for a lone stream, else the
+        streams' generators seeded from it (one draw of len(streams) integers per step)."""
         if self._streams is None:
-            return [rng] * len(self._pieces)
+            return [rng] * len(self._stream_slices)
         seeds = torch.randint(0, 1 << 62, (len(self._streams),), generator=rng, device=rng.device)
         for stream, seed in zip(self._streams, seeds.tolist()):
             stream.manual_seed(seed)
         return self._streams
 
+    def _draw_streams(self, gens: list[torch.Generator], streams: list[int], buffer: torch.Tensor, offset: int) -> None:
+        """N(0, 1) numbers of the given streams into `buffer`, whose element 0 is coordinate `offset`."""
+        for j in streams:
+            st = self._stream_slices[j]
+            xi = buffer[st.start - offset : st.stop - offset]
+            torch.randn(xi.shape, generator=gens[j], out=xi, dtype=xi.dtype, device=xi.device)
+
     def _draw_noise(self, rng: torch.Generator) -> None:
-        """The whole step's numbers into `noise` (a full-size buffer), pieces in parallel when there are workers."""
+        """The whole step's numbers into `noise` (a full-size buffer), streams in parallel when there are workers."""
         gens = self._generators(rng)
-
-        def draw(i: int) -> None:
-            xi = self.noise[self._pieces[i]]
-            torch.randn(xi.shape, generator=gens[i], out=xi, dtype=xi.dtype, device=xi.device)
-
+        everything = range(len(self._stream_slices))
         if self._workers is not None:
-            list(self._workers.map(draw, range(len(self._pieces))))
+            list(self._workers.map(lambda j: self._draw_streams(gens, [j], self.noise, 0), everything))
         else:
-            for i in range(len(self._pieces)):
-                draw(i)
+            self._draw_streams(gens, list(everything), self.noise, 0)
 
     @staticmethod
-    def _pieces_of(n: int, device: torch.device) -> list[slice]:
-        """Pieces of the flat buffers for the element-wise update and the noise streams:
-        cache-sized on the CPU (the update is memory-bound; ~30% faster than whole-buffer passes
-        at 10^6 coordinates), one piece on CUDA; a pure function of (n, device)."""
-        size = CPU_CHUNK if device.type == "cpu" else max(n, 1)
+    def _pieces_of(n: int, device: torch.device, size: int) -> list[slice]:
+        """Consecutive slices of `size` elements on the CPU (the last one takes a remainder under 16),
+        one slice on CUDA; a pure function of (n, device, size). Pieces of the update are cache-sized
+        (the update is memory-bound; ~30% faster than whole-buffer passes at 10^6 coordinates)."""
+        size = size if device.type == "cpu" else max(n, 1)
         bounds = list(range(0, n, size)) + [n]
         if len(bounds) > 2 and bounds[-1] - bounds[-2] < 16:
             bounds.pop(-2)
@@ -156,13 +164,13 @@ class Integrator:
                 noise_drawn = True
             else:
                 gens = self._generators(state.rng)
-        for i, piece in enumerate(self._pieces):
+        for piece, streams in zip(self._pieces, self._piece_streams):
             v, x, g = state.velocity[piece], state.position[piece], self.grad[piece]
             xi = self.noise[piece] if self._full_noise else self.noise[: piece.stop - piece.start]
             v.mul_(1.0 - gamma).add_(g, alpha=-dt)
             if sigma > 0:
                 if not noise_drawn:
-                    torch.randn(xi.shape, generator=gens[i], out=xi, dtype=xi.dtype, device=xi.device)
+                    self._draw_streams(gens, streams, xi, piece.start)
                 v.add_(xi, alpha=sigma)
             x.add_(v, alpha=dt)
             reflect_(x, v, work=xi)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from tdlm.integrate import CPU_CHUNK
+from tdlm.integrate import NOISE_CHUNK
 from tdlm.observables import pair_index
 from tdlm.params import SimParams
 from tdlm.protocol import Runner, noise_seed, prepare, sample_seeds
@@ -63,7 +63,7 @@ def run(params: SimParams, out: str | Path) -> xr.Dataset:
         "initial_state": "S, J uniform in (-1, 1); velocities Maxwell-Boltzmann at T",
         "walls": "elastic reflection at +/-1", "force": "analytic, guarded 1/E_l (zero force when E_l = 0)",
         "noise": "N(0, 1) from torch's generator seeded with noise_seed; on the CPU a state of more than "
-                 f"{CPU_CHUNK} coordinates draws each piece of {CPU_CHUNK} from its own generator, reseeded every step "
+                 f"{NOISE_CHUNK} coordinates draws each piece of {NOISE_CHUNK} from its own generator, reseeded every step "
                  "from the main one (independent of the number of threads)",
     }
     ds = build_dataset(recorder.arrays, coords, snapshots, provenance(params.flat(), extra))

@@ -47,6 +47,7 @@ def pieces(request, monkeypatch):
     """Run the Integrator with its default pieces, or with many small pieces (one noise stream each)."""
     if request.param == "many pieces":
         monkeypatch.setattr("tdlm.integrate.CPU_CHUNK", 4096)
+        monkeypatch.setattr("tdlm.integrate.NOISE_CHUNK", 1024)
     return request.param
 
 
@@ -172,8 +173,10 @@ def _free_run(n: int, steps: int, workers: int | None, split: int | None = None,
 
 
 def test_noise_streams_of_pieces_do_not_depend_on_workers(monkeypatch):
-    """Many pieces: 1, 2 or 3 noise workers, an overlapped draw and a checkpoint split give one trajectory."""
-    monkeypatch.setattr("tdlm.integrate.CPU_CHUNK", 256)
+    """Many streams (two per piece of the update): drawn piece by piece (1 worker), ahead by 2 or 3 workers,
+    overlapped with the forces, or across a checkpoint split: one trajectory."""
+    monkeypatch.setattr("tdlm.integrate.CPU_CHUNK", 512)
+    monkeypatch.setattr("tdlm.integrate.NOISE_CHUNK", 256)
     n = 256 * 7 + 100
     ref = _free_run(n, 30, workers=1)
     for other in (_free_run(n, 30, workers=2), _free_run(n, 30, workers=3), _free_run(n, 30, workers=2, split=13),
@@ -183,8 +186,9 @@ def test_noise_streams_of_pieces_do_not_depend_on_workers(monkeypatch):
 
 
 def test_noise_streams_of_pieces_are_independent_normals(monkeypatch):
-    """The pieces' numbers of one step: N(0, 1) each, and uncorrelated between pieces and between steps."""
-    monkeypatch.setattr("tdlm.integrate.CPU_CHUNK", 50_000)
+    """The streams' numbers of one step: N(0, 1) each, and uncorrelated between streams and between steps."""
+    monkeypatch.setattr("tdlm.integrate.CPU_CHUNK", 100_000)
+    monkeypatch.setattr("tdlm.integrate.NOISE_CHUNK", 50_000)
     n = 200_000
     rng = torch.Generator().manual_seed(3)
     state = MDState(torch.zeros(n, dtype=F64), torch.zeros(n, dtype=F64), rng)
