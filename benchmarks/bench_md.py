@@ -55,14 +55,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
 from tdlm.energy import Boundary
-from tdlm.integrate import NOISE_CHUNK, Integrator, MDState, Thermostat, maxwell_boltzmann
+from tdlm.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
 from tdlm.layout import Layout
 
 try:  # the engine's force field object (falls back to the plain gradient function of older versions)
@@ -282,34 +281,18 @@ def _natural_products(N: int, R: int, x: torch.Tensor) -> Method:
 
 
 def build_floor(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Method:
-    """The bare products plus the step's Gaussian noise, drawn as the engine draws it (same streams,
-    one generator each, reseeded every step, drawn by torch.get_num_threads() workers): no correct
-    step with the spec's N(0, 1) noise from torch's generators can be faster than this."""
+    """The bare products plus the step's Gaussian noise, drawn by the engine's own Integrator.draw_noise
+    (same streams, reseeded every step, same workers): no correct step with the spec's N(0, 1) noise
+    from torch's generators can be faster than this."""
     products = build_products(N, R, x, y)
-    n = Layout(widths(N), M, 1, R).total
-    noise = torch.empty(n, dtype=x.dtype, device=x.device)
-    pieces = Integrator._pieces_of(n, x.device, NOISE_CHUNK)
-    master = torch.Generator(device=x.device).manual_seed(3)
-    gens = [torch.Generator(device=x.device) for _ in pieces]
-    workers = min(torch.get_num_threads(), len(pieces))
-    pool = ThreadPoolExecutor(workers) if workers > 1 else None
-
-    def draw(i: int) -> None:
-        if len(pieces) > 1:
-            gens[i].manual_seed(seeds[i])
-        torch.randn(noise[pieces[i]].shape, generator=gens[i] if len(pieces) > 1 else master, out=noise[pieces[i]])
+    position, _, rng = _engine_state(Layout(widths(N), M, 1, R), x.dtype, x.device)
+    integrator = Integrator(lambda flat, out: None, DT, Thermostat.from_params("per_step", ETA, DT, T), position)
+    noise = torch.empty_like(position)
 
     def step() -> None:
-        nonlocal seeds
         products.step()
-        seeds = torch.randint(0, 1 << 62, (len(pieces),), generator=master, device=x.device).tolist()
-        if pool is not None:
-            list(pool.map(draw, range(len(pieces))))
-        else:
-            for i in range(len(pieces)):
-                draw(i)
+        integrator.draw_noise(rng, noise)
 
-    seeds: list[int] = []
     return Method("floor", step, R)
 
 

@@ -131,14 +131,17 @@ class Integrator:
             xi = buffer[st.start - offset : st.stop - offset]
             torch.randn(xi.shape, generator=gens[j], out=xi, dtype=xi.dtype, device=xi.device)
 
-    def _draw_noise(self, rng: torch.Generator) -> None:
-        """The whole step's numbers into `noise` (a full-size buffer), streams in parallel when there are workers."""
+    def draw_noise(self, rng: torch.Generator, out: torch.Tensor | None = None) -> None:
+        """One step's N(0, 1) numbers of every stream into `out` (state-sized; default the `noise`
+        buffer where it is state-sized), streams in parallel when there are workers. The step uses
+        it; the benchmark's noise floor too."""
+        out = self.noise if out is None else out
         gens = self._generators(rng)
         everything = range(len(self._stream_slices))
         if self._workers is not None:
-            list(self._workers.map(lambda j: self._draw_streams(gens, [j], self.noise, 0), everything))
+            list(self._workers.map(lambda j: self._draw_streams(gens, [j], out, 0), everything))
         else:
-            self._draw_streams(gens, list(everything), self.noise, 0)
+            self._draw_streams(gens, list(everything), out, 0)
 
     @staticmethod
     def _pieces_of(n: int, device: torch.device, size: int) -> list[slice]:
@@ -160,7 +163,7 @@ class Integrator:
         gens = None
         if sigma > 0 and not noise_drawn:
             if self._full_noise:
-                self._draw_noise(state.rng)
+                self.draw_noise(state.rng)
                 noise_drawn = True
             else:
                 gens = self._generators(state.rng)
@@ -177,7 +180,7 @@ class Integrator:
 
     def _eager(self, state: MDState) -> torch.Tensor:
         if self._pool is not None:
-            pending = self._pool.submit(self._draw_noise, state.rng)
+            pending = self._pool.submit(self.draw_noise, state.rng)
             try:
                 energies = self.gradient_fn(state.position, self.grad)
             finally:
