@@ -1,12 +1,12 @@
 """SLURM preemption and time limits send SIGTERM: a simulate job must checkpoint at once and resume later."""
 
-import os
 import signal
 import subprocess
 import sys
 import time
 
 import xarray as xr
+from wf_helpers import subprocess_env
 
 ARGS = ["--M", "40", "--N", "4", "--L", "4", "--t-w", "10", "--t-star", "3000", "--n-replicas", "2",
         "--n-test", "20", "--checkpoint-steps", "0", "--checkpoint-seconds", "0", "--progress-seconds", "0.2"]
@@ -14,8 +14,7 @@ ARGS = ["--M", "40", "--N", "4", "--L", "4", "--t-w", "10", "--t-star", "3000", 
 
 def _simulate(out, *extra, **popen):
     cmd = [sys.executable, "-m", "tdlm.cli", "--threads", "1", "simulate", "--out", str(out), *ARGS, *extra]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, **popen)
+    return subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=subprocess_env(), **popen)
 
 
 def test_sigterm_checkpoints_and_resumes(tmp_path):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import wf_helpers
 import xarray as xr
 
 # The tiny job of the determinism/output tests (spec-scale parameters would take hours).
@@ -60,11 +59,7 @@ def tiny_run(tmp_path_factory):
 @pytest.fixture
 def subprocess_env() -> dict:
     """Environment for `tdlm` subprocesses: one thread, the checkout's sources importable."""
-    env = dict(os.environ)
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
+    return wf_helpers.subprocess_env()
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ import tdlm.data
 from tdlm import cli
 from tdlm.params import load
 from tdlm.simulate import run
+from wf_helpers import subprocess_env
 
 # about 5 s of MD on one core: ~400 waiting steps and 600 branched steps, a checkpoint every 25 steps
 CONFIG = {
@@ -82,7 +83,7 @@ def killed(config_file, tmp_path_factory):
     """Checkpoints of a `tdlm simulate` subprocess: its first one (waiting phase), copied while it runs,
     and the one it leaves when SIGKILLed after checkpointing in the branched phase; and the output of
     an uninterrupted in-process run of the same parameters."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env = subprocess_env()
     work = tmp_path_factory.mktemp("killed")
     keep = tmp_path_factory.mktemp("saved")
     out, ckpt, log = work / "job.nc", work / "job.nc.ckpt", keep / "run.log"

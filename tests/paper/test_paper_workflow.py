@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,28 +17,16 @@ import xarray as xr
 import yaml
 
 from tdlm.paper.render import FIGURES, PLOTTED, render_all, reference_point
+from wf_helpers import copy_workflow, run_snakemake  # tests/workflow is on pytest's pythonpath
 
 REPO = Path(__file__).resolve().parents[2]
 MNIST01 = Path(os.environ.get("TDLM_MNIST01", "/work/shared/data/mnist01"))
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    src = str(REPO / "src")
-    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
-def snakemake(workdir: Path, *args: str, timeout: int) -> subprocess.CompletedProcess:
-    """snakemake on the checkout's Snakefile in a private folder: 2 cores, no repository profile."""
-    exe = shutil.which("snakemake", path=_env()["PATH"])
-    cmd = ["timeout", "-k", "15", str(timeout), *([exe] if exe else [sys.executable, "-m", "snakemake"]),
-           "--snakefile", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2",
-           "--workflow-profile", "none", *args]
-    return subprocess.run(cmd, cwd=workdir, env=_env(), capture_output=True, text=True)
+def snakemake(workdir: Path, *args: str, timeout: int):
+    """snakemake on a private copy of the workflow in `workdir` (the workflow tests' runner)."""
+    return run_snakemake(copy_workflow(workdir), *args, timeout=timeout)
 
 
 def _paper_config(tmp_path: Path, data_path: str) -> Path:

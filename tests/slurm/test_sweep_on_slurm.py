@@ -27,9 +27,7 @@ all selected tests at once, and each test waits for and checks its own runs.
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -41,6 +39,7 @@ from pathlib import Path
 import pytest
 import xarray as xr
 import yaml
+from wf_helpers import copy_workflow, subprocess_env, write_config
 
 pytestmark = pytest.mark.slurm
 
@@ -85,28 +84,14 @@ def sweep_config(run: str, L: list[int], **overrides) -> dict:
 
 
 def workflow_copy(dest: Path, config: dict) -> Path:
-    """A private, runnable copy of the workflow with `config` in config/sweep.yaml."""
-    dest.mkdir(parents=True)
-    shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
-    for folder in ("workflow", "config", "envs", "profiles"):
-        if (REPO / folder).exists():
-            shutil.copytree(REPO / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    with open(dest / "config" / "sweep.yaml", "w") as fh:
-        yaml.safe_dump(config, fh, sort_keys=False)
+    """A private, runnable copy of the workflow (profiles included) with `config` in config/sweep.yaml."""
+    write_config(copy_workflow(dest, profiles=True) / "config" / "sweep.yaml", config)
     return dest
 
 
 def job_file(run: str, L: int, kind: str = "sims", ext: str = "nc") -> str:
     """results/<run>/<kind>/M~../N~../L~../T~../job~0.<ext> (kind: sims, logs/simulate, checkpoints)."""
     return f"results/{run}/{kind}/M~{POINT['M']}/N~{POINT['N']}/L~{L}/T~{POINT['T']}/job~0.{ext}"
-
-
-def subprocess_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    # `tdlm` of this interpreter first on PATH (sbatch --export=ALL passes the environment to the jobs)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return env
 
 
 @dataclass

@@ -1,5 +1,8 @@
 """Helpers of the workflow tests (imported by the test modules and conftest.py): a private copy of the workflow per test and a bounded snakemake runner.
 
+tests/workflow is on pytest's pythonpath (pyproject.toml), so the engine, paper and SLURM tests use
+the same helpers.
+
 Every test copies Snakefile, workflow/, config/ and envs/ into its own tmp folder and runs snakemake
 there (``--snakefile`` and ``-d`` point at the copy), so tests never share a results/ folder with each
 other or with people working in the checkout. ``--workflow-profile none`` keeps the repository's
@@ -24,17 +27,18 @@ TINY = Path(__file__).with_name("tiny.yaml")
 CORES = 2
 
 
-def copy_workflow(dest: Path) -> Path:
-    """A runnable copy of the workflow (no results, no .snakemake, no profiles)."""
+def copy_workflow(dest: Path, profiles: bool = False) -> Path:
+    """A runnable copy of the workflow (no results, no .snakemake; profiles/ only if asked for)."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
-    for folder in ("workflow", "config", "envs"):
+    for folder in ("workflow", "config", "envs") + (("profiles",) if profiles else ()):
         if (REPO / folder).exists():
             shutil.copytree(REPO / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
 
 def subprocess_env() -> dict[str, str]:
+    """Environment of every test's subprocesses (tdlm, snakemake, SLURM jobs via --export=ALL): one BLAS thread."""
     env = dict(os.environ)
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     # `tdlm` of this interpreter first on PATH, the checkout's sources importable

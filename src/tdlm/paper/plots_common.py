@@ -72,6 +72,22 @@ def positive_time(t: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
     return (t[keep],) + tuple(np.asarray(y, dtype=float)[keep] for y in ys)
 
 
+def time_curve(ax: plt.Axes, drawn: Drawn, key: str, t: np.ndarray, y: np.ndarray, **kwargs: Any) -> None:
+    """One curve on a log-time axis (t = 0 and non-finite points dropped), recorded as key.t and key.y."""
+    t, y = positive_time(t, y)
+    ax.plot(drawn.add(f"{key}.t", t), drawn.add(f"{key}.y", y), **kwargs)
+
+
+def threshold_panel(ax: plt.Axes, ylabel: str, xlabel: str | None = None, **legend: Any) -> None:
+    """The frame of a correlation panel: the 1/e line that defines tau and the solid phase, labels, grid, legend."""
+    ax.axhline(THRESHOLD, color="grey", ls="--", lw=0.8)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(**legend)
+
+
 def log_or_symlog(ax: plt.Axes, values: np.ndarray, axis: str = "x") -> None:
     """Log scale, or symlog when a value is 0 (t_w = 0, T = 0, tau = 0)."""
     values = np.asarray(values, dtype=float)

@@ -12,7 +12,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from tdlm.paper.plots_common import THRESHOLD, Drawn, alpha_label, colours, errorbar, layer_mean, log_or_symlog, mean_sem, positive_time
+from tdlm.paper.plots_common import (
+    Drawn, alpha_label, colours, errorbar, layer_mean, log_or_symlog, mean_sem, threshold_panel, time_curve,
+)
 from tdlm.paper.select import Point, at_L_T, at_point
 from tdlm.paper.tau import first_crossing
 
@@ -49,12 +51,9 @@ def energy_accuracy(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
         acc_tanh = np.concatenate([a.history_accuracy_tanh.mean("sample").values,
                                    a.accuracy_tanh.sel(t_w=t_w).mean("sample").values[1:]])
         label = alpha_label(int(a.M), int(a.N), float(a.ln_alpha))
-        tt, y = positive_time(t, energy)
-        ax_e.plot(d.add(f"E_ratio[{label}].t", tt), d.add(f"E_ratio[{label}].y", y), color=colour, label=label)
-        tt, y = positive_time(t, acc)
-        ax_a.plot(d.add(f"A[{label}].t", tt), d.add(f"A[{label}].y", y), color=colour, label=label)
-        tt, y = positive_time(t, acc_tanh)
-        ax_a.plot(d.add(f"A_tanh[{label}].t", tt), d.add(f"A_tanh[{label}].y", y), color=colour, ls=":", lw=1)
+        time_curve(ax_e, d, f"E_ratio[{label}]", t, energy, color=colour, label=label)
+        time_curve(ax_a, d, f"A[{label}]", t, acc, color=colour, label=label)
+        time_curve(ax_a, d, f"A_tanh[{label}]", t, acc_tanh, color=colour, ls=":", lw=1)
     for ax in (ax_e, ax_a):
         ax.set_xscale("log")
         ax.axvline(t_w, color="grey", lw=0.8, ls="--")
@@ -102,14 +101,9 @@ def aging(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
     for ax, name in zip(axes, ("c", "C")):
         curves = layer_mean(a[name]).mean("sample")
         for colour, t_w in zip(colours(a.sizes["t_w"], "plasma"), a.t_w.values):
-            t, y = positive_time(a.time.values, curves.sel(t_w=t_w).values)
-            ax.plot(d.add(f"{name}[t_w={t_w}].t", t), d.add(f"{name}[t_w={t_w}].y", y), color=colour, label=f"t_w={t_w}")
-        ax.axhline(THRESHOLD, color="grey", ls="--", lw=0.8)
+            time_curve(ax, d, f"{name}[t_w={t_w}]", a.time.values, curves.sel(t_w=t_w).values, color=colour, label=f"t_w={t_w}")
         ax.set_xscale("log")
-        ax.set_xlabel("t (MD steps since t_w)")
-        ax.set_ylabel(f"{name}(t, t_w) (mean over layers and samples)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        threshold_panel(ax, f"{name}(t, t_w) (mean over layers and samples)", "t (MD steps since t_w)", fontsize=8)
     title = f"Aging of the global auto-correlations at {point.label()}{_only(a.sizes['t_w'], 't_w')}{_note(point)}"
     return d.finish(fig, stem, title)
 
@@ -124,11 +118,7 @@ def star_vs_tw(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
         m, s = mean_sem(layer_mean(a[name]))
         errorbar(ax, d, f"{name}_star", t_w, m.values, s.values, fmt=f"{marker}-", label=f"{name}*")
     log_or_symlog(ax, t_w, "x")
-    ax.axhline(THRESHOLD, color="grey", ls="--", lw=0.8)
-    ax.set_xlabel("waiting time t_w (MD steps)")
-    ax.set_ylabel("value at t = t* (mean over layers)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    threshold_panel(ax, "value at t = t* (mean over layers)", "waiting time t_w (MD steps)", fontsize=8)
     title = f"c*, C*, q*, Q* against t_w at {point.label()}{_only(len(t_w), 't_w')}{_note(point)}"
     return d.finish(fig, stem, title)
 
@@ -143,13 +133,9 @@ def layer_dynamics(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
     for ax, name in zip(axes.flat, ("c", "C", "q", "Q")):
         layers = range(1, point.L) if name in ("c", "q") else range(1, point.L + 1)
         for colour, l in zip(colours(len(layers), "coolwarm"), layers):
-            t, y = positive_time(a.time.values, a[name].sel(layer=l).values)
-            ax.plot(d.add(f"{name}_l[{l}].t", t), d.add(f"{name}_l[{l}].y", y), color=colour, label=f"l={l}")
-        ax.axhline(THRESHOLD, color="grey", ls="--", lw=0.8)
+            time_curve(ax, d, f"{name}_l[{l}]", a.time.values, a[name].sel(layer=l).values, color=colour, label=f"l={l}")
         ax.set_xscale("log")
-        ax.set_ylabel(f"{name}_l(t, t_w={t_w})")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6, ncol=2)
+        threshold_panel(ax, f"{name}_l(t, t_w={t_w})", fontsize=6, ncol=2)
     for ax in axes[1]:
         ax.set_xlabel("t (MD steps since t_w)")
     title = f"Layer-resolved correlations and overlaps at {point.label()}, t_w={t_w}{_note(point)}"
