@@ -54,7 +54,6 @@ def check_forces(device) -> None:
     for widths, M, S, K in cases:
         lay, bd, flat = setup(widths, M, S, K, torch.float64, device)
         ref, E_ref = autograd_forces(lay, bd, flat)
-        L = lay.L
         for transposed in (None, True, False):
             ff = ForceField(lay, bd, transposed=transposed)
             out = torch.full_like(flat, float("nan"))

@@ -94,7 +94,7 @@ def measure_branches(
     R: int,
 ) -> dict[str, torch.Tensor]:
     """All observables of the branched phase at one time; arrays shaped (S, B, R|pair, [layer])."""
-    S, L = layout.S, layout.L
+    S = layout.S
     J, spins = layout.weights(position), layout.spins(position)
     J_ref, spins_ref = layout.weights(reference), layout.spins(reference)
     by_config = lambda t: t.reshape(S, B, R, *t.shape[2:])  # noqa: E731
