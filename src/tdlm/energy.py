@@ -147,34 +147,63 @@ class ForceField:
             self._views_key = key
         return self._views
 
+    def _layer(self, l: int, J: list[torch.Tensor], spins: list[torch.Tensor]) -> tuple:
+        """Layer l's widths, layout flag and working views: a (pre-activation buffer), J_l, the
+        scaled-J buffer and S_{l-1} (None for l = 1, whose input is the boundary's x)."""
+        lay = self.layout
+        SK, M = lay.S * lay.K, lay.M
+        n_out, n_in = lay.widths[l], lay.widths[l - 1]
+        tr = self.transposed[l - 1]
+        a = self._a[: SK * M * n_out].view((SK, n_out, M) if tr else (SK, M, n_out))
+        Jl = J[l - 1].view(SK, n_out, n_in)
+        js = self._j[: SK * n_out * n_in].view(SK, n_out, n_in)
+        below = spins[l - 2].view(SK, M, n_in) if l >= 2 else None
+        return n_out, n_in, tr, a, Jl, js, below
+
+    def _preactivation(self, l: int, tr: bool, js: torch.Tensor, below: torch.Tensor | None, a: torch.Tensor) -> None:
+        """a = js S_{l-1}^T (feature-major) or S_{l-1} js^T; for layer 1 one product per sample."""
+        if l == 1:
+            S = self.layout.S
+            torch.bmm(js.view(S, -1, js.shape[-1]), self.boundary.x.transpose(1, 2), out=a.view(S, -1, self.layout.M))
+        elif tr:
+            torch.bmm(js, below.transpose(1, 2), out=a)
+        else:
+            torch.bmm(below, js.transpose(1, 2), out=a)
+
+    def _weight_product(self, l: int, tr: bool, g: torch.Tensor, below: torch.Tensor | None, dJl: torch.Tensor) -> None:
+        """dJ_l = g^T S_{l-1} (unscaled), written into the force buffer of J_l."""
+        if l == 1:
+            S = self.layout.S
+            torch.bmm(g.view(S, -1, self.layout.M), self.boundary.x, out=dJl.view(S, -1, dJl.shape[-1]))
+        else:
+            torch.bmm(g if tr else g.transpose(1, 2), below, out=dJl)
+
+    def _input_product(self, tr: bool, js: torch.Tensor, g: torch.Tensor, dS_below: torch.Tensor) -> None:
+        """Layer l's part of dE/dS_{l-1}, g js: into _b (feature-major) or straight into the force buffer."""
+        if tr:
+            SK, n_in, M = g.shape[0], js.shape[-1], self.layout.M
+            torch.bmm(js.transpose(1, 2), g, out=self._b[: SK * M * n_in].view(SK, n_in, M))
+        else:
+            torch.bmm(g, js, out=dS_below)
+
     def __call__(self, flat: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         lay = self.layout
-        S, K, M, L, w = lay.S, lay.K, lay.M, lay.L, lay.widths
+        S, K, M, L = lay.S, lay.K, lay.M, lay.L
         SK = S * K
         J, spins, dJ, dS = self._blocks(flat, out)
-        x, y = self.boundary.x, self.boundary.y
+        y = self.boundary.y
         energies = torch.empty(L, SK, dtype=self.dtype, device=self.device)
         inv, c = self._inv, self._c
         inv_v = inv.view(SK, 1, 1)
         c_v = c.view(SK, 1, 1)
         for l in range(L, 0, -1):
-            n_out, n_in = w[l], w[l - 1]
-            tr = self.transposed[l - 1]
-            shape = (SK, n_out, M) if tr else (SK, M, n_out)
-            a = self._a[: SK * M * n_out].view(shape)
-            r = self._r[: SK * M * n_out].view(shape)
-            Jl = J[l - 1].view(SK, n_out, n_in)
-            js = self._j[: SK * n_out * n_in].view(SK, n_out, n_in)
-            below = spins[l - 2].view(SK, M, n_in) if l >= 2 else None
+            n_out, n_in, tr, a, Jl, js, below = self._layer(l, J, spins)
+            shape = a.shape
+            r = self._r[: a.numel()].view(shape)
 
             # pre-activation, times 2 (exact): a = 2 J_l S_{l-1}^T (feature-major) or 2 S_{l-1} J_l^T
             torch.add(Jl, Jl, out=js)
-            if l == 1:
-                torch.bmm(js.view(S, K * n_out, n_in), x.transpose(1, 2), out=a.view(S, K * n_out, M))
-            elif tr:
-                torch.bmm(js, below.transpose(1, 2), out=a)
-            else:
-                torch.bmm(below, js.transpose(1, 2), out=a)
+            self._preactivation(l, tr, js, below, a)
             a.sigmoid_()  # s, with tanh(pre) = 2 s - 1
 
             # residual r = (target + 1) - 2 s
@@ -210,22 +239,15 @@ class ForceField:
             torch.mul(inv, self._minus4, out=c)
 
             # dE/dJ_l = c (s(1-s)r)^T S_{l-1}
-            if l == 1:
-                d1 = dJ[0].view(S, K * n_out, n_in)
-                torch.bmm(a.view(S, K * n_out, M), x, out=d1)
-                dJ[0].view(SK, n_out * n_in).mul_(c.view(SK, 1))
-                continue
             dJl = dJ[l - 1].view(SK, n_out, n_in)
-            torch.bmm(a if tr else a.transpose(1, 2), below, out=dJl)
+            self._weight_product(l, tr, a, below, dJl)
             dJl.mul_(c_v)
+            if l == 1:
+                continue
 
             # the part of dE/dS_{l-1} from layer l: (s(1-s)r) (c J_l), the first write to it
             torch.mul(Jl, c_v, out=js)
-            if tr:
-                b = self._b[: SK * M * n_in].view(SK, n_in, M)
-                torch.bmm(js.transpose(1, 2), a, out=b)
-            else:
-                torch.bmm(a, js, out=dS[l - 2].view(SK, M, n_in))
+            self._input_product(tr, js, a, dS[l - 2].view(SK, M, n_in))
         return energies.view(L, S, K).permute(1, 2, 0).contiguous()
 
     def products_only(self, flat: torch.Tensor, out: torch.Tensor) -> None:
@@ -235,31 +257,15 @@ class ForceField:
         the tiny copy of each J that keeps the operands real numbers); `out` is overwritten.
         """
         lay = self.layout
-        S, K, M, L, w = lay.S, lay.K, lay.M, lay.L, lay.widths
-        SK = S * K
+        SK, M = lay.S * lay.K, lay.M
         J, spins, dJ, dS = self._blocks(flat, out)
-        x = self.boundary.x
-        for l in range(L, 0, -1):
-            n_out, n_in = w[l], w[l - 1]
-            tr = self.transposed[l - 1]
-            shape = (SK, n_out, M) if tr else (SK, M, n_out)
-            a = self._a[: SK * M * n_out].view(shape)
-            js = self._j[: SK * n_out * n_in].view(SK, n_out, n_in)
-            torch.add(J[l - 1].view(SK, n_out, n_in), J[l - 1].view(SK, n_out, n_in), out=js)  # real operands
-            below = spins[l - 2].view(SK, M, n_in) if l >= 2 else None
-            if l == 1:
-                torch.bmm(js.view(S, K * n_out, n_in), x.transpose(1, 2), out=a.view(S, K * n_out, M))
-                torch.bmm(a.view(S, K * n_out, M), x, out=dJ[0].view(S, K * n_out, n_in))
-                continue
-            if tr:
-                torch.bmm(js, below.transpose(1, 2), out=a)
-            else:
-                torch.bmm(below, js.transpose(1, 2), out=a)
-            torch.bmm(a if tr else a.transpose(1, 2), below, out=dJ[l - 1].view(SK, n_out, n_in))
-            if tr:
-                torch.bmm(js.transpose(1, 2), a, out=self._b[: SK * M * n_in].view(SK, n_in, M))
-            else:
-                torch.bmm(a, js, out=dS[l - 2].view(SK, M, n_in))
+        for l in range(lay.L, 0, -1):
+            n_out, n_in, tr, a, Jl, js, below = self._layer(l, J, spins)
+            torch.add(Jl, Jl, out=js)  # real operands
+            self._preactivation(l, tr, js, below, a)
+            self._weight_product(l, tr, a, below, dJ[l - 1].view(SK, n_out, n_in))
+            if l > 1:
+                self._input_product(tr, js, a, dS[l - 2].view(SK, M, n_in))
 
 
 def force_field(layout: Layout, boundary: Boundary, dtype: torch.dtype | None = None,
