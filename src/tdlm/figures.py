@@ -109,7 +109,7 @@ def binary_phase_diagram(measures: xr.Dataset, stem: str | Path, ensemble: str =
     layer_stack(ax, x, ds.L.values, flags, BINARY_COLOURS)
     ax.set_xlabel("ln P (training examples); alpha = weights / P")
     ax.set_ylabel("depth L (weight layers 1..L stacked bottom to top)")
-    ax.set_title(f"binary networks, {ensemble} ensemble (liquid-like: s/ln2 >= {measures.attrs.get('liquid_threshold', 0.95)})")
+    ax.set_title(f"binary networks, {ensemble} ensemble (liquid-like: s/ln2 >= {measures.attrs['param_liquid_threshold']})")
     ax.legend(handles=[Patch(color=BINARY_COLOURS[0], label="structured"), Patch(color=BINARY_COLOURS[1], label="liquid-like")], fontsize=8, loc="upper left")
     for i, P in enumerate(ds.P.values):
         for j, L in enumerate(ds.L.values):

@@ -37,11 +37,11 @@ def test_tiny_run_writes_a_complete_dataset(tmp_path: Path, caplog: pytest.LogCa
     assert ds.sizes["network"] == 128 and int(ds.accepted.sum()) == ds.attrs["n_accepted"] == 128
     assert list(ds.n_weights.values) == [160, 80]
     assert ds.attrs["alpha"] == pytest.approx(240 / 400) and ds.attrs["P"] == 400
-    assert ds.attrs["seed"] == 5 and ds.attrs["epochs"] == 6 and ds.attrs["widths"] == "none"
+    assert ds.attrs["param_seed"] == 5 and ds.attrs["param_epochs"] == 6 and ds.attrs["param_widths"] == "none"
     assert "tdlm_version" in ds.attrs and "alpha_convention" in ds.attrs
     assert ds.phase.attrs["flag_meanings"] == "structured liquid_like"
     np.testing.assert_array_equal(ds.phase.attrs["flag_values"], [0, 1])
-    np.testing.assert_array_equal(ds.phase.values, (ds.s_over_ln2.values >= ds.attrs["liquid_threshold"]).astype(np.int8))
+    np.testing.assert_array_equal(ds.phase.values, (ds.s_over_ln2.values >= ds.attrs["param_liquid_threshold"]).astype(np.int8))
     # training worked (chance is 0.1) and every measure is in its range
     assert float(ds.test_accuracy.mean()) > 0.2
     assert np.all(np.abs(ds.overlap_Q.values) <= 1) and np.all((ds.mean_abs_m.values >= 0) & (ds.mean_abs_m.values <= 1))

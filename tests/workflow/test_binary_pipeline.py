@@ -34,7 +34,7 @@ def test_both_families_end_to_end(tmp_path):
         assert np.isnan(s.sel(L=1, layer=[2, 3]).values).all() and np.isfinite(s.sel(L=1, layer=1).values).all()
         assert ((s > 0) & (s <= 1.0 + 1e-9)).sum() == 4  # entropy ratio of a +/-1 block is in (0, 1]
         flags = ds.phase.sel(ensemble="aligned", L=3).values
-        threshold = float(ds.attrs["liquid_threshold"])
+        threshold = float(ds.attrs["param_liquid_threshold"])
         np.testing.assert_array_equal(flags, (s.sel(L=3).values >= threshold).astype(float))
         assert np.all(np.log(300) > ds.ln_alpha.values) and ds.ln_alpha.sel(L=3) > ds.ln_alpha.sel(L=1)
     for stem in ("binary_phase_diagram", "families", "phase_diagram"):

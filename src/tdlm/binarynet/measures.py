@@ -22,7 +22,6 @@ import numpy as np
 import torch
 import xarray as xr
 
-import tdlm
 from tdlm.binarynet.align import align_ensemble
 from tdlm.binarynet.config import ConfigError, network_widths, validate
 from tdlm.binarynet.data import Split, load_split
@@ -31,6 +30,7 @@ from tdlm.binarynet.ising import IsingModel, fit_pseudolikelihood, metropolis, m
 from tdlm.binarynet.lrnet import LRNetConfig, accuracy, draw_binary, n_steps, train_lrnet
 from tdlm.progress import Progress
 from tdlm.protocol import resolve_device
+from tdlm.storage import provenance
 
 log = logging.getLogger("tdlm.binarynet")
 
@@ -48,6 +48,11 @@ CONVENTIONS = {
     "landscape": "tilt h_i -> h_i + x sigma_i, sigma = landscape_reference network; d = (1 - q)/2; s = Bethe entropy of the tilted model",
     "null_control": "each weight shuffled independently across networks, then the same fit and Bethe entropy",
     "generated_accuracy": "mean test accuracy of networks assembled from independent Metropolis samples of each layer's fitted model",
+}
+# the shared provenance's title and references, for this family
+FAMILY = {
+    "title": "Binary-weight networks trained by SGD, analysed through fitted pairwise Ising models",
+    "references": "arXiv:2007.08093 (2020)",
 }
 
 
@@ -120,17 +125,6 @@ def layer_measures(samples: np.ndarray, run_ids: np.ndarray, p: Mapping[str, Any
         mean_abs_J_null=np.nan if null is None else float(np.abs(_upper(null.J)).mean()),
     )
     return measures, model, mc[-1]
-
-
-def _attr(value: Any) -> Any:
-    """A netCDF-storable attribute value (no None or bool)."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (list, tuple)):
-        return np.asarray(value)
-    return value
 
 
 @dataclass(frozen=True)
@@ -259,14 +253,12 @@ def _dataset(per_ensemble: dict, trained: Trained, widths: Sequence[int], xs: np
         "run": (("network",), np.repeat(np.arange(p["n_runs"]), p["draws_per_run"])),
     })
     coords = {"ensemble": list(ENSEMBLES), "layer": np.arange(1, n_layers + 1), "direction": list(DIRECTIONS), "x": xs, "network": np.arange(len(trained.accepted))}
-    attrs = {key: _attr(value) for key, value in p.items()}
-    attrs.update(CONVENTIONS)
-    attrs.update({
-        "widths_used": np.asarray(widths),
+    attrs = provenance(dict(p), {
+        **FAMILY,
+        **CONVENTIONS,
+        "widths_used": list(widths),
         "n_weights_total": sum(n_weights),
         "alpha": sum(n_weights) / p["n_train"],
         "n_accepted": int(trained.accepted.sum()),
-        "tdlm_version": tdlm.__version__,
-        "torch_version": torch.__version__,
     })
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)

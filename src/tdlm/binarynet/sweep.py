@@ -17,6 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from tdlm.binarynet.config import validate
+from tdlm.binarynet.measures import CONVENTIONS, FAMILY
 from tdlm.storage import provenance, write_atomic
 
 POINT_COLUMNS = ["P", "L"]
@@ -32,9 +33,14 @@ def points(config: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=POINT_COLUMNS).drop_duplicates().reset_index(drop=True)
 
 
+def _overrides(config: dict[str, Any], P: int, L: int) -> dict[str, Any]:
+    """The parameters a point sets: the family's shared parameters plus P and L."""
+    return {**config["binary"].get("params", {}), "n_train": int(P), "n_layers": int(L)}
+
+
 def point_params(config: dict[str, Any], P: int, L: int) -> dict[str, Any]:
-    """Validated parameters of one point: the family's shared parameters plus P and L."""
-    return validate({**config["binary"].get("params", {}), "n_train": int(P), "n_layers": int(L)})
+    """Validated parameters of one point."""
+    return validate(_overrides(config, P, L))
 
 
 def check(config: dict[str, Any]) -> pd.DataFrame:
@@ -48,18 +54,29 @@ def check(config: dict[str, Any]) -> pd.DataFrame:
 def flags(config: dict[str, Any], P: int, L: int) -> str:
     """Command-line flags of `tdlm binary-simulate` for one point."""
     parts = []
-    for key, value in {**config["binary"].get("params", {}), "n_train": int(P), "n_layers": int(L)}.items():
+    for key, value in _overrides(config, P, L).items():
         text = "null" if value is None else ",".join(map(str, value)) if isinstance(value, list) else str(value).lower() if isinstance(value, bool) else str(value)
         parts.append(f"--{key.replace('_', '-')} {shlex.quote(text)}")
     return " ".join(parts)
 
 
 def gather(files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
-    """Dense dataset of the per-layer measures over (alpha, L, ensemble, layer); NaN beyond a point's depth."""
-    parts = []
+    """Dense dataset of the per-layer measures over (alpha, L, ensemble, layer); NaN beyond a point's depth.
+
+    Every point must share all parameters but P (n_train) and L (n_layers); the gathered file's
+    provenance holds those shared parameters.
+    """
+    parts, shared = [], None
     for path in sorted(map(str, files)):
         with xr.open_dataset(path, engine="netcdf4") as ds:
-            parts.append((int(ds.attrs["n_train"]), int(ds.attrs["n_layers"]), float(ds.attrs["alpha"]), ds[list(LAYER_VARS)].load(), dict(ds.attrs)))
+            params = json.loads(ds.attrs["params_json"])
+            parts.append((int(params["n_train"]), int(params["n_layers"]), float(ds.attrs["alpha"]), ds[list(LAYER_VARS)].load()))
+        rest = {k: v for k, v in params.items() if k not in ("n_train", "n_layers")}
+        if shared is None:
+            shared = rest
+        elif rest != shared:
+            differ = sorted(k for k in rest.keys() | shared.keys() if rest.get(k) != shared.get(k))
+            raise ValueError(f"binary-gather: {path} differs from the other points in {differ}; only n_train and n_layers may vary")
     if not parts:
         raise ValueError("binary-gather: no point files given")
     Ps, Ls = sorted({p[0] for p in parts}), sorted({p[1] for p in parts})
@@ -67,7 +84,7 @@ def gather(files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
     ensembles = parts[0][3].ensemble.values
     arrays = {name: np.full((len(Ps), len(Ls), len(ensembles), n_layer), np.nan) for name in LAYER_VARS}
     ln_alpha = np.full((len(Ps), len(Ls)), np.nan)
-    for P, L, alpha, ds, _ in parts:
+    for P, L, alpha, ds in parts:
         i, j = Ps.index(P), Ls.index(L)
         ln_alpha[i, j] = np.log(alpha)
         for name in LAYER_VARS:
@@ -79,7 +96,6 @@ def gather(files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
                 "layer": np.arange(1, n_layer + 1), "ln_alpha": (("alpha", "L"), ln_alpha)},
     )
     result["ln_alpha"].attrs["long_name"] = "ln(number of weights / P)"
-    shared = {k: v for k, v in parts[0][4].items() if k not in ("n_train", "n_layers", "alpha", "P", "wall_time_s", "widths_used", "n_weights_total", "n_accepted", "pca_explained_variance")}
-    result.attrs = provenance({}, {"family": "binary", "point_files_json": json.dumps(sorted(map(str, files))), **shared})
+    result.attrs = provenance(shared, {**FAMILY, **CONVENTIONS, "family": "binary", "point_files_json": json.dumps(sorted(map(str, files)))})
     write_atomic(result, out)
     return result
