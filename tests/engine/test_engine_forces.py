@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tdlm.energy import Boundary, gradient, layer_energies
+from tdlm.energy import Boundary, ForceField, gradient, layer_energies
 from tdlm.layout import Layout
 
 F64 = torch.float64
@@ -61,7 +61,8 @@ def autograd_reference(J, spins, x, y, skip_layer: int | None = None):
     return torch.stack([E.detach() for E in terms], dim=-1), pack([torch.zeros_like(t) if t.grad is None else t.grad for t in leaves])
 
 
-def analytic(J, spins, x, y):
+def analytic(J, spins, x, y, transposed=None):
+    """gradient() (the cached default ForceField), or a ForceField with the given working layouts."""
     L = len(J)
     widths = (x.shape[-1],) + tuple(j.shape[-2] for j in J)
     S, K = J[0].shape[:2]
@@ -70,7 +71,10 @@ def analytic(J, spins, x, y):
     assert layout.total == flat.numel()
     before = flat.clone()
     out = torch.full_like(flat, float("nan"))  # every entry must be written, whatever was there
-    energies = gradient(flat, layout, Boundary(x, y), out)
+    if transposed is None:
+        energies = gradient(flat, layout, Boundary(x, y), out)
+    else:
+        energies = ForceField(layout, Boundary(x, y), transposed=transposed)(flat, out)
     assert torch.equal(flat, before), "gradient() must not modify the positions"
     assert energies.shape == (S, K, L)
     return layout, flat, out, energies
@@ -87,15 +91,26 @@ CASES = [
     pytest.param((3, 8, 8, 2), 5, 3, 2, id="L3-N0<N"),
     pytest.param((16, 6, 6, 6, 6, 2), 8, 3, 4, id="L5"),
     pytest.param((5, 4, 4, 4, 4, 3), 6, 1, 1, id="L5-S1K1-3classes"),
+    pytest.param((20, 12, 12, 12, 2), 7, 2, 2, id="L4-N12-natural-layout-by-default"),
 ]
+# working layouts of layers 2..L (layer 1 is always feature-major): the CPU default, all
+# natural (M, N), all feature-major (N, M), and alternating (every hand-over between the two)
+LAYOUTS = [None, False, True, "alternating"]
+
+
+def _transposed(layouts, L):
+    if layouts == "alternating":
+        return (True,) + tuple(l % 2 == 0 for l in range(2, L + 1))
+    return layouts
 
 
 @pytest.mark.parametrize("widths, M, S, K", CASES)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_gradient_matches_autograd(widths, M, S, K, seed):
+@pytest.mark.parametrize("layouts", LAYOUTS)
+def test_gradient_matches_autograd(widths, M, S, K, seed, layouts):
     J, spins, x, y = random_case(widths, M, S, K, seed)
     ref_E, ref_g = autograd_reference(J, spins, x, y)
-    _, _, out, energies = analytic(J, spins, x, y)
+    _, _, out, energies = analytic(J, spins, x, y, _transposed(layouts, len(J)))
     assert torch.isfinite(out).all()
     assert rel_err(out, ref_g) < 1e-10
     assert rel_err(energies, ref_E) < 1e-12

@@ -11,12 +11,17 @@ from tdlm.layout import Layout
 from tdlm.space import reflect_
 
 
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")])]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("with_work", [False, True], ids=["allocating", "work-buffer"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_reflect_folds_and_reverses(dtype):
-    x = torch.tensor([1.5, -1.5, 0.3, -0.999, 1.001, 2.9, -2.9, 0.0, 1.0, -1.0, 0.999999], dtype=dtype)
-    v = torch.linspace(-2.0, 3.0, len(x), dtype=dtype)
+def test_reflect_folds_and_reverses(dtype, with_work, device):
+    x = torch.tensor([1.5, -1.5, 0.3, -0.999, 1.001, 2.9, -2.9, 0.0, 1.0, -1.0, 0.999999], dtype=dtype, device=device)
+    v = torch.linspace(-2.0, 3.0, len(x), dtype=dtype, device=device)
     x0, v0 = x.clone(), v.clone()
-    reflect_(x, v)
+    reflect_(x, v, work=torch.full_like(x, float("nan")) if with_work else None)
     over, under = x0 > 1, x0 < -1
     outside = over | under
     expected_x = torch.where(over, 2 - x0, torch.where(under, -2 - x0, x0))
