@@ -21,7 +21,7 @@ import torch
 
 from tdlm import checkpoint
 from tdlm.data import Dataset, draw, load_pool
-from tdlm.energy import Boundary, gradient
+from tdlm.energy import Boundary, force_field
 from tdlm.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
 from tdlm.layout import Layout
 from tdlm.observables import measure_branches, measure_history
@@ -147,16 +147,21 @@ def branch(setup: Setup, snapshots: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _check_finite(step: int, energies: torch.Tensor, layout: Layout | None = None, position: torch.Tensor | None = None) -> None:
-    """Raise Divergence naming the step and the first layer (energy, weights J_l or spins S_l) that is not finite."""
+def _check_energies(step: int, energies: torch.Tensor) -> None:
+    """Raise Divergence naming the step and the first layer whose energy is not finite."""
     bad = ~torch.isfinite(energies)
     if bad.any():
         layer = int(bad.reshape(-1, energies.shape[-1]).any(0).nonzero()[0]) + 1
         raise Divergence(f"non-finite energy at step {step} in layer {layer}")
-    if position is not None and layout is not None and not torch.isfinite(position).all():
-        names = [f"weights J_{l}" for l in range(1, layout.L + 1)] + [f"spins S_{l}" for l in range(1, layout.L)]
-        first = next(name for name, block in zip(names, layout.blocks(position)) if not torch.isfinite(block).all())
-        raise Divergence(f"non-finite position at step {step} in {first} (layer {first.split('_')[1]})")
+
+
+def _check_positions(step: int, layout: Layout, position: torch.Tensor) -> None:
+    """Raise Divergence naming the step and the first block (weights J_l or spins S_l) that is not finite."""
+    if torch.isfinite(position).all():
+        return
+    names = [("weights J", l) for l in range(1, layout.L + 1)] + [("spins S", l) for l in range(1, layout.L)]
+    (kind, l) = next(name for name, block in zip(names, layout.blocks(position)) if not torch.isfinite(block).all())
+    raise Divergence(f"non-finite position at step {step} in {kind}_{l} (layer {l})")
 
 
 class Recorder:
@@ -190,8 +195,8 @@ class Runner:
         self.stop_signal = signum
 
     def _integrator(self, layout: Layout, like: torch.Tensor) -> Integrator:
-        grad = lambda x, out: gradient(x, layout, self.setup.train, out)  # noqa: E731
-        return Integrator(grad, self.params.dt, self.thermostat, like, cuda_graph=self.params.cuda_graph)
+        forces = force_field(layout, self.setup.train, like.dtype, like.device)
+        return Integrator(forces, self.params.dt, self.thermostat, like, cuda_graph=self.params.cuda_graph)
 
     def _payload(self, phase: str, state: MDState, snapshots: torch.Tensor, recorder: Recorder) -> dict[str, Any]:
         return {
@@ -201,7 +206,8 @@ class Runner:
         }
 
     def _maybe_checkpoint(
-        self, phase: str, state: MDState, layout: Layout, snapshots: torch.Tensor, recorder: Recorder, energies: torch.Tensor,
+        self, phase: str, state: MDState, layout: Layout, snapshots: Callable[[], torch.Tensor], recorder: Recorder,
+        energies: torch.Tensor,
     ) -> None:
         p = self.params
         by_steps = p.checkpoint_steps > 0 and state.step - self.last_ckpt_step >= p.checkpoint_steps
@@ -209,9 +215,9 @@ class Runner:
         if not (by_steps or by_time or self.stop_signal):
             return
         # never overwrite a good checkpoint with a bad state (energies belong to the step before)
-        _check_finite(state.step - 1, energies)
-        _check_finite(state.step, energies, layout, state.position)
-        checkpoint.save(self.ckpt_path, self._payload(phase, state, snapshots, recorder))
+        _check_energies(state.step - 1, energies)
+        _check_positions(state.step, layout, state.position)
+        checkpoint.save(self.ckpt_path, self._payload(phase, state, snapshots(), recorder))
         self.last_ckpt_time, self.last_ckpt_step = time.monotonic(), state.step
         log.info("checkpoint at %s step %d -> %s", phase, state.step, self.ckpt_path)
 
@@ -221,18 +227,21 @@ class Runner:
     ) -> None:
         integrator = self._integrator(layout, state.position)
         progress = Progress(f"{phase} (S={self.setup.layout.S})", until, self.params.progress_seconds, state.step)
-        while True:
-            if state.step in events:
-                events[state.step]()
-            if state.step >= until:
-                break
-            energies = integrator.step(state)
-            if state.step % DIVERGENCE_CHECK_STEPS == 0:
-                _check_finite(state.step - 1, energies)  # energies of the positions before this step
-            self._maybe_checkpoint(phase, state, layout, snapshots(), recorder, energies)
-            if self.stop_signal:
-                raise Interrupted(self.stop_signal, state.step, self.ckpt_path)
-            progress.update(state.step)
+        try:
+            while True:
+                if state.step in events:
+                    events[state.step]()
+                if state.step >= until:
+                    break
+                energies = integrator.step(state)
+                if state.step % DIVERGENCE_CHECK_STEPS == 0:
+                    _check_energies(state.step - 1, energies)  # energies of the positions before this step
+                self._maybe_checkpoint(phase, state, layout, snapshots, recorder, energies)
+                if self.stop_signal:
+                    raise Interrupted(self.stop_signal, state.step, self.ckpt_path)
+                progress.update(state.step)
+        finally:
+            integrator.close()  # its noise workers and CUDA graph, also when the run stops early
         progress.update(state.step, force=True)
 
     def run(self) -> tuple[Recorder, MDState, torch.Tensor]:
@@ -274,7 +283,7 @@ class Runner:
 
             def at(step: int) -> None:
                 measured = measure_history(setup.layout, state.position, setup.train, setup.test)
-                _check_finite(step, measured["history_energy_layer"])
+                _check_energies(step, measured["history_energy_layer"])
                 recorder.put(measured, history_index[step], len(setup.history_times), axis=1)
                 for i, t in enumerate(setup.t_w):
                     if t == step:
@@ -296,7 +305,7 @@ class Runner:
             measured = measure_branches(
                 layout, state.position, state.velocity, reference, setup.train, setup.test, n_tw, p.n_replicas,
             )
-            _check_finite(step, measured["energy_layer"])
+            _check_energies(step, measured["energy_layer"])
             recorder.put(measured, branch_index[step], len(setup.branch_times), axis=2)
 
         events = {int(t): (lambda t=int(t): record(t)) for t in setup.branch_times}
