@@ -8,8 +8,8 @@ L = 10, hidden width N and R replicas (one sample, K = R configurations), every 
 timed in the same process, with repetitions interleaved (A, B, C, A, B, C, ...) and the
 median taken, so that the ratios are robust against other load on the machine:
 
-  engine      tdlm's Integrator.step (analytic fused forces, friction, one randn over the
-              whole buffer, drift, clamp walls) on the flat buffer of all R replicas
+  engine      tdlm's Integrator.step (analytic fused forces, friction, the noise drawn as the
+              engine draws it, drift, clamp walls) on the flat buffer of all R replicas
   engine+overlap  the same step with Integrator(overlap_noise=True): the noise is drawn on a
               helper thread while the forces are computed (CPU only; uses one core more than
               --threads, so compare its CPU time, not only its wall time)
@@ -55,25 +55,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
-from tdlm.energy import Boundary
-from tdlm.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
+import tdlm.energy
+import tdlm.integrate
+import tdlm.layout
+from tdlm.energy import Boundary, ForceField
+from tdlm.integrate import GRAPH_WARMUP_STEPS, Integrator, Thermostat, maxwell_boltzmann
 from tdlm.layout import Layout
-
-try:  # the engine's force field object (falls back to the plain gradient function of older versions)
-    from tdlm.energy import ForceField
-except ImportError:  # pragma: no cover
-    ForceField = None
-from tdlm.energy import gradient
 
 M, N0, L, CLASSES = 2000, 784, 10, 2
 DT, ETA, T = 1e-2, 1e-3, 1e-5
 METHODS = ("engine", "engine+overlap", "engine+graph", "baseline", "autograd", "autograd-batched", "products", "floor")
+CURRENT = {"layout": tdlm.layout, "energy": tdlm.energy, "integrate": tdlm.integrate}
 BASELINE: dict = {}  # the older engine's modules, filled by --baseline-rev
+Step = Callable[[], object]  # one MD step (or its products) of all R replicas
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -97,13 +95,6 @@ def make_data(device: torch.device, dtype: torch.dtype, seed: int = 0) -> tuple[
     return x.to(device), y.to(device)
 
 
-@dataclass
-class Method:
-    name: str
-    step: Callable[[], object]
-    replicas: int
-
-
 # ----------------------------------------------------------------------------- the engine
 
 
@@ -115,19 +106,26 @@ def _engine_state(layout: Layout, dtype, device) -> tuple[torch.Tensor, torch.Te
     return position, velocity, rng
 
 
-def build_engine(N: int, R: int, x: torch.Tensor, y: torch.Tensor, **flags) -> Method:
+def engine_parts(N: int, R: int, x: torch.Tensor, y: torch.Tensor, modules: dict = CURRENT, **flags) -> tuple:
+    """(forces, integrator, state) of the engine in `modules` (this package's, or an older revision's: BASELINE)."""
+    lay_m, en, it = modules["layout"], modules["energy"], modules["integrate"]
     device, dtype = x.device, x.dtype
-    layout = Layout(widths(N), M, 1, R)
-    boundary = Boundary(x.unsqueeze(0), y.unsqueeze(0))
+    layout = lay_m.Layout(widths(N), M, 1, R)
+    boundary = en.Boundary(x.unsqueeze(0), y.unsqueeze(0))
     position, velocity, rng = _engine_state(layout, dtype, device)
-    state = MDState(position, velocity, rng, 0)
-    if ForceField is not None:
-        forces = ForceField(layout, boundary, dtype=dtype, device=device)
-    else:
-        forces = lambda flat, out: gradient(flat, layout, boundary, out)  # noqa: E731
-    integrator = Integrator(forces, DT, Thermostat.from_params("per_step", ETA, DT, T), position, **flags)
-    name = "engine" + "".join("+" + {"cuda_graph": "graph", "overlap_noise": "overlap"}[k] for k in flags)
-    return Method(name, lambda: integrator.step(state), R)
+    state = it.MDState(position, velocity, rng, 0)
+    if hasattr(en, "ForceField"):
+        forces = en.ForceField(layout, boundary, dtype=dtype, device=device)
+    else:  # revisions before the ForceField
+        forces = lambda flat, out: en.gradient(flat, layout, boundary, out)  # noqa: E731
+    integrator = it.Integrator(forces, DT, it.Thermostat.from_params("per_step", ETA, DT, T), position, **flags)
+    return forces, integrator, state
+
+
+def build_engine(N: int, R: int, x: torch.Tensor, y: torch.Tensor, modules: dict = CURRENT, **flags) -> Step:
+    """Integrator.step of the engine in `modules`."""
+    _, integrator, state = engine_parts(N, R, x, y, modules, **flags)
+    return lambda: integrator.step(state)
 
 
 def load_baseline(rev: str) -> None:
@@ -148,18 +146,6 @@ def load_baseline(rev: str) -> None:
     BASELINE.update({m: importlib.import_module(f"{pkg}.{m}") for m in ("layout", "energy", "integrate")})
     BASELINE["rev"] = subprocess.run(["git", "rev-parse", "--short", rev], cwd=root, capture_output=True, text=True,
                                      check=True).stdout.strip()
-
-
-def build_baseline(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Method:
-    lay_m, en, it = BASELINE["layout"], BASELINE["energy"], BASELINE["integrate"]
-    device, dtype = x.device, x.dtype
-    layout = lay_m.Layout(widths(N), M, 1, R)
-    boundary = en.Boundary(x.unsqueeze(0), y.unsqueeze(0))
-    position, velocity, rng = _engine_state(layout, dtype, device)
-    state = it.MDState(position, velocity, rng, 0)
-    forces = lambda flat, out: en.gradient(flat, layout, boundary, out)  # noqa: E731
-    integrator = it.Integrator(forces, DT, it.Thermostat.from_params("per_step", ETA, DT, T), position)
-    return Method("baseline", lambda: integrator.step(state), R)
 
 
 # ----------------------------------------------------------------------------- plain autograd references
@@ -195,7 +181,7 @@ def _init_params(shapes: list[tuple[int, ...]], g: torch.Generator, device, dtyp
     return [torch.rand(s, generator=g, dtype=dtype).mul_(2).sub_(1).to(device).requires_grad_() for s in shapes]
 
 
-def build_autograd(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Method:
+def build_autograd(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Step:
     """One network (list of per-layer tensors) per replica, a loop over replicas."""
     w = widths(N)
     device, dtype = x.device, x.dtype
@@ -214,10 +200,10 @@ def build_autograd(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Method:
             grads = torch.autograd.grad(H, J + S)
             _naive_langevin(J + S, vel, grads, gen)
 
-    return Method("autograd", step, R)
+    return step
 
 
-def build_autograd_batched(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Method:
+def build_autograd_batched(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Step:
     """Per-layer tensors with a replica axis: one autograd graph for all replicas."""
     w = widths(N)
     device, dtype = x.device, x.dtype
@@ -233,54 +219,23 @@ def build_autograd_batched(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> 
         grads = torch.autograd.grad(H, J + S)
         _naive_langevin(J + S, vel, grads, gen)
 
-    return Method("autograd-batched", step, R)
+    return step
 
 
 # ----------------------------------------------------------------------------- bare products
 
 
-def build_products(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Method:
+def build_products(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Step:
     """The matrix products of one engine step, nothing else (the engine's own calls and buffers)."""
     device, dtype = x.device, x.dtype
     layout = Layout(widths(N), M, 1, R)
     position, _, _ = _engine_state(layout, dtype, device)
     out = torch.empty_like(position)
-    if ForceField is not None:
-        ff = ForceField(layout, Boundary(x.unsqueeze(0), y.unsqueeze(0)), dtype=dtype, device=device)
-        return Method("products", lambda: ff.products_only(position, out), R)
-    return _natural_products(N, R, x)
+    ff = ForceField(layout, Boundary(x.unsqueeze(0), y.unsqueeze(0)), dtype=dtype, device=device)
+    return lambda: ff.products_only(position, out)
 
 
-def _natural_products(N: int, R: int, x: torch.Tensor) -> Method:
-    """Products in the layouts of the first engine (sample-major layer 1, (M, N) blocks); older engines only."""
-    w = widths(N)
-    device, dtype = x.device, x.dtype
-    K = R
-    g = torch.Generator().manual_seed(5)
-    rnd = lambda *s: torch.rand(s, generator=g, dtype=dtype).to(device)  # noqa: E731
-    J1 = rnd(K * w[1], N0)
-    pre1 = torch.empty(M, K * w[1], dtype=dtype, device=device)
-    g1 = rnd(M, K * w[1])
-    dJ1 = torch.empty(K * w[1], N0, dtype=dtype, device=device)
-    layers = []
-    for l in range(2, L + 1):
-        below, J, gl = rnd(K, M, w[l - 1]), rnd(K, w[l], w[l - 1]), rnd(K, M, w[l])
-        layers.append((below, J, gl, torch.empty(K, M, w[l], dtype=dtype, device=device),
-                       torch.empty(K, w[l], w[l - 1], dtype=dtype, device=device),
-                       torch.empty(K, M, w[l - 1], dtype=dtype, device=device)))
-
-    def step() -> None:
-        torch.mm(x, J1.t(), out=pre1)
-        torch.mm(g1.t(), x, out=dJ1)
-        for below, J, gl, pre, dJ, dS in layers:
-            torch.bmm(below, J.transpose(1, 2), out=pre)
-            torch.bmm(gl.transpose(1, 2), below, out=dJ)
-            torch.bmm(gl, J, out=dS)
-
-    return Method("products", step, R)
-
-
-def build_floor(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Method:
+def build_floor(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Step:
     """The bare products plus the step's Gaussian noise, drawn by the engine's own Integrator.draw_noise
     (same streams, reseeded every step, same workers): no correct step with the spec's N(0, 1) noise
     from torch's generators can be faster than this."""
@@ -290,17 +245,17 @@ def build_floor(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Method:
     noise = torch.empty_like(position)
 
     def step() -> None:
-        products.step()
+        products()
         integrator.draw_noise(rng, noise)
 
-    return Method("floor", step, R)
+    return step
 
 
 BUILDERS = {
     "engine": lambda N, R, x, y: build_engine(N, R, x, y),
     "engine+overlap": lambda N, R, x, y: build_engine(N, R, x, y, overlap_noise=True),
     "engine+graph": lambda N, R, x, y: build_engine(N, R, x, y, cuda_graph=True),
-    "baseline": build_baseline,
+    "baseline": lambda N, R, x, y: build_engine(N, R, x, y, modules=BASELINE),
     "autograd": build_autograd,
     "autograd-batched": build_autograd_batched,
     "products": build_products,
@@ -350,7 +305,7 @@ def peak_memory(name: str, N: int, R: int, x: torch.Tensor, y: torch.Tensor, ste
         torch.cuda.reset_peak_memory_stats(device)
         m = BUILDERS[name](N, R, x, y)
         for _ in range(steps):
-            m.step()
+            m()
         sync(device)
         peak = torch.cuda.max_memory_allocated(device)
         del m
@@ -361,7 +316,7 @@ def peak_memory(name: str, N: int, R: int, x: torch.Tensor, y: torch.Tensor, ste
     maxrss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     m = BUILDERS[name](N, R, x, y)
     for _ in range(steps):
-        m.step()
+        m()
     if reset and _status_kb("VmHWM") is not None:
         peak_kb, how = _status_kb("VmHWM"), "VmHWM (reset via /proc/self/clear_refs) - VmRSS before"
         result = (peak_kb - base_kb) / 1024
@@ -376,27 +331,31 @@ def peak_memory(name: str, N: int, R: int, x: torch.Tensor, y: torch.Tensor, ste
 # ----------------------------------------------------------------------------- timing
 
 
-def time_block(m: Method, n: int, device: torch.device) -> tuple[float, float]:
+def time_block(step: Step, n: int, device: torch.device) -> tuple[float, float]:
     """(wall, CPU) seconds per step over n steps."""
     sync(device)
     w0, c0 = time.perf_counter(), time.process_time()
     for _ in range(n):
-        m.step()
+        step()
     sync(device)
     return (time.perf_counter() - w0) / n, (time.process_time() - c0) / n
 
 
-RATIOS = (("autograd/engine", "autograd", "engine"), ("autograd-batched/engine", "autograd-batched", "engine"),
-          ("engine/products", "engine", "products"), ("baseline/engine", "baseline", "engine"),
-          ("floor/products", "floor", "products"), ("engine/floor", "engine", "floor"), ("autograd/products", "autograd", "products"),
-          ("engine+overlap/products", "engine+overlap", "products"), ("autograd/engine+overlap", "autograd", "engine+overlap"),
-          ("engine+graph/products", "engine+graph", "products"), ("autograd/engine+graph", "autograd", "engine+graph"))
+# (label, numerator, denominator, column of the printed table or None: JSON only)
+RATIOS = (("autograd/engine", "autograd", "engine", "ag/eng"), ("autograd-batched/engine", "autograd-batched", "engine", "agb/eng"),
+          ("engine/products", "engine", "products", "eng/prod"), ("baseline/engine", "baseline", "engine", "base/eng"),
+          ("floor/products", "floor", "products", "flo/prod"), ("engine/floor", "engine", "floor", None),
+          ("autograd/products", "autograd", "products", "ag/prod"),
+          ("engine+overlap/products", "engine+overlap", "products", "ovl/prod"),
+          ("autograd/engine+overlap", "autograd", "engine+overlap", None),
+          ("engine+graph/products", "engine+graph", "products", "graph/prod"),
+          ("autograd/engine+graph", "autograd", "engine+graph", "ag/graph"))
 
 
 def bench_config(N: int, R: int, methods: list[str], x, y, budget: float, max_reps: int, min_reps: int,
                  block_s: float, memory: bool) -> dict:
     device = x.device
-    built: dict[str, Method] = {}
+    built: dict[str, Step] = {}
     inner: dict[str, int] = {}
     skipped: dict[str, str] = {}
     for name in methods:
@@ -404,7 +363,7 @@ def bench_config(N: int, R: int, methods: list[str], x, y, budget: float, max_re
             m = BUILDERS[name](N, R, x, y)
             time_block(m, 1, device)  # warm-up (and, for the graph, the eager steps before capture)
             if name == "engine+graph":
-                time_block(m, 4, device)
+                time_block(m, GRAPH_WARMUP_STEPS + 1, device)  # the eager warm-up steps, then the capture
             t, _ = time_block(m, 1, device)
         except Exception as e:  # noqa: BLE001 - report and go on
             skipped[name] = f"{type(e).__name__}: {e}"
@@ -444,17 +403,13 @@ def bench_config(N: int, R: int, methods: list[str], x, y, budget: float, max_re
             row["memory_method"] = how
     for key, field in (("ratios", "ms_per_replica_step"), ("ratios_cpu", "cpu_ms_per_replica_step")):
         per = {k: v[field] for k, v in row["methods"].items()}
-        row[key] = {label: per[a] / per[b] for label, a, b in RATIOS if a in per and b in per}
+        row[key] = {label: per[a] / per[b] for label, a, b, _ in RATIOS if a in per and b in per}
     return row
 
 
 def format_table(rows: list[dict], methods: list[str]) -> str:
     cols = [m for m in methods if any(m in r["methods"] for r in rows)]
-    ratio_cols = [(label, short) for label, short in (
-        ("autograd/engine", "ag/eng"), ("autograd-batched/engine", "agb/eng"), ("engine/products", "eng/prod"),
-        ("baseline/engine", "base/eng"), ("engine+overlap/products", "ovl/prod"), ("engine+graph/products", "graph/prod"),
-        ("autograd/engine+graph", "ag/graph"), ("floor/products", "flo/prod"), ("autograd/products", "ag/prod"),
-    ) if any(label in r["ratios"] for r in rows)]
+    ratio_cols = [(label, short) for label, _, _, short in RATIOS if short and any(label in r["ratios"] for r in rows)]
     head = f"{'N':>3} {'R':>3} " + " ".join(f"{m:>16}" for m in cols)
     head += " " + " ".join(f"{short:>15}" for _, short in ratio_cols)
     lines = ["wall ms per replica-step (median) [CPU ms in brackets]; ratios wall (CPU)", head, "-" * len(head)]

@@ -5,8 +5,9 @@
 
 Times (process CPU time, median of interleaved repetitions, same data as bench_md.py) of the
 full Integrator.step, the ForceField call alone, its matrix products alone
-(ForceField.products_only) and one torch.randn over the whole state; the rest is derived:
-force element-wise work = forces - products, update = step - forces, of which noise = randn.
+(ForceField.products_only) and the step's noise alone (Integrator.draw_noise: the same streams
+and workers as the step); the rest is derived: force element-wise work = forces - products,
+update = step - forces, of which noise = draw_noise.
 --torch-profiler also prints torch.profiler's table of the top operators of a few steps.
 """
 
@@ -15,17 +16,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_md as b  # noqa: E402
-
-from tdlm.energy import Boundary, ForceField  # noqa: E402
-from tdlm.integrate import Integrator, MDState, Thermostat  # noqa: E402
-from tdlm.layout import Layout  # noqa: E402
 
 
 def main() -> int:
@@ -39,37 +35,31 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     device = torch.device("cpu")
     x, y = b.make_data(device, torch.float32)
-    layout = Layout(b.widths(args.N), b.M, 1, args.R)
-    ff = ForceField(layout, Boundary(x[None], y[None]))
-    pos, vel, rng = b._engine_state(layout, torch.float32, device)
-    state = MDState(pos, vel, rng)
-    integ = Integrator(ff, b.DT, Thermostat.from_params("per_step", b.ETA, b.DT, b.T), pos)
-    grad, noise, g2 = torch.empty_like(pos), torch.empty_like(pos), torch.Generator().manual_seed(9)
+    ff, integ, state = b.engine_parts(args.N, args.R, x, y)
+    pos = state.position
+    grad, noise, rng = torch.empty_like(pos), torch.empty_like(pos), torch.Generator().manual_seed(9)
     parts = {
         "step": lambda: integ.step(state),
         "forces": lambda: ff(pos, grad),
         "products": lambda: ff.products_only(pos, grad),
-        "randn": lambda: torch.randn(noise.shape, generator=g2, out=noise),
+        "noise": lambda: integ.draw_noise(rng, noise),
     }
     res: dict[str, list[float]] = {k: [] for k in parts}
     for _ in range(args.reps):
         for k, f in parts.items():
             f()
-            c0 = time.process_time()
-            for _ in range(3):
-                f()
-            res[k].append((time.process_time() - c0) / 3 * 1e3)
+            res[k].append(b.time_block(f, 3, device)[1] * 1e3)
     med = {k: statistics.median(v) for k, v in res.items()}
     prod = med["products"]
     rows = [
         ("matrix products", prod),
         ("force element-wise (forces - products)", med["forces"] - prod),
-        ("noise: torch.randn over the state", med["randn"]),
-        ("update w/o noise (step - forces - randn)", med["step"] - med["forces"] - med["randn"]),
+        ("noise: Integrator.draw_noise", med["noise"]),
+        ("update w/o noise (step - forces - noise)", med["step"] - med["forces"] - med["noise"]),
         ("full step", med["step"]),
     ]
     print(f"N={args.N} R={args.R} M={b.M} N_0={b.N0} L={b.L} float32, threads={torch.get_num_threads()}, "
-          f"{layout.total} coordinates, layouts {ff.transposed}")
+          f"{pos.numel()} coordinates, layouts {ff.transposed}")
     print(f"{'part':44s} {'CPU ms/step':>12} {'x products':>11}")
     for name, ms in rows:
         print(f"{name:44s} {ms:12.2f} {ms / prod:11.2f}")
