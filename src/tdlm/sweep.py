@@ -16,13 +16,11 @@ if TYPE_CHECKING:
 
 from tdlm.params import FIELDS, ConfigError, build
 
-# sweep-level keys copied verbatim into every job's parameters
-SHARED_KEYS = (
-    "n_test", "dt", "eta", "thermostat", "t_w", "t_star", "n_replicas", "seed", "record_per_decade",
-    "store_spins", "device", "dtype", "tf32", "cuda_graph", "checkpoint_steps", "checkpoint_seconds", "progress_seconds",
-)
 POINT_COLUMNS = ["M", "N", "L", "T"]
 JOB_COLUMNS = POINT_COLUMNS + ["job"]
+# sweep-level keys copied verbatim into every job's parameters: every simulate field but the data
+# section (a block of its own), the point's coordinates and what each job sets itself
+SHARED_KEYS = tuple(f.name for f in FIELDS if "." not in f.name and f.name not in (*POINT_COLUMNS, "samples", "checkpoint_path"))
 
 
 def format_T(T: float) -> float:

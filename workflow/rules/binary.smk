@@ -13,8 +13,8 @@ rule binary_simulate:
         "../../envs/tdlm.yaml"
     threads: config["binary"]["resources"]["threads"]
     resources:
-        mem_mb=binary_resource("mem_mb"),
-        runtime=binary_resource("runtime"),
+        mem_mb=scaled_resource(config["binary"]["resources"], "mem_mb"),
+        runtime=scaled_resource(config["binary"]["resources"], "runtime"),
     params:
         flags=binary_flags,
     shell:

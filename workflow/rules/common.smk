@@ -60,23 +60,15 @@ def point_jobs(wildcards):
     )
 
 
-def simulate_resource(name):
-    """Resources of the simulate rule from config; memory and runtime grow with the retry attempt."""
-    base = config["resources"]["simulate"][name]
-    if name in ("mem_mb", "runtime"):
-        return lambda wildcards, attempt: int(base * attempt)
-    return base
+def scaled_resource(section, name):
+    """Memory or runtime of a simulate rule from its config section, growing with the retry attempt."""
+    base = section[name]
+    return lambda wildcards, attempt: int(base * attempt)
 
 
 def binary_flags(wildcards):
     """binary-simulate flags of one (P, L) point."""
     return binary_sweep.flags(config, int(wildcards.P), int(wildcards.L))
-
-
-def binary_resource(name):
-    """Resources of binary_simulate; memory and runtime grow with the retry attempt."""
-    base = config["binary"]["resources"][name]
-    return lambda wildcards, attempt: int(base * attempt)
 
 
 def figure_files():

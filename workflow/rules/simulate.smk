@@ -7,8 +7,8 @@ rule simulate:
         "../../envs/tdlm.yaml"
     threads: config["resources"]["simulate"]["threads"]
     resources:
-        mem_mb=simulate_resource("mem_mb"),
-        runtime=simulate_resource("runtime"),
+        mem_mb=scaled_resource(config["resources"]["simulate"], "mem_mb"),
+        runtime=scaled_resource(config["resources"]["simulate"], "runtime"),
     params:
         flags=simulate_flags,
         checkpoint=f"{OUT}/checkpoints/{JOB_SPACE.wildcard_pattern}.ckpt",
