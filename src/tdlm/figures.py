@@ -70,29 +70,65 @@ def phase_diagram(phase: xr.Dataset, stem: str | Path, T: float | None = None) -
     return save(fig, stem)
 
 
-def q_star_heatmap(phase: xr.Dataset, L: int, stem: str | Path, T: float | None = None, variable: str = "q_star") -> list[Path]:
-    """q*_l over (layer, ln alpha) at depth L with the threshold contour (the paper's Fig. 1)."""
-    ds = select_T(phase, T).sel(L=L)
-    layers = np.arange(1, L)
-    values = ds[variable].sel(layer=layers).transpose("alpha", "layer").values
-    keep = np.isfinite(values).any(axis=1)
-    if not keep.any():
-        raise ValueError(f"no data for L = {L} at T = {float(ds['T'])}")
-    values, ln_alpha = values[keep], ds.ln_alpha.values[keep]
-    order = np.argsort(ln_alpha)
-    values, ln_alpha = values[order], ln_alpha[order]
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    mesh = ax.pcolormesh(layers, ln_alpha, values, cmap="viridis", shading="nearest", vmin=0, vmax=max(1e-9, np.nanmax(values)))
-    fig.colorbar(mesh, ax=ax, label=rf"${variable.replace('_star', '')}^*_l$ (t = t*, mean over samples)")
-    threshold = phase.attrs.get("classify_threshold", np.exp(-1))
-    if len(ln_alpha) > 1 and len(layers) > 1 and np.nanmin(values) < threshold < np.nanmax(values):
+def alphas_with_data(ds: xr.Dataset, variable: str, L: int) -> np.ndarray:
+    """Indices of the alpha points whose `variable` has data in some hidden layer 1..L-1, sorted by ln alpha."""
+    values = ds[variable].sel(layer=np.arange(1, L)).transpose("alpha", "layer").values
+    keep = np.flatnonzero(np.isfinite(values).any(axis=1))
+    return keep[np.argsort(ds.ln_alpha.values[keep], kind="stable")]
+
+
+def heatmap_rows(ds: xr.Dataset, variable: str, L: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """(ln alpha, values (row, layer 1..L-1), rows merged): the rows of a heat map over (layer, ln alpha).
+
+    Alpha points with equal ln alpha (e.g. M=2000, N=5 and M=4000, N=10) share one row, their
+    values averaged; the third item says how many rows were merged away.
+    """
+    order = alphas_with_data(ds, variable, L)
+    ln_alpha = ds.ln_alpha.values[order]
+    values = ds[variable].sel(layer=np.arange(1, L)).transpose("alpha", "layer").values[order]
+    keys = np.round(ln_alpha, 9)
+    unique = np.unique(keys)
+    rows = np.array([np.nanmean(values[keys == k], axis=0) for k in unique]).reshape(len(unique), L - 1)
+    return np.array([ln_alpha[keys == k][0] for k in unique]), rows, len(keys) - len(unique)
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges around sorted centres (unit width around a single centre)."""
+    c = np.asarray(centres, dtype=float)
+    if len(c) == 1:
+        return np.array([c[0] - 0.5, c[0] + 0.5])
+    mid = 0.5 * (c[1:] + c[:-1])
+    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
+def draw_heatmap(fig: plt.Figure, ax: plt.Axes, layers: np.ndarray, ln_alpha: np.ndarray, values: np.ndarray,
+                 threshold: float, label: str) -> bool:
+    """Cells over (layer, ln alpha) with the threshold contour; True when there was a crossing to contour."""
+    mesh = ax.pcolormesh(_edges(layers), _edges(ln_alpha), values, cmap="viridis", shading="flat", vmin=0,
+                         vmax=max(1e-9, float(np.nanmax(values))))
+    fig.colorbar(mesh, ax=ax, label=label)
+    has_contour = len(ln_alpha) > 1 and len(layers) > 1 and np.nanmin(values) < threshold < np.nanmax(values)
+    if has_contour:
         ax.contour(layers, ln_alpha, values, levels=[threshold], colors="white", linewidths=2)
-    ax.plot([], [], color="white", lw=2, label=f"q* = {threshold:.3f} (1/e)")
+    name = " (1/e)" if np.isclose(threshold, np.exp(-1)) else ""
+    ax.plot([], [], color="white", lw=2, label=f"q* = {threshold:.3f}{name}")
+    ax.legend(loc="upper right", fontsize=8, facecolor="grey")
     ax.set_xlabel("layer l")
     ax.set_ylabel(r"$\ln \alpha$")
     ax.set_xticks(layers)
-    ax.set_title(f"{variable} over layers, L = {L}, T = {float(ds['T']):.3g}")
-    ax.legend(loc="upper right", fontsize=8, facecolor="grey")
+    return bool(has_contour)
+
+
+def q_star_heatmap(phase: xr.Dataset, L: int, stem: str | Path, T: float | None = None, variable: str = "q_star") -> list[Path]:
+    """q*_l over (layer, ln alpha) at depth L with the threshold contour (the paper's Fig. 1)."""
+    ds = select_T(phase, T).sel(L=L)
+    ln_alpha, values, merged = heatmap_rows(ds, variable, L)
+    if not len(ln_alpha):
+        raise ValueError(f"no data for L = {L} at T = {float(ds['T'])}")
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    draw_heatmap(fig, ax, np.arange(1, L), ln_alpha, values, phase.attrs.get("classify_threshold", np.exp(-1)),
+                 rf"${variable.replace('_star', '')}^*_l$ (t = t*, mean over samples)")
+    ax.set_title(f"{variable} over layers, L = {L}, T = {float(ds['T']):.3g}" + (f" ({merged} equal-ln-alpha rows averaged)" if merged else ""))
     fig.tight_layout()
     return save(fig, stem)
 

@@ -12,62 +12,37 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
+from tdlm.figures import alphas_with_data, draw_heatmap, heatmap_rows
 from tdlm.paper.plots_common import THRESHOLD, Drawn, alpha_label, colours
 from tdlm.paper.select import Point, alpha_index, at_L_T
 
 
-def _edges(centres: np.ndarray) -> np.ndarray:
-    """Cell edges around sorted centres (unit width around a single centre)."""
-    c = np.asarray(centres, dtype=float)
-    if len(c) == 1:
-        return np.array([c[0] - 0.5, c[0] + 0.5])
-    mid = 0.5 * (c[1:] + c[:-1])
-    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
-
-
-def _rows(ds: xr.Dataset, variable: str, L: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """(ln alpha, values over hidden layers) of the alphas that hold data, sorted by ln alpha."""
-    values = ds[variable].sel(layer=np.arange(1, L)).transpose("alpha", "layer").values
-    keep = np.flatnonzero(np.isfinite(values).any(axis=1))
-    order = keep[np.argsort(ds.ln_alpha.values[keep], kind="stable")]
-    return ds.ln_alpha.values[order], values[order], [int(i) for i in order]
+def _threshold(phase: xr.Dataset) -> float:
+    """The threshold the classification used (phase.nc records it), 1/e for files without it."""
+    return float(phase.attrs.get("classify_threshold", THRESHOLD))
 
 
 def phase_heatmap(phase: xr.Dataset, L: int, T: float, stem: Path, note: str = "") -> Drawn:
-    """q*_l over (layer l, ln alpha) at depth L with the 1/e contour: the paper's phase diagram.
+    """q*_l over (layer l, ln alpha) at depth L with the threshold contour: the paper's phase diagram.
 
-    Alpha points with equal ln alpha (e.g. M=2000, N=5 and M=4000, N=10) share one row: their
-    q*_l are averaged, and the title says how many rows were merged.
+    Alpha points with equal ln alpha share one row (figures.heatmap_rows); the title says how many
+    rows were merged.
     """
     d = Drawn("phase_heatmap")
     ds = at_L_T(phase, L, T)
     layers = np.arange(1, L)
-    ln_alpha, values, _ = _rows(ds, "q_star", L)
-    keys = np.round(ln_alpha, 9)
-    unique = np.unique(keys)
-    merged = np.array([np.nanmean(values[keys == k], axis=0) for k in unique])
-    n_merged = len(keys) - len(unique)
-    ln_alpha = np.array([ln_alpha[keys == k][0] for k in unique])
+    ln_alpha, values, n_merged = heatmap_rows(ds, "q_star", L)
     fig, ax = plt.subplots(figsize=(6.6, 4.8))
     d.add("layer", layers)
     d.add("ln_alpha", ln_alpha)
-    z = d.add("q_star", merged)
-    mesh = ax.pcolormesh(_edges(layers), _edges(ln_alpha), z, cmap="viridis", shading="flat", vmin=0,
-                         vmax=max(1e-9, float(np.nanmax(z))))
-    fig.colorbar(mesh, ax=ax, label=r"$q^*_l$ (t = t*, mean over samples)")
-    has_contour = len(ln_alpha) > 1 and len(layers) > 1 and np.nanmin(z) < THRESHOLD < np.nanmax(z)
-    if has_contour:
-        ax.contour(layers, ln_alpha, z, levels=[THRESHOLD], colors="white", linewidths=2)
-    ax.plot([], [], color="white", lw=2, label="q* = 1/e")
-    ax.legend(loc="upper right", fontsize=8, facecolor="grey")
-    ax.set_xlabel("layer l")
-    ax.set_ylabel(r"$\ln \alpha$")
-    ax.set_xticks(layers)
+    z = d.add("q_star", values)
+    has_contour = draw_heatmap(fig, ax, layers, ln_alpha, z, _threshold(phase),
+                               r"$q^*_l$ (t = t*, mean over samples)")
     extras = []
     if len(ln_alpha) == 1:
         extras.append("only one alpha in this config")
     if not has_contour:
-        extras.append("no 1/e crossing to contour")
+        extras.append("no threshold crossing to contour")
     if n_merged:
         extras.append(f"{n_merged} {'row' if n_merged == 1 else 'rows'} merged with an equal ln alpha (averaged)")
     if note:
@@ -81,7 +56,8 @@ def q_profiles_train_test(phase: xr.Dataset, L: int, T: float, stem: Path, note:
     d = Drawn("q_profiles_train_test")
     ds = at_L_T(phase, L, T)
     layers = np.arange(1, L)
-    ln_alpha, _, order = _rows(ds, "q_star", L)
+    order = alphas_with_data(ds, "q_star", L)
+    ln_alpha = ds.ln_alpha.values[order]
     fig, ax = plt.subplots(figsize=(7, 4.6))
     for colour, la, i in zip(colours(len(order)), ln_alpha, order):
         a = ds.isel(alpha=i).sel(layer=layers)
@@ -90,7 +66,7 @@ def q_profiles_train_test(phase: xr.Dataset, L: int, T: float, stem: Path, note:
                 "o-", color=colour, label=label)
         ax.plot(d.add(f"test[{label}].layer", layers), d.add(f"test[{label}].q_test_star", a.q_test_star.values),
                 "s--", color=colour, mfc="none")
-    ax.axhline(THRESHOLD, color="grey", ls=":", lw=0.8)
+    ax.axhline(_threshold(phase), color="grey", ls=":", lw=0.8)
     ax.set_xlabel("layer l")
     ax.set_ylabel(r"$q^*_l$ (solid: training inputs, dashed: test inputs)")
     ax.set_xticks(layers)
@@ -113,7 +89,7 @@ def depth_profiles(phase: xr.Dataset, point: Point, stem: Path) -> Drawn:
         ax.plot(d.add(f"L={L}.layer", layers), d.add(f"L={L}.q_star", q), "o-", color=colour, label=f"L={L}")
         ax_rel.plot(d.add(f"L={L}.l_over_L", layers / L), q, "o-", color=colour, label=f"L={L}")
     for axis, xlabel in ((ax, "layer l"), (ax_rel, "l / L")):
-        axis.axhline(THRESHOLD, color="grey", ls=":", lw=0.8)
+        axis.axhline(_threshold(phase), color="grey", ls=":", lw=0.8)
         axis.set_xlabel(xlabel)
         axis.set_ylabel(r"$q^*_l$")
         axis.grid(alpha=0.3)
