@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tdlm.paper import cost
+from wf_helpers import run_tdlm
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -90,10 +89,8 @@ def test_paper_config_totals():
 def test_cost_cli(tmp_path, small):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(small))
-    out = subprocess.run([sys.executable, "-m", "tdlm.cli", "cost", str(path), "--step-rate", "1000", "--jobs"],
-                         capture_output=True, text=True, timeout=120)
+    out = run_tdlm("cost", str(path), "--step-rate", "1000", "--jobs", cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "replica-steps   1.23e+04" in out.stdout and "job=1" in out.stdout
-    bad = subprocess.run([sys.executable, "-m", "tdlm.cli", "cost", str(tmp_path / "missing.yaml")],
-                         capture_output=True, text=True, timeout=120)
+    bad = run_tdlm("cost", str(tmp_path / "missing.yaml"), cwd=tmp_path, timeout=120)
     assert bad.returncode == 2 and "tdlm cost: error" in bad.stderr

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ from sweep_synthetic import synthetic_overlaps
 from tdlm.classify import classify
 from tdlm.figures import heatmap_rows, phase_diagram, q_star_heatmap
 from tdlm.storage import write_atomic
+from wf_helpers import run_tdlm
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -57,10 +56,7 @@ def test_q_star_heatmap_without_data_raises(phase, tmp_path):
 def test_plot_phase_cli(phase, tmp_path):
     write_atomic(phase, tmp_path / "phase.nc")
     out = tmp_path / "figures"
-    proc = subprocess.run(
-        [sys.executable, "-m", "tdlm.cli", "plot-phase", str(tmp_path / "phase.nc"), "--outdir", str(out)],
-        capture_output=True, text=True, timeout=300,
-    )
+    proc = run_tdlm("plot-phase", str(tmp_path / "phase.nc"), "--outdir", str(out), cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     for stem in ["phase_diagram"] + [f"q_star_L{int(L)}" for L in phase.L.values]:
         assert_png_pdf([out / f"{stem}.png", out / f"{stem}.pdf"], out / stem)
