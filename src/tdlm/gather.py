@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import xarray as xr
 
-import tdlm
 from tdlm.storage import provenance, write_atomic
 
 REPLICA_VARS = ("energy", "energy_layer", "kinetic_temperature", "accuracy", "accuracy_tanh", "c", "c_norm", "C", "C_norm")
@@ -35,31 +34,36 @@ def _reduce(job: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-def _shared_params(attrs: dict) -> dict:
-    params = json.loads(attrs["params_json"])
-    return {k: v for k, v in params.items() if k not in POINT_KEYS + PER_JOB_KEYS}
-
-
-def gather_point(job_files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
-    """Concatenate the jobs of one parameter point along `sample`."""
-    parts, sources, point, shared = [], [], None, None
+def jobs_of_one_point(job_files: Iterable[str | Path]) -> Iterator[tuple[str, dict[str, Any], xr.Dataset]]:
+    """(path, parameters, open dataset) of each job file, sorted by name; raises ValueError when a
+    job's point or any parameter but the per-job ones differs from the first job's."""
+    point = shared = None
     for path in sorted(map(str, job_files)):
         with xr.open_dataset(path, engine="netcdf4") as job:
             params = json.loads(job.attrs["params_json"])
             key = {k: params[k] for k in POINT_KEYS}
+            rest = {k: v for k, v in params.items() if k not in POINT_KEYS + PER_JOB_KEYS}
             if point is None:
-                point, shared = key, _shared_params(job.attrs)
-            elif key != point or _shared_params(job.attrs) != shared:
+                point, shared = key, rest
+            elif key != point or rest != shared:
                 raise ValueError(f"{path}: parameters differ from the other jobs of point {point}")
-            parts.append(_reduce(job).load())
-            sources.append({"file": path, "samples": params["samples"], "noise_seed": int(job.attrs["noise_seed"])})
+            yield path, params, job
+
+
+def gather_point(job_files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
+    """Concatenate the jobs of one parameter point along `sample`."""
+    parts, sources, params = [], [], None
+    for path, params, job in jobs_of_one_point(job_files):
+        parts.append(_reduce(job).load())
+        sources.append({"file": path, "samples": params["samples"], "noise_seed": int(job.attrs["noise_seed"])})
     if not parts:
         raise ValueError("gather-point: no job files given")
+    point = {k: params[k] for k in POINT_KEYS}
     ds = xr.concat(parts, dim="sample").sortby("sample")
     if len(np.unique(ds.sample)) != ds.sizes["sample"]:
         raise ValueError(f"gather-point: duplicate samples {ds.sample.values.tolist()} for point {point}")
     ds.attrs = provenance(
-        {**shared, **point},
+        {k: v for k, v in params.items() if k not in PER_JOB_KEYS},
         {"jobs_json": json.dumps(sources), "ln_alpha": float(np.log(point["M"] / point["N"]))},
     )
     write_atomic(ds, out)
@@ -108,7 +112,6 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Datas
         out_ds[name].attrs = dict(template[name].attrs)
     out_ds["ln_alpha"].attrs["long_name"] = "ln(M / N)"
     out_ds.attrs = provenance(shared, {"points": len(files), "point_files_json": json.dumps(files)})
-    out_ds.attrs["tdlm_version"] = tdlm.__version__
     write_atomic(out_ds, out, compress=True)
     return out_ds
 

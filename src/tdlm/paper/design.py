@@ -23,11 +23,11 @@ from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
 
 from tdlm.classify import LIQUID, SOLID
+from tdlm.gather import PER_JOB_KEYS, jobs_of_one_point
 from tdlm.paper.select import Point, alpha_index
 from tdlm.storage import provenance, write_atomic
 
 KINDS = {"Q": ("J_final", "weight_layer"), "q": ("S_final", "spin_layer")}
-POINT_KEYS = ("M", "N", "L", "T")
 
 
 def overlap_matrix(x: np.ndarray) -> np.ndarray:
@@ -95,27 +95,23 @@ def choose_layers(phase: xr.Dataset, point: Point, variable: str = "q_star") -> 
 
 def _load(job_files: Iterable[str | Path], t_w: int | None) -> tuple[dict, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, np.ndarray, int, list[str]]:
     """Snapshots of every configuration (sample-major, then replica) at one t_w from the jobs of one point."""
-    files = sorted(map(str, job_files))
+    params, chunks, layer_of, samples, t_w_used, files = None, {k: [] for k in KINDS}, {}, [], None, []
+    for path, p, job in jobs_of_one_point(job_files):
+        if params is None:
+            params = p
+            t_w_used = int(job.t_w.max()) if t_w is None else int(t_w)
+        if t_w_used not in job.t_w.values:
+            raise ValueError(f"{path}: t_w={t_w_used} not recorded; allowed values: {job.t_w.values.tolist()}")
+        for kind, (var, coord) in KINDS.items():
+            if var in job:
+                chunks[kind].append(job[var].sel(t_w=t_w_used).transpose("sample", "replica", ...).values)
+                layer_of[kind] = job[coord].values
+            else:
+                chunks[kind].append(None)
+        samples.append(job.sample.values)
+        files.append(path)
     if not files:
         raise ValueError("design-space: no job files given")
-    params, chunks, layer_of, samples, t_w_used = None, {k: [] for k in KINDS}, {}, [], None
-    for path in files:
-        with xr.open_dataset(path, engine="netcdf4") as job:
-            p = json.loads(job.attrs["params_json"])
-            if params is None:
-                params = p
-                t_w_used = int(job.t_w.max()) if t_w is None else int(t_w)
-            elif any(p[k] != params[k] for k in POINT_KEYS):
-                raise ValueError(f"{path}: point {[p[k] for k in POINT_KEYS]} differs from {[params[k] for k in POINT_KEYS]}")
-            if t_w_used not in job.t_w.values:
-                raise ValueError(f"{path}: t_w={t_w_used} not recorded; allowed values: {job.t_w.values.tolist()}")
-            for kind, (var, coord) in KINDS.items():
-                if var in job:
-                    chunks[kind].append(job[var].sel(t_w=t_w_used).transpose("sample", "replica", ...).values)
-                    layer_of[kind] = job[coord].values
-                else:
-                    chunks[kind].append(None)
-            samples.append(job.sample.values)
     sample = np.concatenate(samples)
     data = {}
     for kind, parts in chunks.items():
@@ -192,7 +188,7 @@ def design_space(
         kind, rest = name.split("_", 1)
         what = "weight overlap Q_l^{ab} (J_final)" if kind == "Q" else "spin overlap q_l^{ab} (S_final)"
         ds[name].attrs["long_name"] = f"{what}: {descriptions[rest]}"
-    shared = {k: v for k, v in params.items() if k not in ("samples", "checkpoint_path")}
+    shared = {k: v for k, v in params.items() if k not in PER_JOB_KEYS}
     ds.attrs = provenance(shared, {
         "design_t_w": t_w_used, "design_t_star": int(params["t_star"]), "design_layers": [l for _, l, _ in chosen],
         "design_roles": json.dumps([r for r, _, _ in chosen]), "design_kinds": json.dumps(sorted(data)),
