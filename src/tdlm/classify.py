@@ -3,6 +3,13 @@
 A layer is liquid when q*_l < threshold and solid otherwise; it is flagged uncertain when the
 threshold lies within `n_sigma` standard errors (over samples) of q*_l. With one sample
 there is no standard error and no layer is flagged uncertain.
+
+Why the normalised overlap classifies by default: the raw overlap (1/(N M)) sum S^a S^b is
+bounded by the self-overlap <S^2>, so a layer of small (unsaturated) spins has a small raw q
+even when its replicas are identical: it measures the spins' size, not their decorrelation.
+The normalised overlap (the sum over the root of the two self-overlaps) is 1 for identical
+replicas at any magnitude. phase.nc keeps both: `<x>_star` normalised, `<x>_raw_star` raw,
+for x in q, Q, c, C; `classify_overlap` records which one drove the labels.
 """
 
 from __future__ import annotations
@@ -17,6 +24,45 @@ from tdlm.storage import write_atomic
 SOLID, LIQUID, UNCERTAIN, UNDEFINED = 0, 1, 2, -1
 FLAG_VALUES = np.array([UNDEFINED, SOLID, LIQUID, UNCERTAIN], dtype=np.int8)
 FLAG_MEANINGS = "undefined solid liquid uncertain"
+OVERLAPS = ("q_norm", "q")  # the classifying overlap: normalised (default) or raw
+DEFAULT_OVERLAP = "q_norm"
+STARRED = ("q", "Q", "c", "C")  # stored raw and normalised; q_test (of +/-1 sign states) is both at once
+
+
+def check_overlap(overlap: str) -> str:
+    if overlap not in OVERLAPS:
+        raise ValueError(f"classify.overlap: got {overlap!r}; allowed values: {', '.join(OVERLAPS)}")
+    return overlap
+
+
+def series_name(name: str, overlap: str) -> str:
+    """The overlaps.nc variable of c, C, q or Q in the normalisation of `overlap` (e.g. c -> c_norm)."""
+    return f"{name}_norm" if check_overlap(overlap) == "q_norm" else name
+
+
+def star_name(name: str, overlap: str) -> str:
+    """The phase.nc variable of c*, C*, q* or Q* in the normalisation of `overlap` (q_test_star is both)."""
+    if name == "q_test":
+        return "q_test_star"
+    return f"{name}_star" if check_overlap(overlap) == "q_norm" else f"{name}_raw_star"
+
+
+def overlap_of(ds: xr.Dataset) -> str:
+    """The overlap a phase.nc was classified on; files written before the choice existed used the raw q."""
+    return str(ds.attrs.get("classify_overlap", "q"))
+
+
+def phase_star(ds: xr.Dataset, name: str) -> str:
+    """The phase.nc variable of q*, Q*, c* or C* that matches the classification; files written before
+    the choice existed hold their raw values under the plain name (q_star)."""
+    if "classify_overlap" not in ds.attrs:
+        return f"{name}_star"
+    return star_name(name, overlap_of(ds))
+
+
+def overlap_label(overlap: str) -> str:
+    """Words for figure titles and axes."""
+    return "normalised overlaps" if check_overlap(overlap) == "q_norm" else "raw overlaps"
 
 
 def liquid_depth(q_star: np.ndarray, threshold: float) -> float:
@@ -38,43 +84,50 @@ def liquid_depth(q_star: np.ndarray, threshold: float) -> float:
     return crossing(last + 1, last) - crossing(first - 1, first)
 
 
-def classify(overlaps: xr.Dataset, threshold: float = math.exp(-1), t_w: int | None = None, n_sigma: float = 2.0) -> xr.Dataset:
+def classify(overlaps: xr.Dataset, threshold: float = math.exp(-1), t_w: int | None = None, n_sigma: float = 2.0,
+             overlap: str = DEFAULT_OVERLAP) -> xr.Dataset:
     """phase.nc content from the gathered overlaps at time t* and the chosen waiting time (default: largest)."""
+    check_overlap(overlap)
     t_w = int(overlaps.t_w.max()) if t_w is None else int(t_w)
     if t_w not in overlaps.t_w.values:
         raise ValueError(f"classify.t_w: {t_w} is not a recorded waiting time; allowed values: {overlaps.t_w.values.tolist()}")
     at = overlaps.sel(t_w=t_w).isel(time=-1)
     t_star = int(overlaps.time[-1])
     out = xr.Dataset()
-    for name in ("q", "Q", "q_test", "c", "C"):
-        values = at[name]
+    sources = [(f"{n}_norm", f"{n}_star", f"{n}_l at t = t* after t_w, normalised, mean over samples") for n in STARRED]
+    sources += [(n, f"{n}_raw_star", f"{n}_l at t = t* after t_w, raw, mean over samples") for n in STARRED]
+    sources.append(("q_test", "q_test_star", "q_l of test inputs through the sign networks at t = t*, mean over samples"))
+    for source, name, long_name in sources:
+        values = at[source]
         n = values.count("sample")
-        out[f"{name}_star"] = values.mean("sample")
-        out[f"{name}_star_sem"] = values.std("sample", ddof=1) / np.sqrt(n.where(n > 1))
-        out[f"{name}_star"].attrs["long_name"] = f"{name}_l at t = t* after t_w, mean over samples"
-        out[f"{name}_star_sem"].attrs["long_name"] = f"standard error over samples of {name}_star"
-    q, sem = out["q_star"], out["q_star_sem"]
+        out[name] = values.mean("sample").assign_attrs(long_name=long_name)
+        out[f"{name}_sem"] = (values.std("sample", ddof=1) / np.sqrt(n.where(n > 1))).assign_attrs(
+            long_name=f"standard error over samples of {name}")
+    used = star_name("q", overlap)
+    q, sem = out[used], out[f"{used}_sem"]
     phase = xr.where(q < threshold, LIQUID, SOLID)
     phase = xr.where(np.abs(q - threshold) <= n_sigma * sem, UNCERTAIN, phase)
     phase = xr.where(q.notnull(), phase, UNDEFINED).astype(np.int8)
     phase.attrs.update(
-        long_name="phase of the layer from q*_l (undefined: no such layer at this L)",
-        flag_values=FLAG_VALUES, flag_meanings=FLAG_MEANINGS, threshold=threshold, n_sigma=n_sigma,
+        long_name=f"phase of the layer from {used} (undefined: no such layer at this L)",
+        flag_values=FLAG_VALUES, flag_meanings=FLAG_MEANINGS, threshold=threshold, n_sigma=n_sigma, variable=used,
     )
     out["phase"] = phase
     xi = xr.apply_ufunc(
         lambda arr: liquid_depth(arr[~np.isnan(arr)], threshold) if np.isfinite(arr).any() else np.nan,
         q, input_core_dims=[["layer"]], vectorize=True,
     )
-    out["xi_liquid"] = xi.assign_attrs(long_name="liquid depth: distance between the crossings of q*_l with the threshold")
+    out["xi_liquid"] = xi.assign_attrs(long_name=f"liquid depth: distance between the crossings of {used} with the threshold")
     out["xi_solid"] = (out.L - xi).transpose(*xi.dims).assign_attrs(long_name="solid depth xi_s = L - xi_liquid")
     out.attrs = dict(overlaps.attrs)
-    out.attrs.update(classify_threshold=threshold, classify_t_w=t_w, classify_t_star=t_star, classify_n_sigma=n_sigma)
+    out.attrs.update(classify_threshold=threshold, classify_t_w=t_w, classify_t_star=t_star, classify_n_sigma=n_sigma,
+                     classify_overlap=overlap, classify_variable=used)
     return out
 
 
-def classify_file(overlaps_path: str, out: str, threshold: float, t_w: int | None, n_sigma: float) -> xr.Dataset:
+def classify_file(overlaps_path: str, out: str, threshold: float, t_w: int | None, n_sigma: float,
+                  overlap: str = DEFAULT_OVERLAP) -> xr.Dataset:
     with xr.open_dataset(overlaps_path, engine="netcdf4") as overlaps:
-        result = classify(overlaps.load(), threshold, t_w, n_sigma)
+        result = classify(overlaps.load(), threshold, t_w, n_sigma, overlap)
     write_atomic(result, out)
     return result

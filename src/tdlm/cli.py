@@ -93,12 +93,14 @@ def _classify_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=math.exp(-1), help="q* below this is liquid")
     p.add_argument("--t-w", type=int, default=None, help="waiting time to classify at (default: the largest)")
     p.add_argument("--n-sigma", type=float, default=2.0, help="uncertain when |q* - threshold| <= n_sigma * SEM")
+    p.add_argument("--overlap", choices=("q_norm", "q"), default="q_norm",
+                   help="the overlap that classifies: q_norm (normalised by the self-overlaps, default) or q (raw)")
 
 
 def _cmd_classify(args: argparse.Namespace) -> int:
     from tdlm.classify import classify_file
 
-    classify_file(args.overlaps, args.out, args.threshold, args.t_w, args.n_sigma)
+    classify_file(args.overlaps, args.out, args.threshold, args.t_w, args.n_sigma, args.overlap)
     return 0
 
 

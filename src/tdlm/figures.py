@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from tdlm.classify import LIQUID, SOLID, UNCERTAIN  # noqa: E402
+from tdlm.classify import LIQUID, SOLID, UNCERTAIN, overlap_label, overlap_of, phase_star  # noqa: E402
 
 PHASE_COLOURS = {SOLID: "#3b6fb6", LIQUID: "#e07b39", UNCERTAIN: "#b0b0b0"}
 PHASE_NAMES = {SOLID: "solid", LIQUID: "liquid", UNCERTAIN: "uncertain"}
@@ -57,7 +57,8 @@ def phase_diagram(phase: xr.Dataset, stem: str | Path, T: float | None = None) -
     layer_stack(ax, ln_alpha, ds.L.values, ds.phase.transpose("alpha", "L", "layer").values, PHASE_COLOURS)
     ax.set_xlabel(r"$\ln \alpha = \ln(M/N)$")
     ax.set_ylabel("depth L (layers 1..L-1 stacked bottom to top)")
-    ax.set_title(f"phase of each hidden layer (T = {float(ds['T']):.3g}, threshold {phase.attrs.get('classify_threshold', np.exp(-1)):.3f})")
+    ax.set_title(f"phase of each hidden layer (T = {float(ds['T']):.3g}, {overlap_label(overlap_of(phase))}, "
+                 f"threshold {phase.attrs.get('classify_threshold', np.exp(-1)):.3f})")
     ax.legend(handles=[Patch(color=PHASE_COLOURS[k], label=PHASE_NAMES[k]) for k in PHASE_COLOURS], loc="upper left", fontsize=8)
     for j, L in enumerate(ds.L.values):
         ax_xi.plot(ln_alpha, ds.xi_solid.isel(L=j).values, "o-", label=f"L = {int(L)}")
@@ -119,15 +120,22 @@ def draw_heatmap(fig: plt.Figure, ax: plt.Axes, layers: np.ndarray, ln_alpha: np
     return bool(has_contour)
 
 
-def q_star_heatmap(phase: xr.Dataset, L: int, stem: str | Path, T: float | None = None, variable: str = "q_star") -> list[Path]:
-    """q*_l over (layer, ln alpha) at depth L with the threshold contour (the paper's Fig. 1)."""
+def q_star_heatmap(phase: xr.Dataset, L: int, stem: str | Path, T: float | None = None, variable: str | None = None) -> list[Path]:
+    """q*_l over (layer, ln alpha) at depth L with the threshold contour (the paper's Fig. 1).
+
+    Default variable: the q* the classification used (normalised or raw, phase.nc records it).
+    """
+    overlap = overlap_of(phase)
+    variable = variable or phase_star(phase, "q")
     ds = select_T(phase, T).sel(L=L)
     ln_alpha, values, merged = heatmap_rows(ds, variable, L)
     if not len(ln_alpha):
         raise ValueError(f"no data for L = {L} at T = {float(ds['T'])}")
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    symbol = variable.replace("_raw_star", "").replace("_star", "")
+    kind = "raw" if variable.endswith("_raw_star") else "normalised"
     draw_heatmap(fig, ax, np.arange(1, L), ln_alpha, values, phase.attrs.get("classify_threshold", np.exp(-1)),
-                 rf"${variable.replace('_star', '')}^*_l$ (t = t*, mean over samples)")
+                 rf"${symbol}^*_l$ ({kind}; t = t*, mean over samples)")
     ax.set_title(f"{variable} over layers, L = {L}, T = {float(ds['T']):.3g}" + (f" ({merged} equal-ln-alpha rows averaged)" if merged else ""))
     fig.tight_layout()
     return save(fig, stem)
@@ -162,18 +170,20 @@ def binary_phase_diagram(measures: xr.Dataset, stem: str | Path, ensemble: str =
 
 def compare_families(phase: xr.Dataset, measures: xr.Dataset, stem: str | Path, ensemble: str = "aligned") -> list[Path]:
     """Thermal machine (q*_l, Q*_l at its deepest L, smallest alpha) beside the binary family's per-layer measures."""
+    overlap = overlap_of(phase)
+    q_name, Q_name = phase_star(phase, "q"), phase_star(phase, "Q")
     thermal = select_T(phase, None).isel(L=-1)
-    thermal = thermal.isel(alpha=int(np.nanargmin(np.where(thermal.q_star.notnull().any("layer"), thermal.ln_alpha, np.inf))))
+    thermal = thermal.isel(alpha=int(np.nanargmin(np.where(thermal[q_name].notnull().any("layer"), thermal.ln_alpha, np.inf))))
     L_t = int(thermal.L)
     binary = measures.sel(ensemble=ensemble).isel(L=-1, alpha=0)
     L_b = int(binary.L)
     fig, (ax_t, ax_b) = plt.subplots(1, 2, figsize=(11, 4.4))
     layers = np.arange(1, L_t + 1)
-    ax_t.plot(layers[:-1] / L_t, thermal.q_star.values[: L_t - 1], "o-", label=r"$q^*_l$ (neurons)")
-    ax_t.plot(layers / L_t, thermal.Q_star.values[:L_t], "s-", label=r"$Q^*_l$ (weights)")
+    ax_t.plot(layers[:-1] / L_t, thermal[q_name].values[: L_t - 1], "o-", label=r"$q^*_l$ (neurons)")
+    ax_t.plot(layers / L_t, thermal[Q_name].values[:L_t], "s-", label=r"$Q^*_l$ (weights)")
     ax_t.axhline(phase.attrs.get("classify_threshold", np.exp(-1)), color="grey", ls=":", label="1/e")
     ax_t.set_xlabel("relative depth l / L")
-    ax_t.set_ylabel("replica overlap at t*")
+    ax_t.set_ylabel(f"replica overlap at t* ({overlap_label(overlap)})")
     ax_t.set_title(f"thermal machine: L = {L_t}, ln alpha = {float(thermal.ln_alpha):.2f}")
     ax_t.legend(fontsize=8)
     rel = np.arange(1, L_b + 1) / L_b

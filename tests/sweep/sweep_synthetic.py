@@ -94,21 +94,27 @@ THRESHOLD_CASES = {
 }
 
 
+RAW_SCALE = 0.1  # raw q = RAW_SCALE * normalised q: the spins' self-overlap <S^2> of an unsaturated layer
+
+
 def synthetic_overlaps(n_sample=3, spread=0.05, seed=0, t_ws=(10, 100)) -> xr.Dataset:
-    """Dense overlaps.nc-like dataset: q at t* per layer, NaN for layers >= L (as gather pads them)."""
+    """Dense overlaps.nc-like dataset: q_norm at t* per layer (raw q the same times RAW_SCALE),
+    NaN for layers >= L (as gather pads them)."""
     rng = np.random.default_rng(seed)
     Ls, n_layer, times = [3, 6], 6, np.array([0, 10, 100, 1000])
     shape = (2, len(Ls), 1, n_sample, len(t_ws), len(times), n_layer)
     dims = ("alpha", "L", "T", "sample", "t_w", "time", "layer")
-    data = {name: np.full(shape, np.nan) for name in ("q", "Q", "q_test", "c", "C")}
+    names = ("q", "Q", "q_test", "c", "C", "q_norm", "Q_norm", "c_norm", "C_norm")
+    data = {name: np.full(shape, np.nan) for name in names}
     for (a, j), mean in THRESHOLD_CASES.items():
         L = Ls[j]
         for name in data:
             # earlier times and smaller t_w are decoys: classify must read time = t* at the chosen t_w
             data[name][a, j, 0, :, :, :, : L] = rng.uniform(0, 1, size=(n_sample, len(t_ws), len(times), L))
-            data[name][a, j, 0, :, :, :, L - 1] = np.nan if name in ("q", "q_test", "c") else 0.5
+            data[name][a, j, 0, :, :, :, L - 1] = np.nan if name.split("_")[0] in ("q", "c") else 0.5
         values = np.array(mean)[None, :] + spread * rng.standard_normal((n_sample, len(mean)))
-        data["q"][a, j, 0, :, -1, -1, : L - 1] = values
+        data["q_norm"][a, j, 0, :, -1, -1, : L - 1] = values
+        data["q"][a, j, 0, :, -1, -1, : L - 1] = RAW_SCALE * values
     coords = {
         "alpha": [0, 1], "L": Ls, "T": [1e-5], "sample": np.arange(n_sample), "t_w": list(t_ws), "time": times,
         "layer": np.arange(1, n_layer + 1), "M": ("alpha", [200, 200]), "N": ("alpha", [16, 8]),

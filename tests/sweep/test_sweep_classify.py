@@ -70,7 +70,7 @@ def test_liquid_depth_without_padding_would_differ():
 def test_classify_flags_follow_q_star_threshold_and_sem(n_sample, spread, seed):
     overlaps = synthetic_overlaps(n_sample, spread, seed)
     out = classify(overlaps, threshold=THR, n_sigma=2.0)
-    final = overlaps.q.isel(t_w=-1, time=-1)
+    final = overlaps.q_norm.isel(t_w=-1, time=-1)
     q_star, sem = final.mean("sample"), final.std("sample", ddof=1) / np.sqrt(n_sample)
     np.testing.assert_allclose(out.q_star, q_star)
     np.testing.assert_allclose(out.q_star_sem, sem)
@@ -106,7 +106,7 @@ def test_classify_uncertain_band_scales_with_n_sigma():
 def test_classify_single_sample_has_no_uncertain_flag():
     overlaps = synthetic_overlaps(1, 0.0, 4)
     # put one layer exactly next to the threshold: with one sample there is still no standard error
-    overlaps["q"][0, 1, 0, 0, -1, -1, 2] = THR + 1e-9
+    overlaps["q_norm"][0, 1, 0, 0, -1, -1, 2] = THR + 1e-9
     out = classify(overlaps, threshold=THR)
     assert out.q_star_sem.isnull().all()
     assert not (out.phase == UNCERTAIN).any()
@@ -149,7 +149,7 @@ def test_classify_reads_t_star_at_the_chosen_t_w():
     out = classify(overlaps, threshold=THR)
     assert out.attrs["classify_t_w"] == 100 and out.attrs["classify_t_star"] == 1000
     early = classify(overlaps, threshold=THR, t_w=10)
-    np.testing.assert_allclose(early.q_star, overlaps.q.sel(t_w=10).isel(time=-1).mean("sample"))
+    np.testing.assert_allclose(early.q_star, overlaps.q_norm.sel(t_w=10).isel(time=-1).mean("sample"))
     assert early.attrs["classify_t_w"] == 10
     with pytest.raises(ValueError, match=r"classify.t_w: 55 .*allowed values: \[10, 100\]"):
         classify(overlaps, t_w=55)
@@ -162,3 +162,62 @@ def test_classify_threshold_changes_the_flags():
     assert ((low.phase == SOLID) == defined).all()
     assert ((high.phase == LIQUID) == defined).all()
     assert low.attrs["classify_threshold"] == 0.01
+
+
+# --- which overlap classifies: normalised (default) or raw ------------------------------------------
+
+def _small_spin_overlaps(q0: float = 0.03) -> xr.Dataset:
+    """One point, L = 4, 3 samples: layer 2's spins are small (|S|^2 ~ q0), identical in both replicas at
+    every time, so raw q_2 = q0 from t = 0 while the normalised q_2 stays 1; layer 1 decorrelates
+    (normalised 1 -> 0.05, raw 0.9 -> 0.045); layer 3 is saturated and frozen (both 0.95)."""
+    times, n_sample = np.array([0, 10, 100]), 3
+    norm = np.full((1, 1, 1, n_sample, 1, len(times), 4), np.nan)
+    norm[..., 0] = np.array([1.0, 0.5, 0.05])
+    norm[..., 1] = 1.0
+    norm[..., 2] = 0.95
+    raw = norm.copy()
+    raw[..., 0] *= 0.9
+    raw[..., 1] = q0
+    data = {name: raw for name in ("q", "q_test", "c")}
+    for name in ("Q", "C"):
+        data[name] = np.nan_to_num(raw, nan=0.5)
+        data[f"{name}_norm"] = np.nan_to_num(norm, nan=0.5)
+    data["q_norm"], data["c_norm"] = norm, norm
+    dims = ("alpha", "L", "T", "sample", "t_w", "time", "layer")
+    coords = {"alpha": [0], "L": [4], "T": [1e-5], "sample": np.arange(n_sample), "t_w": [50], "time": times,
+              "layer": np.arange(1, 5), "M": ("alpha", [200]), "N": ("alpha", [4]), "ln_alpha": ("alpha", [math.log(50)])}
+    return xr.Dataset({k: (dims, v) for k, v in data.items()}, coords=coords)
+
+
+def test_small_spins_frozen_layer_is_solid_on_the_normalised_overlap():
+    ds = _small_spin_overlaps()
+    out = classify(ds, threshold=THR)  # default: q_norm
+    flags = out.phase.isel(alpha=0, L=0, T=0).values
+    assert flags[:3].tolist() == [LIQUID, SOLID, SOLID]  # layer 2 did not move: solid, whatever |S|
+    assert out.attrs["classify_overlap"] == "q_norm" and out.attrs["classify_variable"] == "q_star"
+    assert out.phase.attrs["variable"] == "q_star"
+    # both are kept: q_star normalised, q_raw_star raw, for q, Q, c, C
+    np.testing.assert_allclose(out.q_star.values[0, 0, 0, :3], [0.05, 1.0, 0.95])
+    np.testing.assert_allclose(out.q_raw_star.values[0, 0, 0, :3], [0.045, 0.03, 0.95])
+    for name in ("q", "Q", "c", "C"):
+        assert f"{name}_star" in out and f"{name}_raw_star" in out and f"{name}_raw_star_sem" in out
+    assert float(out.xi_liquid.squeeze()) < 2.0  # only layer 1 is liquid
+
+
+def test_small_spins_raw_overlap_calls_the_frozen_layer_liquid():
+    """The raw overlap measures the spins' size: the frozen small-spin layer is liquid already at t = 0."""
+    ds = _small_spin_overlaps()
+    out = classify(ds, threshold=THR, overlap="q")
+    flags = out.phase.isel(alpha=0, L=0, T=0).values
+    assert flags[:3].tolist() == [LIQUID, LIQUID, SOLID]
+    assert float(ds.q.isel(time=0).sel(layer=2).max()) < THR  # liquid by this measure before anything moved
+    assert out.attrs["classify_overlap"] == "q" and out.attrs["classify_variable"] == "q_raw_star"
+    assert out.phase.attrs["variable"] == "q_raw_star"
+    normalised = classify(ds, threshold=THR)
+    np.testing.assert_allclose(out.q_star, normalised.q_star)  # the stored values do not depend on the choice
+    np.testing.assert_allclose(out.q_raw_star, normalised.q_raw_star)
+
+
+def test_classify_rejects_an_unknown_overlap():
+    with pytest.raises(ValueError, match=r"classify.overlap: got 'Q'; allowed values: q_norm, q"):
+        classify(_small_spin_overlaps(), overlap="Q")

@@ -17,6 +17,7 @@ rule classify:
     params:
         threshold=config["classify"]["threshold"],
         n_sigma=config["classify"]["n_sigma"],
+        overlap=config["classify"]["overlap"],
         t_w=(
             f"--t-w {config['classify']['t_w']}"
             if config["classify"].get("t_w") is not None
@@ -24,4 +25,4 @@ rule classify:
         ),
     shell:
         "tdlm classify {input} --out {output} --threshold {params.threshold} "
-        "--n-sigma {params.n_sigma} {params.t_w} > {log} 2>&1"
+        "--n-sigma {params.n_sigma} --overlap {params.overlap} {params.t_w} > {log} 2>&1"

@@ -22,7 +22,7 @@ import xarray as xr
 from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
 
-from tdlm.classify import LIQUID, SOLID
+from tdlm.classify import LIQUID, SOLID, phase_star
 from tdlm.gather import PER_JOB_KEYS, jobs_of_one_point
 from tdlm.paper.select import Point, alpha_index
 from tdlm.storage import provenance, write_atomic
@@ -69,13 +69,14 @@ def cluster(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return z, leaves_list(z)
 
 
-def choose_layers(phase: xr.Dataset, point: Point, variable: str = "q_star") -> list[tuple[str, int, str]]:
+def choose_layers(phase: xr.Dataset, point: Point, variable: str | None = None) -> list[tuple[str, int, str]]:
     """(role, layer, note) of a liquid and a solid hidden layer at `point`, from phase.nc.
 
     Liquid: the classified-liquid layer with the lowest q*_l; solid: the classified-solid layer
     with the highest. When no layer has that phase, the most liquid-like (lowest q*) or most
     solid-like (highest q*) hidden layer stands in and the note says so.
     """
+    variable = variable or phase_star(phase, "q")  # the q* the labels came from
     at = phase.isel(alpha=alpha_index(phase, point.M, point.N)).sel(L=point.L).sel(T=point.T, method="nearest")
     layers = np.arange(1, point.L)
     q = at[variable].sel(layer=layers).values

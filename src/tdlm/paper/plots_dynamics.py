@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
+from tdlm.classify import DEFAULT_OVERLAP, overlap_label, series_name
 from tdlm.paper.plots_common import (
     Drawn, alpha_label, colours, errorbar, layer_mean, log_or_symlog, mean_sem, threshold_panel, time_curve,
 )
@@ -93,38 +94,44 @@ def star_vs_alpha(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
     return d.finish(fig, stem, title)
 
 
-def aging(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
-    """Global c(t, t_w) and C(t, t_w) for every waiting time: slower decay at larger t_w is aging."""
+def aging(overlaps: xr.Dataset, point: Point, stem: Path, overlap: str = DEFAULT_OVERLAP) -> Drawn:
+    """Global c(t, t_w) and C(t, t_w) for every waiting time: slower decay at larger t_w is aging.
+
+    `overlap` (the classification's choice) picks the normalised or the raw correlations.
+    """
     d = Drawn("aging")
     a = at_point(overlaps, point)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, name in zip(axes, ("c", "C")):
-        curves = layer_mean(a[name]).mean("sample")
+        curves = layer_mean(a[series_name(name, overlap)]).mean("sample")
         for colour, t_w in zip(colours(a.sizes["t_w"], "plasma"), a.t_w.values):
             time_curve(ax, d, f"{name}[t_w={t_w}]", a.time.values, curves.sel(t_w=t_w).values, color=colour, label=f"t_w={t_w}")
         ax.set_xscale("log")
         threshold_panel(ax, f"{name}(t, t_w) (mean over layers and samples)", "t (MD steps since t_w)", fontsize=8)
-    title = f"Aging of the global auto-correlations at {point.label()}{_only(a.sizes['t_w'], 't_w')}{_note(point)}"
+    title = (f"Aging of the global auto-correlations ({overlap_label(overlap)}) at {point.label()}"
+             f"{_only(a.sizes['t_w'], 't_w')}{_note(point)}")
     return d.finish(fig, stem, title)
 
 
-def star_vs_tw(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
-    """c*, C*, q*, Q* (layer averages at t = t*) against t_w, mean and SEM over samples."""
+def star_vs_tw(overlaps: xr.Dataset, point: Point, stem: Path, overlap: str = DEFAULT_OVERLAP) -> Drawn:
+    """c*, C*, q*, Q* (layer averages at t = t*) against t_w, mean and SEM over samples (normalised or raw)."""
     d = Drawn("star_vs_tw")
     a = at_point(overlaps, point).isel(time=-1)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     t_w = a.t_w.values.astype(float)
     for name, marker in (("c", "o"), ("C", "s"), ("q", "^"), ("Q", "v")):
-        m, s = mean_sem(layer_mean(a[name]))
+        m, s = mean_sem(layer_mean(a[series_name(name, overlap)]))
         errorbar(ax, d, f"{name}_star", t_w, m.values, s.values, fmt=f"{marker}-", label=f"{name}*")
     log_or_symlog(ax, t_w, "x")
     threshold_panel(ax, "value at t = t* (mean over layers)", "waiting time t_w (MD steps)", fontsize=8)
-    title = f"c*, C*, q*, Q* against t_w at {point.label()}{_only(len(t_w), 't_w')}{_note(point)}"
+    title = (f"c*, C*, q*, Q* ({overlap_label(overlap)}) against t_w at {point.label()}{_only(len(t_w), 't_w')}"
+             f"{_note(point)}")
     return d.finish(fig, stem, title)
 
 
-def layer_dynamics(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
-    """c_l, C_l, q_l, Q_l over t for every layer after the largest t_w (spins: l = 1..L-1, weights: 1..L)."""
+def layer_dynamics(overlaps: xr.Dataset, point: Point, stem: Path, overlap: str = DEFAULT_OVERLAP) -> Drawn:
+    """c_l, C_l, q_l, Q_l over t for every layer after the largest t_w (spins: l = 1..L-1, weights: 1..L),
+    normalised or raw as `overlap` says."""
     d = Drawn("layer_dynamics")
     a = at_point(overlaps, point)
     t_w = int(a.t_w.max())
@@ -133,12 +140,13 @@ def layer_dynamics(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
     for ax, name in zip(axes.flat, ("c", "C", "q", "Q")):
         layers = range(1, point.L) if name in ("c", "q") else range(1, point.L + 1)
         for colour, l in zip(colours(len(layers), "coolwarm"), layers):
-            time_curve(ax, d, f"{name}_l[{l}]", a.time.values, a[name].sel(layer=l).values, color=colour, label=f"l={l}")
+            values = a[series_name(name, overlap)].sel(layer=l).values
+            time_curve(ax, d, f"{name}_l[{l}]", a.time.values, values, color=colour, label=f"l={l}")
         ax.set_xscale("log")
         threshold_panel(ax, f"{name}_l(t, t_w={t_w})", fontsize=6, ncol=2)
     for ax in axes[1]:
         ax.set_xlabel("t (MD steps since t_w)")
-    title = f"Layer-resolved correlations and overlaps at {point.label()}, t_w={t_w}{_note(point)}"
+    title = f"Layer-resolved correlations and overlaps ({overlap_label(overlap)}) at {point.label()}, t_w={t_w}{_note(point)}"
     return d.finish(fig, stem, title)
 
 

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
+from tdlm.classify import overlap_label, overlap_of, phase_star
 from tdlm.figures import alphas_with_data, draw_heatmap, heatmap_rows
 from tdlm.paper.plots_common import THRESHOLD, Drawn, alpha_label, colours
 from tdlm.paper.select import Point, alpha_index, at_L_T
@@ -20,6 +21,11 @@ from tdlm.paper.select import Point, alpha_index, at_L_T
 def _threshold(phase: xr.Dataset) -> float:
     """The threshold the classification used (phase.nc records it), 1/e for files without it."""
     return float(phase.attrs.get("classify_threshold", THRESHOLD))
+
+
+def _q(phase: xr.Dataset) -> str:
+    """The q* variable the classification used (normalised or raw)."""
+    return phase_star(phase, "q")
 
 
 def phase_heatmap(phase: xr.Dataset, L: int, T: float, stem: Path, note: str = "") -> Drawn:
@@ -31,13 +37,13 @@ def phase_heatmap(phase: xr.Dataset, L: int, T: float, stem: Path, note: str = "
     d = Drawn("phase_heatmap")
     ds = at_L_T(phase, L, T)
     layers = np.arange(1, L)
-    ln_alpha, values, n_merged = heatmap_rows(ds, "q_star", L)
+    ln_alpha, values, n_merged = heatmap_rows(ds, _q(phase), L)
     fig, ax = plt.subplots(figsize=(6.6, 4.8))
     d.add("layer", layers)
     d.add("ln_alpha", ln_alpha)
     z = d.add("q_star", values)
     has_contour = draw_heatmap(fig, ax, layers, ln_alpha, z, _threshold(phase),
-                               r"$q^*_l$ (t = t*, mean over samples)")
+                               rf"$q^*_l$ ({overlap_label(overlap_of(phase))}; t = t*, mean over samples)")
     extras = []
     if len(ln_alpha) == 1:
         extras.append("only one alpha in this config")
@@ -56,19 +62,19 @@ def q_profiles_train_test(phase: xr.Dataset, L: int, T: float, stem: Path, note:
     d = Drawn("q_profiles_train_test")
     ds = at_L_T(phase, L, T)
     layers = np.arange(1, L)
-    order = alphas_with_data(ds, "q_star", L)
+    order = alphas_with_data(ds, _q(phase), L)
     ln_alpha = ds.ln_alpha.values[order]
     fig, ax = plt.subplots(figsize=(7, 4.6))
     for colour, la, i in zip(colours(len(order)), ln_alpha, order):
         a = ds.isel(alpha=i).sel(layer=layers)
         label = alpha_label(int(a.M), int(a.N), float(la))
-        ax.plot(d.add(f"train[{label}].layer", layers), d.add(f"train[{label}].q_star", a.q_star.values),
+        ax.plot(d.add(f"train[{label}].layer", layers), d.add(f"train[{label}].q_star", a[_q(phase)].values),
                 "o-", color=colour, label=label)
         ax.plot(d.add(f"test[{label}].layer", layers), d.add(f"test[{label}].q_test_star", a.q_test_star.values),
                 "s--", color=colour, mfc="none")
     ax.axhline(_threshold(phase), color="grey", ls=":", lw=0.8)
     ax.set_xlabel("layer l")
-    ax.set_ylabel(r"$q^*_l$ (solid: training inputs, dashed: test inputs)")
+    ax.set_ylabel(rf"$q^*_l$ (solid: training inputs, {overlap_label(overlap_of(phase))}; dashed: test inputs)")
     ax.set_xticks(layers)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
@@ -81,17 +87,17 @@ def depth_profiles(phase: xr.Dataset, point: Point, stem: Path) -> Drawn:
     """q*_l profiles at the reference (M, N, T) for every depth L that holds data (the depth series)."""
     d = Drawn("depth_profiles")
     a = phase.isel(alpha=alpha_index(phase, point.M, point.N)).sel(T=point.T, method="nearest")
-    Ls = [int(L) for L in a.L.values if np.isfinite(a.q_star.sel(L=L, layer=slice(1, int(L) - 1)).values).any()]
+    Ls = [int(L) for L in a.L.values if np.isfinite(a[_q(phase)].sel(L=L, layer=slice(1, int(L) - 1)).values).any()]
     fig, (ax, ax_rel) = plt.subplots(1, 2, figsize=(11, 4.4))
     for colour, L in zip(colours(len(Ls), "plasma"), Ls):
         layers = np.arange(1, L)
-        q = a.q_star.sel(L=L, layer=layers).values
+        q = a[_q(phase)].sel(L=L, layer=layers).values
         ax.plot(d.add(f"L={L}.layer", layers), d.add(f"L={L}.q_star", q), "o-", color=colour, label=f"L={L}")
         ax_rel.plot(d.add(f"L={L}.l_over_L", layers / L), q, "o-", color=colour, label=f"L={L}")
     for axis, xlabel in ((ax, "layer l"), (ax_rel, "l / L")):
         axis.axhline(_threshold(phase), color="grey", ls=":", lw=0.8)
         axis.set_xlabel(xlabel)
-        axis.set_ylabel(r"$q^*_l$")
+        axis.set_ylabel(rf"$q^*_l$ ({overlap_label(overlap_of(phase))})")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     extra = " (only one L in this config)" if len(Ls) == 1 else ""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from tdlm.classify import overlap_of
 from tdlm.paper import plots_design, plots_dynamics, plots_profiles
 from tdlm.paper.plots_common import Drawn, write_plotted
 from tdlm.paper.select import PHASE_L, Point, choose, points_with_data
@@ -49,13 +50,14 @@ def render_all(overlaps: xr.Dataset, phase: xr.Dataset, design: xr.Dataset, outd
     table = points_with_data(overlaps)
     heat = choose(table, T=reference.T, default_L=phase_L)  # the phase diagram's depth: L = phase_L if present
     heat_note = heat.note if heat.L == phase_L else f"no L={phase_L}: L={heat.L} shown"
+    overlap = overlap_of(phase)  # the time-resolved figures use the normalisation the labels came from
     jobs = [
         lambda: plots_profiles.phase_heatmap(phase, heat.L, heat.T, outdir / "phase_heatmap", heat_note),
         lambda: plots_dynamics.energy_accuracy(overlaps, reference, outdir / "energy_accuracy"),
         lambda: plots_dynamics.star_vs_alpha(overlaps, reference, outdir / "star_vs_alpha"),
-        lambda: plots_dynamics.aging(overlaps, reference, outdir / "aging"),
-        lambda: plots_dynamics.star_vs_tw(overlaps, reference, outdir / "star_vs_tw"),
-        lambda: plots_dynamics.layer_dynamics(overlaps, reference, outdir / "layer_dynamics"),
+        lambda: plots_dynamics.aging(overlaps, reference, outdir / "aging", overlap),
+        lambda: plots_dynamics.star_vs_tw(overlaps, reference, outdir / "star_vs_tw", overlap),
+        lambda: plots_dynamics.layer_dynamics(overlaps, reference, outdir / "layer_dynamics", overlap),
         lambda: plots_dynamics.tau_vs_tw(overlaps, reference, outdir / "tau"),
         lambda: plots_profiles.q_profiles_train_test(phase, reference.L, reference.T, outdir / "q_profiles_train_test",
                                                      reference.note),
