@@ -4,7 +4,7 @@ Runs the machine from t = 0 with the project's own engine (tdlm.protocol.prepare
 the Integrator of every simulate job) and records, on a log-time grid, what the job files do not hold:
 the read-out on training and test inputs through sign and tanh units, the machine's own prediction
 (its free S_{L-1} through the last layer), the size of the spins and weights per layer, how far the
-free spins are from the forward pass, and the read-out's edge cases (exact zeros under sgn, the
+free spins are from the forward map (one layer at a time, and composed from the inputs), and the read-out's edge cases (exact zeros under sgn, the
 accuracy of the swapped class mapping). Each variant changes one modelling choice the paper leaves open.
 
     python docs/validation/probe_accuracy.py --data data/mnist01 --steps 50000 --out probe.json
@@ -65,6 +65,12 @@ def measure(setup, position: torch.Tensor) -> dict:
         rel.append(float((s - torch.tanh(pre)).norm() / s.norm().clamp_min(1e-30)))
         below = s
     row["residual_over_size"] = rel
+    # |h_l - S_l| / |S_l| with h_l the forward pass of the training inputs: how the one-step residuals grow
+    h, dev = train.x.unsqueeze(1), []
+    for l, s in enumerate(S):
+        h = torch.tanh(h @ J[l].transpose(-1, -2))
+        dev.append(float((h - s).norm() / s.norm().clamp_min(1e-30)))
+    row["forward_vs_free"] = dev
     return row
 
 

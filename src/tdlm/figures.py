@@ -125,7 +125,6 @@ def q_star_heatmap(phase: xr.Dataset, L: int, stem: str | Path, T: float | None 
 
     Default variable: the q* the classification used (normalised or raw, phase.nc records it).
     """
-    overlap = overlap_of(phase)
     variable = variable or phase_star(phase, "q")
     ds = select_T(phase, T).sel(L=L)
     ln_alpha, values, merged = heatmap_rows(ds, variable, L)

@@ -221,3 +221,17 @@ def test_small_spins_raw_overlap_calls_the_frozen_layer_liquid():
 def test_classify_rejects_an_unknown_overlap():
     with pytest.raises(ValueError, match=r"classify.overlap: got 'Q'; allowed values: q_norm, q"):
         classify(_small_spin_overlaps(), overlap="Q")
+
+
+def test_classify_command_records_the_overlap(tmp_path):
+    """`tdlm classify --overlap`: the file says which overlap labelled it; the default is the normalised one."""
+    from tdlm import cli
+
+    src = tmp_path / "overlaps.nc"
+    _small_spin_overlaps().to_netcdf(src, engine="netcdf4")
+    for flag, overlap, expected in (([], "q_norm", SOLID), (["--overlap", "q"], "q", LIQUID)):
+        out = tmp_path / f"phase_{overlap}.nc"
+        assert cli.main(["classify", str(src), "--out", str(out), *flag]) == 0
+        phase = xr.load_dataset(out, engine="netcdf4")
+        assert phase.attrs["classify_overlap"] == overlap
+        assert int(phase.phase.isel(alpha=0, L=0, T=0).sel(layer=2)) == expected

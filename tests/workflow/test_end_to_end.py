@@ -126,9 +126,11 @@ def test_overlaps_has_every_observable(sweep, overlaps, phase):
         cell = overlaps.isel(L=j)
         assert cell.C.sel(layer=slice(1, L)).notnull().all() and cell.C.sel(layer=slice(L + 1, None)).isnull().all()
         assert cell.q.sel(layer=slice(1, L - 1)).notnull().all() and cell.q.sel(layer=slice(L, None)).isnull().all()
-    # phase.nc's q* is overlaps' q at t = t*, largest t_w, mean over samples
-    expected = overlaps.q.sel(t_w=max(config["t_w"])).isel(time=-1).mean("sample")
-    np.testing.assert_allclose(phase.q_star, expected.transpose(*phase.q_star.dims))
+    # phase.nc's q* is overlaps' normalised q at t = t*, largest t_w, mean over samples; q_raw_star the raw q
+    assert phase.attrs["classify_overlap"] == config["classify"].get("overlap", "q_norm") == "q_norm"
+    for star, source in (("q_star", "q_norm"), ("q_raw_star", "q"), ("Q_star", "Q_norm"), ("c_raw_star", "c")):
+        expected = overlaps[source].sel(t_w=max(config["t_w"])).isel(time=-1).mean("sample")
+        np.testing.assert_allclose(phase[star], expected.transpose(*phase[star].dims), rtol=1e-6)
     params = json.loads(overlaps.attrs["params_json"])
     assert params["n_replicas"] == config["n_replicas"] and params["seed"] == config["seed"]
 

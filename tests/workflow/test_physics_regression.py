@@ -1,7 +1,8 @@
-"""The expected liquid/solid shape (model spec, section 7) at reduced scale, through the whole workflow.
+"""The expected liquid/solid shape (docs/model.md, section 7) of the default sweep, through the whole workflow.
 
-Solid near both boundaries and liquid in the centre when L is large enough and alpha not too large;
-no liquid at small L. tests/workflow/physics.yaml runs M = 200, N = 8 (ln alpha = 3.2) at L = 3 and 8.
+config/config.yaml itself (embedded 8x8 digits, the README's first command) is run and classified on the
+normalised overlap: solid near both boundaries and a liquid centre at the largest L and smallest alpha,
+no liquid at the smallest L, and a solid depth xi_s that grows with ln alpha at the largest L.
 Set TDLM_TEST_SEED to rerun it with another base seed (it was checked with several before settling).
 """
 
@@ -9,18 +10,17 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
 from tdlm.classify import LIQUID, SOLID, UNDEFINED
-from wf_helpers import run_snakemake
+from wf_helpers import REPO, run_snakemake
 
 pytestmark = pytest.mark.slow
 
-CONFIG = Path(__file__).with_name("physics.yaml")
+CONFIG = REPO / "config" / "config.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def physics_run(tmp_path_factory):
     extra = ["--config", f"seed={int(os.environ['TDLM_TEST_SEED'])}"] if os.environ.get("TDLM_TEST_SEED") else []
     result = run_snakemake(workdir, "--configfile", str(CONFIG), *extra, timeout=1800)
     assert result.returncode == 0, result.output[-5000:]
-    out = workdir / "results" / "physics"
+    out = workdir / "results" / "default"
     return xr.load_dataset(out / "phase.nc"), out
 
 
@@ -46,8 +46,21 @@ def _describe(phase):
     for a in range(phase.sizes["alpha"]):
         for L in phase.L.values:
             flags, q = _profile(phase, int(L), a)
-            lines.append(f"ln alpha {float(phase.ln_alpha[a]):.2f}, L {int(L)}: q* {np.round(q, 3).tolist()} flags {flags.tolist()}")
+            xi = float(phase.xi_solid.isel(alpha=a, T=0).sel(L=L))
+            lines.append(f"ln alpha {float(phase.ln_alpha[a]):.2f}, L {int(L)}: q* {np.round(q, 3).tolist()} "
+                         f"flags {flags.tolist()} xi_s {xi:.2f}")
     return "\n".join(lines)
+
+
+def test_classified_on_the_normalised_overlap(physics_run):
+    phase, out = physics_run
+    assert phase.attrs["classify_overlap"] == "q_norm" and phase.attrs["classify_variable"] == "q_star"
+    # the normalised overlap of two replicas is 1 at t = 0 in every hidden layer; the raw one is not
+    overlaps = xr.load_dataset(out / "overlaps.nc")
+    L = int(phase.L.max())
+    at0 = overlaps.sel(L=L).isel(time=0, T=0).sel(layer=slice(1, L - 1))
+    np.testing.assert_allclose(at0.q_norm.values, 1.0, atol=1e-5)
+    assert float(at0.q.max()) < 0.9  # unsaturated spins: raw q(t = 0) = <S^2> < 1
 
 
 def test_deep_network_has_a_liquid_centre_between_solid_boundaries(physics_run):
@@ -77,6 +90,17 @@ def test_shallow_network_has_no_liquid_layer(physics_run):
         assert not (flags == LIQUID).any(), "liquid layer at the smallest depth\n" + info
         assert float(phase.xi_liquid.isel(alpha=a, T=0).sel(L=L)) == 0.0
         assert float(phase.xi_solid.isel(alpha=a, T=0).sel(L=L)) == L
+
+
+def test_solid_depth_grows_with_ln_alpha(physics_run):
+    """Theory and paper: xi_s grows like ln alpha; at the largest L it must not fall as alpha grows,
+    and it is larger at the largest alpha than at the smallest."""
+    phase, _ = physics_run
+    L = int(phase.L.max())
+    order = np.argsort(phase.ln_alpha.values)
+    xi = phase.xi_solid.isel(T=0).sel(L=L).values[order]
+    assert np.all(np.diff(xi) >= -1e-9), _describe(phase)
+    assert xi[-1] > xi[0], _describe(phase)
 
 
 def test_step_rates_are_logged(physics_run):
