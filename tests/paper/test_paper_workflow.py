@@ -8,7 +8,6 @@ every plotted array (plotted_data.json), design_space.nc, and that thin data sti
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -17,10 +16,9 @@ import xarray as xr
 import yaml
 
 from tdlm.paper.render import FIGURES, PLOTTED, render_all, reference_point
-from wf_helpers import copy_workflow, run_snakemake  # tests/workflow is on pytest's pythonpath
+from wf_helpers import MNIST01, copy_workflow, run_snakemake  # tests/workflow is on pytest's pythonpath
 
 REPO = Path(__file__).resolve().parents[2]
-MNIST01 = Path(os.environ.get("TDLM_MNIST01", "/work/shared/data/mnist01"))
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -11,9 +11,10 @@ import copy
 from typing import Any, Callable
 
 import pytest
+import yaml
 
 from tdlm.data import load_pool
-from wf_helpers import load_tiny, run_snakemake, run_tdlm, write_config
+from wf_helpers import MNIST01, REPO, load_tiny, run_snakemake, run_tdlm, write_config
 
 
 def _pool_limit() -> int:
@@ -58,6 +59,11 @@ CASES: dict[str, tuple[Callable[[dict], None], list[str], list[str] | None]] = {
     "threshold_ge_1": (
         _set(("classify", "threshold"), 1.0),
         ["1.0 is greater than or equal to the maximum of 1", "instance['classify']['threshold']"],
+        None,
+    ),
+    "overlap_enum": (
+        _set(("classify", "overlap"), "Q_norm"),
+        ["'Q_norm' is not one of ['q_norm', 'q']", "instance['classify']['overlap']"],
         None,
     ),
     "M_exceeds_pool": (
@@ -123,3 +129,18 @@ def test_sweep_check_schema_only_cases(workflow_copy, name):
     path, _, _ = _bad_config(workflow_copy, name)
     result = run_tdlm("sweep-check", str(path), cwd=workflow_copy)
     assert result.returncode != 0
+
+
+@pytest.mark.skipif(not MNIST01.is_dir(), reason=f"MNIST 0/1 IDX folder {MNIST01} not available")
+def test_validation_config_lists_the_papers_two_points(workflow_copy):
+    """config/validation.yaml (docs/validation.md) passes schema and sweep checks: N = 5 and 10 at M = 2000,
+    L = 10, two samples each, classified on the normalised overlap."""
+    config = yaml.safe_load((REPO / "config" / "validation.yaml").read_text())
+    assert config["classify"]["overlap"] == "q_norm" and config["t_star"] == 500000 and config["t_w"] == [50000]
+    config["data"]["path"] = str(MNIST01)
+    path = write_config(workflow_copy / "validation.yaml", config)
+    result = run_tdlm("sweep-check", str(path), cwd=workflow_copy)
+    assert result.returncode == 0, result.output
+    rows = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
+    assert sorted((int(r[0]), int(r[1]), int(r[2]), int(r[4])) for r in rows) == [
+        (2000, 5, 10, 0), (2000, 5, 10, 1), (2000, 10, 10, 0), (2000, 10, 10, 1)]

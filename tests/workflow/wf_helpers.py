@@ -24,6 +24,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = Path(__file__).with_name("tiny.yaml")
+# the MNIST 0/1 sample data beside the checkout (tests that need it skip when it is absent)
+MNIST01 = Path(os.environ.get("TDLM_MNIST01", REPO.parent / "shared" / "data" / "mnist01"))
 CORES = 2
 
 
