@@ -34,7 +34,7 @@ def test_dry_run_of_the_default_config(workflow_copy):
     points = sum(_n_alpha(g["alpha"]) * len(g["L"]) * len(g.get("T", [None])) for g in config["grids"])
     jobs_per_point = math.ceil(config["samples"] / config.get("samples_per_job", 1))
     assert counts["simulate"] == points * jobs_per_point
-    assert counts["simulate"] == 12  # 3 alpha x 2 L x 2 samples in config/config.yaml (single grid, no repeats)
+    assert counts["simulate"] == 12  # 2 alpha x 2 L x 3 samples in config/config.yaml (single grid, no repeats)
     assert counts["gather_point"] == points
     for rule in ("gather", "classify", "plot_phase", "all"):
         assert counts[rule] == 1

@@ -60,7 +60,7 @@ def test_classified_on_the_normalised_overlap(physics_run):
     L = int(phase.L.max())
     at0 = overlaps.sel(L=L).isel(time=0, T=0).sel(layer=slice(1, L - 1))
     np.testing.assert_allclose(at0.q_norm.values, 1.0, atol=1e-5)
-    assert float(at0.q.max()) < 0.9  # unsaturated spins: raw q(t = 0) = <S^2> < 1
+    assert float(at0.q.max()) < 0.5  # unsaturated spins: raw q(t = 0) = <S^2>, far below 1
 
 
 def test_deep_network_has_a_liquid_centre_between_solid_boundaries(physics_run):
