@@ -22,3 +22,26 @@ def test_binary_simulate_bad_input_names_the_field(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "n_runs" in err and "allowed values" in err
     assert not out.exists()
+
+
+def test_version(capsys):
+    from tdlm import __version__
+
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"tdlm {__version__}" and __version__ != "0.0.0+unknown"
+
+
+def test_log_lines_carry_the_date(tmp_path):
+    """Progress and checkpoint lines of long jobs are read across midnight: the timestamp has the date."""
+    import re
+
+    from wf_helpers import run_tdlm
+
+    out = tmp_path / "job.nc"
+    result = run_tdlm("simulate", "--M", "20", "--N", "4", "--L", "3", "--t-w", "10", "--t-star", "20",
+                      "--n-replicas", "2", "--n-test", "20", "--device", "cpu", "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if " INFO " in line]
+    assert lines and all(re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} INFO ", line) for line in lines), lines

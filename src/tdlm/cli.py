@@ -8,6 +8,7 @@ import logging
 import sys
 from typing import Any, Callable
 
+from tdlm import __version__
 from tdlm.params import FIELDS, ConfigError, Field
 
 EXIT_DIVERGED = 3
@@ -227,6 +228,7 @@ PLUGINS = ("tdlm.binarynet.cli", "tdlm.paper.cli")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tdlm", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"tdlm {__version__}")
     parser.add_argument(
         "--threads", type=int, default=None,
         help="CPU threads for torch (default: torch's choice; set it to the cores a job owns to avoid oversubscription)",
@@ -251,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S", stream=sys.stderr,
     )
     if args.threads:
         import torch
