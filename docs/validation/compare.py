@@ -4,7 +4,7 @@ Prints, per point (N = 5: ln alpha = 6.0; N = 10: ln alpha = 5.3), the measured 
 raw, mean and standard error over samples) beside the paper's published row with the difference, and the
 energy and test accuracies on the log-time grid (single trajectory to t_w, then the branches).
 
-    python docs/validation/compare.py results/validation
+    python docs/validation/compare.py results/validation --figure docs/validation/validation.png
 """
 
 from __future__ import annotations
@@ -61,22 +61,62 @@ def curves_table(overlaps: xr.Dataset, N: int) -> str:
     t_w = int(a.t_w.max())
     lines = [f"N = {N}: energy and test accuracy (mean over samples; branches: mean over replicas)", "",
              "| t | E | A (sign) | A (tanh) |", "| --- | --- | --- | --- |"]
-    hist = a.history_time.values
-    for t in hist[np.unique(np.geomspace(1, len(hist), 8).astype(int) - 1)]:
+    hist, times = a.history_time.values, a.time.values
+    nearest = lambda grid, want: sorted({int(grid[np.argmin(np.abs(grid - w))]) for w in want})  # noqa: E731
+    for t in nearest(hist, [0, 1e2, 1e3, 1e4, t_w]):
         h = a.sel(history_time=t)
-        lines.append(f"| {int(t)} | {float(h.history_energy.mean()):.4g} | {float(h.history_accuracy.mean()):.3f} | "
+        lines.append(f"| {t} | {float(h.history_energy.mean()):.4g} | {float(h.history_accuracy.mean()):.3f} | "
                      f"{float(h.history_accuracy_tanh.mean()):.3f} |")
-    times = a.time.values
-    for t in times[np.unique(np.geomspace(1, len(times), 8).astype(int) - 1)][1:]:
+    for t in nearest(times, [1e2, 1e3, 1e4, 1e5, times[-1]]):
         b = a.sel(t_w=t_w, time=t)
-        lines.append(f"| t_w + {int(t)} | {float(b.energy.mean()):.4g} | {float(b.accuracy.mean()):.3f} | "
+        lines.append(f"| t_w + {t} | {float(b.energy.mean()):.4g} | {float(b.accuracy.mean()):.3f} | "
                      f"{float(b.accuracy_tanh.mean()):.3f} |")
     return "\n".join(lines)
+
+
+def figure(phase: xr.Dataset, overlaps: xr.Dataset, path: str) -> None:
+    """q*_l against the paper's rows, and E(t)/E(0) and A(t) over the whole run (t_w + t after branching)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_q, ax_e, ax_a) = plt.subplots(1, 3, figsize=(15, 4.2))
+    layers = np.arange(1, 10)
+    for colour, N in zip(("C0", "C3"), PAPER):
+        if N not in phase.N.values:
+            continue
+        i = int(np.flatnonzero(phase.N.values == N)[0])
+        cell = phase.isel(alpha=i).sel(L=10).isel(T=0)
+        label = f"N = {N} (ln alpha = {float(cell.ln_alpha):.1f})"
+        ax_q.errorbar(layers, cell.q_star.sel(layer=layers), cell.q_star_sem.sel(layer=layers), fmt="o-", color=colour,
+                      label=f"{label}, this project")
+        ax_q.plot(layers, PAPER[N], "s--", color=colour, mfc="none", label=f"{label}, paper")
+        ax_q.plot(layers, cell.q_raw_star.sel(layer=layers), ":", color=colour, lw=1, label=f"{label}, raw overlap")
+        a = overlaps.isel(alpha=i).sel(L=10).isel(T=0)
+        t_w = int(a.t_w.max())
+        t = np.concatenate([a.history_time.values, t_w + a.time.values[1:]])
+        e0 = float(a.history_energy.isel(history_time=0).mean())
+        energy = np.concatenate([a.history_energy.mean("sample"), a.energy.sel(t_w=t_w).mean("sample")[1:]])
+        ax_e.plot(t[1:], energy[1:] / e0, color=colour, label=label)
+        for name, style in (("accuracy", "-"), ("accuracy_tanh", ":")):
+            acc = np.concatenate([a[f"history_{name}"].mean("sample"), a[name].sel(t_w=t_w).mean("sample")[1:]])
+            ax_a.plot(t[1:], acc[1:], style, color=colour, label=f"{label}, {'sign' if name == 'accuracy' else 'tanh'}")
+    ax_q.axhline(np.exp(-1), color="grey", ls=":", lw=0.8)
+    ax_q.set(xlabel="layer l", ylabel="q*_l (normalised unless marked raw)", title="q*_l at t* = 5e5 after t_w = 5e4")
+    ax_e.set(xscale="log", yscale="log", xlabel="MD steps since t = 0", ylabel="E(t) / E(0)", title="energy")
+    ax_a.set(xscale="log", xlabel="MD steps since t = 0", ylabel="test accuracy", title="test accuracy (paper: ~0.98)")
+    for ax in (ax_q, ax_e, ax_a):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", help="results/<run> of config/validation.yaml")
+    ap.add_argument("--figure", default=None, help="also draw the comparison into this PNG")
     args = ap.parse_args()
     run = Path(args.run)
     phase = xr.load_dataset(run / "phase.nc", engine="netcdf4")
@@ -85,6 +125,8 @@ def main() -> None:
         if N in phase.N.values:
             print(profile_table(phase, N), end="\n\n")
             print(curves_table(overlaps, N), end="\n\n")
+    if args.figure:
+        figure(phase, overlaps, args.figure)
 
 
 if __name__ == "__main__":
