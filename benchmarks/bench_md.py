@@ -55,7 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -136,16 +136,18 @@ def load_baseline(rev: str) -> None:
     os.makedirs(os.path.join(where, pkg))
     open(os.path.join(where, pkg, "__init__.py"), "w").close()
     for mod in ("layout", "space", "energy", "integrate"):
-        text = subprocess.run(["git", "show", f"{rev}:src/tdlm/{mod}.py"], cwd=root, capture_output=True, text=True,
-                              check=True).stdout
+        text = subprocess.run(
+            ["git", "show", f"{rev}:src/tdlm/{mod}.py"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout
         with open(os.path.join(where, pkg, mod + ".py"), "w") as f:
             f.write(text.replace("from tdlm.", f"from {pkg}.").replace("import tdlm.", f"import {pkg}."))
     sys.path.insert(0, where)
     import importlib
 
     BASELINE.update({m: importlib.import_module(f"{pkg}.{m}") for m in ("layout", "energy", "integrate")})
-    BASELINE["rev"] = subprocess.run(["git", "rev-parse", "--short", rev], cwd=root, capture_output=True, text=True,
-                                     check=True).stdout.strip()
+    BASELINE["rev"] = subprocess.run(
+        ["git", "rev-parse", "--short", rev], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 # ----------------------------------------------------------------------------- plain autograd references
@@ -342,18 +344,24 @@ def time_block(step: Step, n: int, device: torch.device) -> tuple[float, float]:
 
 
 # (label, numerator, denominator, column of the printed table or None: JSON only)
-RATIOS = (("autograd/engine", "autograd", "engine", "ag/eng"), ("autograd-batched/engine", "autograd-batched", "engine", "agb/eng"),
-          ("engine/products", "engine", "products", "eng/prod"), ("baseline/engine", "baseline", "engine", "base/eng"),
-          ("floor/products", "floor", "products", "flo/prod"), ("engine/floor", "engine", "floor", None),
-          ("autograd/products", "autograd", "products", "ag/prod"),
-          ("engine+overlap/products", "engine+overlap", "products", "ovl/prod"),
-          ("autograd/engine+overlap", "autograd", "engine+overlap", None),
-          ("engine+graph/products", "engine+graph", "products", "graph/prod"),
-          ("autograd/engine+graph", "autograd", "engine+graph", "ag/graph"))
+RATIOS = (
+    ("autograd/engine", "autograd", "engine", "ag/eng"),
+    ("autograd-batched/engine", "autograd-batched", "engine", "agb/eng"),
+    ("engine/products", "engine", "products", "eng/prod"),
+    ("baseline/engine", "baseline", "engine", "base/eng"),
+    ("floor/products", "floor", "products", "flo/prod"),
+    ("engine/floor", "engine", "floor", None),
+    ("autograd/products", "autograd", "products", "ag/prod"),
+    ("engine+overlap/products", "engine+overlap", "products", "ovl/prod"),
+    ("autograd/engine+overlap", "autograd", "engine+overlap", None),
+    ("engine+graph/products", "engine+graph", "products", "graph/prod"),
+    ("autograd/engine+graph", "autograd", "engine+graph", "ag/graph"),
+)
 
 
-def bench_config(N: int, R: int, methods: list[str], x, y, budget: float, max_reps: int, min_reps: int,
-                 block_s: float, memory: bool) -> dict:
+def bench_config(
+    N: int, R: int, methods: list[str], x, y, budget: float, max_reps: int, min_reps: int, block_s: float, memory: bool
+) -> dict:
     device = x.device
     built: dict[str, Step] = {}
     inner: dict[str, int] = {}
@@ -421,8 +429,11 @@ def format_table(rows: list[dict], methods: list[str]) -> str:
         rc = [f"{r['ratios'][k]:6.2f} ({r['ratios_cpu'][k]:5.2f})" if k in r["ratios"] else f"{'-':>15}" for k, _ in ratio_cols]
         lines.append(f"{r['N']:>3} {r['R']:>3} " + " ".join(cells) + " " + " ".join(rc))
     if any("peak_mib" in v for r in rows for v in r["methods"].values()):
-        lines += ["", "peak memory, MiB above the baseline before the method was built",
-                  f"{'N':>3} {'R':>3} " + " ".join(f"{m:>16}" for m in cols)]
+        lines += [
+            "",
+            "peak memory, MiB above the baseline before the method was built",
+            f"{'N':>3} {'R':>3} " + " ".join(f"{m:>16}" for m in cols),
+        ]
         for r in rows:
             mem = []
             for m in cols:
@@ -448,8 +459,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--quick", action="store_true", help="reduced set for smoke use (< 60 s on 2 cores)")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
-    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default 1: on a shared machine OpenMP barriers make multi-threaded "
-                    "timings meaningless; use the core count on a dedicated machine)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads (default 1: on a shared machine OpenMP barriers make multi-threaded "
+        "timings meaningless; use the core count on a dedicated machine)",
+    )
     ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     ap.add_argument("--N", type=int, nargs="+", default=None, help="hidden widths (default 10 40)")
     ap.add_argument("--R", type=int, nargs="+", default=None, help="replica counts (default 1 8 64; quick: 1 8)")
@@ -473,8 +489,11 @@ def main(argv: list[str] | None = None) -> int:
     Rs = args.R or ([1, 8] if args.quick else [1, 8, 64])
     if args.baseline_rev:
         load_baseline(args.baseline_rev)
-    applicable = {"engine+graph": device.type == "cuda", "engine+overlap": device.type == "cpu",
-                  "baseline": bool(args.baseline_rev)}
+    applicable = {
+        "engine+graph": device.type == "cuda",
+        "engine+overlap": device.type == "cpu",
+        "baseline": bool(args.baseline_rev),
+    }
     methods = args.methods or [m for m in METHODS if applicable.get(m, True)]
     budget = args.budget if args.budget is not None else (2.0 if args.quick else 30.0)
     max_reps, min_reps = (3, 3) if args.quick else (25, 5)
@@ -482,29 +501,49 @@ def main(argv: list[str] | None = None) -> int:
 
     x, y = make_data(device, dtype)
     meta = {
-        "torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
-        "cpu": _cpu_model(), "cpus": os.cpu_count(), "device": str(device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-        "threads": torch.get_num_threads(), "dtype": args.dtype, "tf32": bool(args.tf32 and device.type == "cuda"),
-        "M": M, "N_0": N0, "L": L, "classes": CLASSES, "S": 1, "quick": args.quick, "budget_s": budget,
+        "threads": torch.get_num_threads(),
+        "dtype": args.dtype,
+        "tf32": bool(args.tf32 and device.type == "cuda"),
+        "M": M,
+        "N_0": N0,
+        "L": L,
+        "classes": CLASSES,
+        "S": 1,
+        "quick": args.quick,
+        "budget_s": budget,
         "timing": "median over interleaved repetitions; ms per replica-step = step time / R",
         "engine_api": "ForceField" if ForceField is not None else "gradient",
-        "baseline_rev": BASELINE.get("rev"), "methods": methods,
+        "baseline_rev": BASELINE.get("rev"),
+        "methods": methods,
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
-    print(f"# torch {meta['torch']} on {device} ({meta['device_name'] or meta['cpu']}), threads={meta['threads']}, "
-          f"dtype={args.dtype}, M={M}, N_0={N0}, L={L}", flush=True)
+    print(
+        f"# torch {meta['torch']} on {device} ({meta['device_name'] or meta['cpu']}), threads={meta['threads']}, "
+        f"dtype={args.dtype}, M={M}, N_0={N0}, L={L}",
+        flush=True,
+    )
     rows = []
     t0 = time.perf_counter()
     for N in Ns:
         for R in Rs:
             row = bench_config(N, R, methods, x, y, budget, max_reps, min_reps, block_s, memory=not args.no_memory)
             rows.append(row)
-            per = ", ".join(f"{k} {v['ms_per_replica_step']:.3f} [{v['cpu_ms_per_replica_step']:.3f}]"
-                            for k, v in row["methods"].items())
-            print(f"N={N} R={R} reps={row['reps']}: {per} ms/replica-step; "
-                  + ", ".join(f"{k} {v:.2f}" for k, v in row["ratios"].items())
-                  + (f"; skipped {row['skipped']}" if row["skipped"] else ""), flush=True)
+            per = ", ".join(
+                f"{k} {v['ms_per_replica_step']:.3f} [{v['cpu_ms_per_replica_step']:.3f}]" for k, v in row["methods"].items()
+            )
+            print(
+                f"N={N} R={R} reps={row['reps']}: {per} ms/replica-step; "
+                + ", ".join(f"{k} {v:.2f}" for k, v in row["ratios"].items())
+                + (f"; skipped {row['skipped']}" if row["skipped"] else ""),
+                flush=True,
+            )
     meta["wall_s"] = time.perf_counter() - t0
     meta["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     meta["memory_method"] = next((r.get("memory_method") for r in rows if r.get("memory_method")), None)

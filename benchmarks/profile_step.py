@@ -58,8 +58,10 @@ def main() -> int:
         ("update w/o noise (step - forces - noise)", med["step"] - med["forces"] - med["noise"]),
         ("full step", med["step"]),
     ]
-    print(f"N={args.N} R={args.R} M={b.M} N_0={b.N0} L={b.L} float32, threads={torch.get_num_threads()}, "
-          f"{pos.numel()} coordinates, layouts {ff.transposed}")
+    print(
+        f"N={args.N} R={args.R} M={b.M} N_0={b.N0} L={b.L} float32, threads={torch.get_num_threads()}, "
+        f"{pos.numel()} coordinates, layouts {ff.transposed}"
+    )
     print(f"{'part':44s} {'CPU ms/step':>12} {'x products':>11}")
     for name, ms in rows:
         print(f"{name:44s} {ms:12.2f} {ms / prod:11.2f}")
@@ -69,8 +71,11 @@ def main() -> int:
         with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as p:
             for _ in range(5):
                 integ.step(state)
-        print(p.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=25,
-                                                              max_name_column_width=24, max_shapes_column_width=60))
+        print(
+            p.key_averages(group_by_input_shape=True).table(
+                sort_by="self_cpu_time_total", row_limit=25, max_name_column_width=24, max_shapes_column_width=60
+            )
+        )
     return 0
 
 

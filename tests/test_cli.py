@@ -4,8 +4,21 @@ import pytest
 
 from tdlm import cli
 
-SUBCOMMANDS = ("simulate", "gather-point", "gather", "classify", "plot-phase", "sweep-check", "binary-gather",
-               "binary-plot", "compare-families", "binary-simulate", "paper-figures", "design-space", "cost")
+SUBCOMMANDS = (
+    "simulate",
+    "gather-point",
+    "gather",
+    "classify",
+    "plot-phase",
+    "sweep-check",
+    "binary-gather",
+    "binary-plot",
+    "compare-families",
+    "binary-simulate",
+    "paper-figures",
+    "design-space",
+    "cost",
+)
 
 
 def test_every_subcommand_is_registered(capsys):
@@ -40,8 +53,28 @@ def test_log_lines_carry_the_date(tmp_path):
     from wf_helpers import run_tdlm
 
     out = tmp_path / "job.nc"
-    result = run_tdlm("simulate", "--M", "20", "--N", "4", "--L", "3", "--t-w", "10", "--t-star", "20",
-                      "--n-replicas", "2", "--n-test", "20", "--device", "cpu", "--out", str(out), cwd=tmp_path)
+    result = run_tdlm(
+        "simulate",
+        "--M",
+        "20",
+        "--N",
+        "4",
+        "--L",
+        "3",
+        "--t-w",
+        "10",
+        "--t-star",
+        "20",
+        "--n-replicas",
+        "2",
+        "--n-test",
+        "20",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.output
     lines = [line for line in result.stderr.splitlines() if " INFO " in line]
     assert lines and all(re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} INFO ", line) for line in lines), lines

@@ -6,10 +6,31 @@ import sys
 import time
 
 import xarray as xr
+
 from wf_helpers import subprocess_env
 
-ARGS = ["--M", "40", "--N", "4", "--L", "4", "--t-w", "10", "--t-star", "3000", "--n-replicas", "2",
-        "--n-test", "20", "--checkpoint-steps", "0", "--checkpoint-seconds", "0", "--progress-seconds", "0.2"]
+ARGS = [
+    "--M",
+    "40",
+    "--N",
+    "4",
+    "--L",
+    "4",
+    "--t-w",
+    "10",
+    "--t-star",
+    "3000",
+    "--n-replicas",
+    "2",
+    "--n-test",
+    "20",
+    "--checkpoint-steps",
+    "0",
+    "--checkpoint-seconds",
+    "0",
+    "--progress-seconds",
+    "0.2",
+]
 
 
 def _simulate(out, *extra, **popen):

@@ -59,18 +59,25 @@ def profile_table(phase: xr.Dataset, N: int) -> str:
 def curves_table(overlaps: xr.Dataset, N: int) -> str:
     a = overlaps.isel(alpha=int(np.flatnonzero(overlaps.N.values == N)[0])).sel(L=10).isel(T=0)
     t_w = int(a.t_w.max())
-    lines = [f"N = {N}: energy and test accuracy (mean over samples; branches: mean over replicas)", "",
-             "| t | E | A (sign) | A (tanh) |", "| --- | --- | --- | --- |"]
+    lines = [
+        f"N = {N}: energy and test accuracy (mean over samples; branches: mean over replicas)",
+        "",
+        "| t | E | A (sign) | A (tanh) |",
+        "| --- | --- | --- | --- |",
+    ]
     hist, times = a.history_time.values, a.time.values
     nearest = lambda grid, want: sorted({int(grid[np.argmin(np.abs(grid - w))]) for w in want})  # noqa: E731
     for t in nearest(hist, [0, 1e2, 1e3, 1e4, t_w]):
         h = a.sel(history_time=t)
-        lines.append(f"| {t} | {float(h.history_energy.mean()):.4g} | {float(h.history_accuracy.mean()):.3f} | "
-                     f"{float(h.history_accuracy_tanh.mean()):.3f} |")
+        lines.append(
+            f"| {t} | {float(h.history_energy.mean()):.4g} | {float(h.history_accuracy.mean()):.3f} | "
+            f"{float(h.history_accuracy_tanh.mean()):.3f} |"
+        )
     for t in nearest(times, [1e2, 1e3, 1e4, 1e5, times[-1]]):
         b = a.sel(t_w=t_w, time=t)
-        lines.append(f"| t_w + {t} | {float(b.energy.mean()):.4g} | {float(b.accuracy.mean()):.3f} | "
-                     f"{float(b.accuracy_tanh.mean()):.3f} |")
+        lines.append(
+            f"| t_w + {t} | {float(b.energy.mean()):.4g} | {float(b.accuracy.mean()):.3f} | {float(b.accuracy_tanh.mean()):.3f} |"
+        )
     return "\n".join(lines)
 
 
@@ -89,8 +96,14 @@ def figure(phase: xr.Dataset, overlaps: xr.Dataset, path: str) -> None:
         i = int(np.flatnonzero(phase.N.values == N)[0])
         cell = phase.isel(alpha=i).sel(L=10).isel(T=0)
         label = f"N = {N} (ln alpha = {float(cell.ln_alpha):.1f})"
-        ax_q.errorbar(layers, cell.q_star.sel(layer=layers), cell.q_star_sem.sel(layer=layers), fmt="o-", color=colour,
-                      label=f"{label}, this project")
+        ax_q.errorbar(
+            layers,
+            cell.q_star.sel(layer=layers),
+            cell.q_star_sem.sel(layer=layers),
+            fmt="o-",
+            color=colour,
+            label=f"{label}, this project",
+        )
         ax_q.plot(layers, PAPER[N], "s--", color=colour, mfc="none", label=f"{label}, paper")
         ax_q.plot(layers, cell.q_raw_star.sel(layer=layers), ":", color=colour, lw=1, label=f"{label}, raw overlap")
         a = overlaps.isel(alpha=i).sel(L=10).isel(T=0)

@@ -75,9 +75,23 @@ def measure(setup, position: torch.Tensor) -> dict:
 
 
 def run(variant: dict, data: str, M: int, N: int, L: int, steps: int, seed: int) -> list[dict]:
-    params = build({"data.source": "mnist", "data.path": data, "M": M, "N": N, "L": L, "T": 1e-5, "t_w": [steps],
-                    "t_star": 1, "n_replicas": 2, "seed": seed, "samples": [0], "device": "cpu",
-                    "thermostat": variant.get("thermostat", "per_step")})
+    params = build(
+        {
+            "data.source": "mnist",
+            "data.path": data,
+            "M": M,
+            "N": N,
+            "L": L,
+            "T": 1e-5,
+            "t_w": [steps],
+            "t_star": 1,
+            "n_replicas": 2,
+            "seed": seed,
+            "samples": [0],
+            "device": "cpu",
+            "thermostat": variant.get("thermostat", "per_step"),
+        }
+    )
     setup = prepare(params)
     if variant.get("pixels") == "01":
         setup.train.x.add_(1).mul_(0.5)
@@ -103,9 +117,12 @@ def run(variant: dict, data: str, M: int, N: int, L: int, steps: int, seed: int)
                 integrator.step(state)
             row = {"t": int(t), **measure(setup, state.position)}
             rows.append(row)
-            print(f"  t={t:>7d} E={row['E']:.4g} A_sign={row['A_sign_test']:.3f} A_tanh={row['A_tanh_test']:.3f} "
-                  f"A_machine_train={row['A_machine_train']:.3f} |S| {np.round(row['mean_abs_S'], 3).tolist()} "
-                  f"({time.monotonic() - start:.0f} s)", flush=True)
+            print(
+                f"  t={t:>7d} E={row['E']:.4g} A_sign={row['A_sign_test']:.3f} A_tanh={row['A_tanh_test']:.3f} "
+                f"A_machine_train={row['A_machine_train']:.3f} |S| {np.round(row['mean_abs_S'], 3).tolist()} "
+                f"({time.monotonic() - start:.0f} s)",
+                flush=True,
+            )
     finally:
         integrator.close()
     return rows

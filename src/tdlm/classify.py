@@ -84,8 +84,13 @@ def liquid_depth(q_star: np.ndarray, threshold: float) -> float:
     return crossing(last + 1, last) - crossing(first - 1, first)
 
 
-def classify(overlaps: xr.Dataset, threshold: float = math.exp(-1), t_w: int | None = None, n_sigma: float = 2.0,
-             overlap: str = DEFAULT_OVERLAP) -> xr.Dataset:
+def classify(
+    overlaps: xr.Dataset,
+    threshold: float = math.exp(-1),
+    t_w: int | None = None,
+    n_sigma: float = 2.0,
+    overlap: str = DEFAULT_OVERLAP,
+) -> xr.Dataset:
     """phase.nc content from the gathered overlaps at time t* and the chosen waiting time (default: largest)."""
     check_overlap(overlap)
     t_w = int(overlaps.t_w.max()) if t_w is None else int(t_w)
@@ -102,7 +107,8 @@ def classify(overlaps: xr.Dataset, threshold: float = math.exp(-1), t_w: int | N
         n = values.count("sample")
         out[name] = values.mean("sample").assign_attrs(long_name=long_name)
         out[f"{name}_sem"] = (values.std("sample", ddof=1) / np.sqrt(n.where(n > 1))).assign_attrs(
-            long_name=f"standard error over samples of {name}")
+            long_name=f"standard error over samples of {name}"
+        )
     used = star_name("q", overlap)
     q, sem = out[used], out[f"{used}_sem"]
     phase = xr.where(q < threshold, LIQUID, SOLID)
@@ -110,23 +116,36 @@ def classify(overlaps: xr.Dataset, threshold: float = math.exp(-1), t_w: int | N
     phase = xr.where(q.notnull(), phase, UNDEFINED).astype(np.int8)
     phase.attrs.update(
         long_name=f"phase of the layer from {used} (undefined: no such layer at this L)",
-        flag_values=FLAG_VALUES, flag_meanings=FLAG_MEANINGS, threshold=threshold, n_sigma=n_sigma, variable=used,
+        flag_values=FLAG_VALUES,
+        flag_meanings=FLAG_MEANINGS,
+        threshold=threshold,
+        n_sigma=n_sigma,
+        variable=used,
     )
     out["phase"] = phase
     xi = xr.apply_ufunc(
         lambda arr: liquid_depth(arr[~np.isnan(arr)], threshold) if np.isfinite(arr).any() else np.nan,
-        q, input_core_dims=[["layer"]], vectorize=True,
+        q,
+        input_core_dims=[["layer"]],
+        vectorize=True,
     )
     out["xi_liquid"] = xi.assign_attrs(long_name=f"liquid depth: distance between the crossings of {used} with the threshold")
     out["xi_solid"] = (out.L - xi).transpose(*xi.dims).assign_attrs(long_name="solid depth xi_s = L - xi_liquid")
     out.attrs = dict(overlaps.attrs)
-    out.attrs.update(classify_threshold=threshold, classify_t_w=t_w, classify_t_star=t_star, classify_n_sigma=n_sigma,
-                     classify_overlap=overlap, classify_variable=used)
+    out.attrs.update(
+        classify_threshold=threshold,
+        classify_t_w=t_w,
+        classify_t_star=t_star,
+        classify_n_sigma=n_sigma,
+        classify_overlap=overlap,
+        classify_variable=used,
+    )
     return out
 
 
-def classify_file(overlaps_path: str, out: str, threshold: float, t_w: int | None, n_sigma: float,
-                  overlap: str = DEFAULT_OVERLAP) -> xr.Dataset:
+def classify_file(
+    overlaps_path: str, out: str, threshold: float, t_w: int | None, n_sigma: float, overlap: str = DEFAULT_OVERLAP
+) -> xr.Dataset:
     with xr.open_dataset(overlaps_path, engine="netcdf4") as overlaps:
         result = classify(overlaps.load(), threshold, t_w, n_sigma, overlap)
     write_atomic(result, out)

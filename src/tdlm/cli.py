@@ -6,7 +6,8 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tdlm import __version__
 from tdlm.params import FIELDS, ConfigError, Field
@@ -79,10 +80,14 @@ def _combine(module: str, function: str) -> Callable[[argparse.Namespace], int]:
 
 
 COMMANDS["gather-point"] = (
-    "combine the jobs (samples) of one parameter point", _gather_point_parser, _combine("tdlm.gather", "gather_point"),
+    "combine the jobs (samples) of one parameter point",
+    _gather_point_parser,
+    _combine("tdlm.gather", "gather_point"),
 )
 COMMANDS["gather"] = (
-    "combine point files into the sweep's overlaps.nc", _gather_point_parser, _combine("tdlm.gather", "gather_sweep"),
+    "combine point files into the sweep's overlaps.nc",
+    _gather_point_parser,
+    _combine("tdlm.gather", "gather_sweep"),
 )
 
 
@@ -94,8 +99,12 @@ def _classify_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=math.exp(-1), help="q* below this is liquid")
     p.add_argument("--t-w", type=int, default=None, help="waiting time to classify at (default: the largest)")
     p.add_argument("--n-sigma", type=float, default=2.0, help="uncertain when |q* - threshold| <= n_sigma * SEM")
-    p.add_argument("--overlap", choices=("q_norm", "q"), default="q_norm",
-                   help="the overlap that classifies: q_norm (normalised by the self-overlaps, default) or q (raw)")
+    p.add_argument(
+        "--overlap",
+        choices=("q_norm", "q"),
+        default="q_norm",
+        help="the overlap that classifies: q_norm (normalised by the self-overlaps, default) or q (raw)",
+    )
 
 
 def _cmd_classify(args: argparse.Namespace) -> int:
@@ -134,7 +143,9 @@ COMMANDS["plot-phase"] = ("draw the alpha-L phase diagram and q* heat maps", _pl
 
 
 COMMANDS["binary-gather"] = (
-    "combine binary-family point files into measures.nc", _gather_point_parser, _combine("tdlm.binarynet.sweep", "gather"),
+    "combine binary-family point files into measures.nc",
+    _gather_point_parser,
+    _combine("tdlm.binarynet.sweep", "gather"),
 )
 
 
@@ -164,7 +175,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if len(args.inputs) != 2:
         print("tdlm compare-families: error: inputs: give phase.nc and measures.nc", file=sys.stderr)
         return EXIT_BAD_INPUT
-    with xr.open_dataset(args.inputs[0], engine="netcdf4") as phase, xr.open_dataset(args.inputs[1], engine="netcdf4") as measures:
+    with (
+        xr.open_dataset(args.inputs[0], engine="netcdf4") as phase,
+        xr.open_dataset(args.inputs[1], engine="netcdf4") as measures,
+    ):
         compare_families(phase.load(), measures.load(), args.out)
     return 0
 
@@ -175,7 +189,8 @@ COMMANDS["compare-families"] = ("thermal q*_l/Q*_l beside the binary family's pe
 def _sweep_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="workflow config YAML (config/config.yaml)")
     p.add_argument(
-        "--schema", default="workflow/schemas/config.schema.yaml",
+        "--schema",
+        default="workflow/schemas/config.schema.yaml",
         help="JSON schema the workflow validates against (relative to the working directory)",
     )
 
@@ -230,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"tdlm {__version__}")
     parser.add_argument(
-        "--threads", type=int, default=None,
+        "--threads",
+        type=int,
+        default=None,
         help="CPU threads for torch (default: torch's choice; set it to the cores a job owns to avoid oversubscription)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -253,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S", stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+        stream=sys.stderr,
     )
     if args.threads:
         import torch

@@ -103,8 +103,7 @@ def draw(pool: Pool, classes: list[int], M: int, n_test: int, rng: np.random.Gen
         if len(members) < per_class:
             limit = n_classes * min(int(np.sum(pool.labels == k)) for k in classes)
             raise ValueError(
-                f"M: {M} is larger than the balanced pool of {pool.source} classes {classes} allows "
-                f"(at most {limit})"
+                f"M: {M} is larger than the balanced pool of {pool.source} classes {classes} allows (at most {limit})"
             )
         train.append(members[:per_class])
     # interleave classes in permutation order so minibatch-free MD sees no class blocks

@@ -14,8 +14,8 @@ kept on the Boundary object, so repeated calls are as fast as calling the ForceF
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
@@ -119,7 +119,9 @@ class ForceField:
             transposed = (True,) + (transposed,) * (L - 1)
         transposed = tuple(bool(t) for t in transposed)
         if len(transposed) != L or not transposed[0]:
-            raise ValueError(f"transposed: need {L} flags with the first True (layer 1 is always feature-major), got {transposed}")
+            raise ValueError(
+                f"transposed: need {L} flags with the first True (layer 1 is always feature-major), got {transposed}"
+            )
         self.transposed = transposed
         self._floor = torch.finfo(self.dtype).tiny ** 0.5
         big = S * K * M * max(w[1:])
@@ -268,8 +270,9 @@ class ForceField:
                 self._input_product(tr, js, a, dS[l - 2].view(SK, M, n_in))
 
 
-def force_field(layout: Layout, boundary: Boundary, dtype: torch.dtype | None = None,
-                device: torch.device | str | None = None) -> ForceField:
+def force_field(
+    layout: Layout, boundary: Boundary, dtype: torch.dtype | None = None, device: torch.device | str | None = None
+) -> ForceField:
     """The ForceField of (layout, dtype, device) kept on `boundary` (built on first use).
 
     The cache lives as long as the Boundary object; a Boundary's tensors may be changed in

@@ -57,8 +57,10 @@ def phase_diagram(phase: xr.Dataset, stem: str | Path, T: float | None = None) -
     layer_stack(ax, ln_alpha, ds.L.values, ds.phase.transpose("alpha", "L", "layer").values, PHASE_COLOURS)
     ax.set_xlabel(r"$\ln \alpha = \ln(M/N)$")
     ax.set_ylabel("depth L (layers 1..L-1 stacked bottom to top)")
-    ax.set_title(f"phase of each hidden layer (T = {float(ds['T']):.3g}, {overlap_label(overlap_of(phase))}, "
-                 f"threshold {phase.attrs.get('classify_threshold', np.exp(-1)):.3f})")
+    ax.set_title(
+        f"phase of each hidden layer (T = {float(ds['T']):.3g}, {overlap_label(overlap_of(phase))}, "
+        f"threshold {phase.attrs.get('classify_threshold', np.exp(-1)):.3f})"
+    )
     ax.legend(handles=[Patch(color=PHASE_COLOURS[k], label=PHASE_NAMES[k]) for k in PHASE_COLOURS], loc="upper left", fontsize=8)
     for j, L in enumerate(ds.L.values):
         ax_xi.plot(ln_alpha, ds.xi_solid.isel(L=j).values, "o-", label=f"L = {int(L)}")
@@ -102,11 +104,13 @@ def _edges(centres: np.ndarray) -> np.ndarray:
     return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
 
 
-def draw_heatmap(fig: plt.Figure, ax: plt.Axes, layers: np.ndarray, ln_alpha: np.ndarray, values: np.ndarray,
-                 threshold: float, label: str) -> bool:
+def draw_heatmap(
+    fig: plt.Figure, ax: plt.Axes, layers: np.ndarray, ln_alpha: np.ndarray, values: np.ndarray, threshold: float, label: str
+) -> bool:
     """Cells over (layer, ln alpha) with the threshold contour; True when there was a crossing to contour."""
-    mesh = ax.pcolormesh(_edges(layers), _edges(ln_alpha), values, cmap="viridis", shading="flat", vmin=0,
-                         vmax=max(1e-9, float(np.nanmax(values))))
+    mesh = ax.pcolormesh(
+        _edges(layers), _edges(ln_alpha), values, cmap="viridis", shading="flat", vmin=0, vmax=max(1e-9, float(np.nanmax(values)))
+    )
     fig.colorbar(mesh, ax=ax, label=label)
     has_contour = len(ln_alpha) > 1 and len(layers) > 1 and np.nanmin(values) < threshold < np.nanmax(values)
     if has_contour:
@@ -120,7 +124,9 @@ def draw_heatmap(fig: plt.Figure, ax: plt.Axes, layers: np.ndarray, ln_alpha: np
     return bool(has_contour)
 
 
-def q_star_heatmap(phase: xr.Dataset, L: int, stem: str | Path, T: float | None = None, variable: str | None = None) -> list[Path]:
+def q_star_heatmap(
+    phase: xr.Dataset, L: int, stem: str | Path, T: float | None = None, variable: str | None = None
+) -> list[Path]:
     """q*_l over (layer, ln alpha) at depth L with the threshold contour (the paper's Fig. 1).
 
     Default variable: the q* the classification used (normalised or raw, phase.nc records it).
@@ -133,9 +139,19 @@ def q_star_heatmap(phase: xr.Dataset, L: int, stem: str | Path, T: float | None 
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     symbol = variable.replace("_raw_star", "").replace("_star", "")
     kind = "raw" if variable.endswith("_raw_star") else "normalised"
-    draw_heatmap(fig, ax, np.arange(1, L), ln_alpha, values, phase.attrs.get("classify_threshold", np.exp(-1)),
-                 rf"${symbol}^*_l$ ({kind}; t = t*, mean over samples)")
-    ax.set_title(f"{variable} over layers, L = {L}, T = {float(ds['T']):.3g}" + (f" ({merged} equal-ln-alpha rows averaged)" if merged else ""))
+    draw_heatmap(
+        fig,
+        ax,
+        np.arange(1, L),
+        ln_alpha,
+        values,
+        phase.attrs.get("classify_threshold", np.exp(-1)),
+        rf"${symbol}^*_l$ ({kind}; t = t*, mean over samples)",
+    )
+    ax.set_title(
+        f"{variable} over layers, L = {L}, T = {float(ds['T']):.3g}"
+        + (f" ({merged} equal-ln-alpha rows averaged)" if merged else "")
+    )
     fig.tight_layout()
     return save(fig, stem)
 
@@ -153,7 +169,11 @@ def binary_phase_diagram(measures: xr.Dataset, stem: str | Path, ensemble: str =
     ax.set_xlabel("ln P (training examples); alpha = weights / P")
     ax.set_ylabel("depth L (weight layers 1..L stacked bottom to top)")
     ax.set_title(f"binary networks, {ensemble} ensemble (liquid-like: s/ln2 >= {measures.attrs['param_liquid_threshold']})")
-    ax.legend(handles=[Patch(color=BINARY_COLOURS[0], label="structured"), Patch(color=BINARY_COLOURS[1], label="liquid-like")], fontsize=8, loc="upper left")
+    ax.legend(
+        handles=[Patch(color=BINARY_COLOURS[0], label="structured"), Patch(color=BINARY_COLOURS[1], label="liquid-like")],
+        fontsize=8,
+        loc="upper left",
+    )
     for i, P in enumerate(ds.P.values):
         for j, L in enumerate(ds.L.values):
             profile = ds.s_over_ln2.isel(alpha=i, L=j).values[: int(L)]
@@ -186,7 +206,11 @@ def compare_families(phase: xr.Dataset, measures: xr.Dataset, stem: str | Path, 
     ax_t.set_title(f"thermal machine: L = {L_t}, ln alpha = {float(thermal.ln_alpha):.2f}")
     ax_t.legend(fontsize=8)
     rel = np.arange(1, L_b + 1) / L_b
-    for name, label in (("s_over_ln2", r"$s_l/\ln 2$"), ("overlap_Q", r"$Q_l$ (aligned runs)"), ("mean_abs_J", r"mean $|J_{ij}|$")):
+    for name, label in (
+        ("s_over_ln2", r"$s_l/\ln 2$"),
+        ("overlap_Q", r"$Q_l$ (aligned runs)"),
+        ("mean_abs_J", r"mean $|J_{ij}|$"),
+    ):
         ax_b.plot(rel, binary[name].values[:L_b], "o-", label=label)
     ax_b.set_xlabel("relative depth l / L")
     ax_b.set_title(f"binary networks: L = {L_b}, P = {int(binary.P)} ({ensemble})")

@@ -9,8 +9,9 @@ samples are kept so that classification can report standard errors.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -101,10 +102,16 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Datas
                 values = ds[name].transpose(*dims[3:]).values
                 arr[idx][tuple(slice(0, s) for s in values.shape)] = values
     coords = {
-        "alpha": np.arange(len(alphas)), "L": Ls, "T": Ts, "sample": np.arange(n_sample),
-        "t_w": template.t_w.values, "time": template.time.values, "history_time": template.history_time.values,
+        "alpha": np.arange(len(alphas)),
+        "L": Ls,
+        "T": Ts,
+        "sample": np.arange(n_sample),
+        "t_w": template.t_w.values,
+        "time": template.time.values,
+        "history_time": template.history_time.values,
         "layer": np.arange(1, n_layer + 1),
-        "M": ("alpha", [m for m, _ in alphas]), "N": ("alpha", [n for _, n in alphas]),
+        "M": ("alpha", [m for m, _ in alphas]),
+        "N": ("alpha", [n for _, n in alphas]),
         "ln_alpha": ("alpha", [float(np.log(m / n)) for m, n in alphas]),
     }
     out_ds = xr.Dataset(arrays, coords=coords)
@@ -114,4 +121,3 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Datas
     out_ds.attrs = provenance(shared, {"points": len(files), "point_files_json": json.dumps(files)})
     write_atomic(out_ds, out, compress=True)
     return out_ds
-

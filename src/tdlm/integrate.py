@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -56,7 +56,7 @@ class Thermostat:
     noise: float  # sqrt(gamma (2 - gamma) T)
 
     @classmethod
-    def from_params(cls, kind: str, eta: float, dt: float, T: float) -> "Thermostat":
+    def from_params(cls, kind: str, eta: float, dt: float, T: float) -> Thermostat:
         gamma = {"per_step": eta, "literal": eta * dt}[kind]
         return cls(gamma, math.sqrt(gamma * (2.0 - gamma) * T))
 
@@ -78,8 +78,15 @@ class Integrator:
     """
 
     def __init__(
-        self, gradient_fn: GradientFn, dt: float, thermostat: Thermostat, like: torch.Tensor,
-        *, cuda_graph: bool = False, overlap_noise: bool = False, noise_workers: int | None = None,
+        self,
+        gradient_fn: GradientFn,
+        dt: float,
+        thermostat: Thermostat,
+        like: torch.Tensor,
+        *,
+        cuda_graph: bool = False,
+        overlap_noise: bool = False,
+        noise_workers: int | None = None,
     ):
         self.gradient_fn = gradient_fn
         self.dt = dt
@@ -94,8 +101,9 @@ class Integrator:
         self._stream_slices = self._pieces_of(n, like.device, NOISE_CHUNK)
         many = len(self._stream_slices) > 1 and thermostat.noise > 0
         self._streams = [torch.Generator(device=like.device) for _ in self._stream_slices] if many else None
-        self._piece_streams = [[j for j, st in enumerate(self._stream_slices) if p.start <= st.start < p.stop]
-                               for p in self._pieces]
+        self._piece_streams = [
+            [j for j, st in enumerate(self._stream_slices) if p.start <= st.start < p.stop] for p in self._pieces
+        ]
         workers = min(noise_workers or torch.get_num_threads(), len(self._stream_slices)) if many else 1
         self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tdlm-noise") if workers > 1 else None
         # the whole step's numbers are drawn before the update when drawn ahead (overlap), in

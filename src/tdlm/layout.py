@@ -73,7 +73,7 @@ class Layout:
     def spins(self, flat: torch.Tensor) -> list[torch.Tensor]:
         return self.blocks(flat)[self.L :]
 
-    def with_k(self, K: int) -> "Layout":
+    def with_k(self, K: int) -> Layout:
         return Layout(self.widths, self.M, self.S, K)
 
     def per_config_view(self, flat: torch.Tensor, which: str = "all") -> torch.Tensor:

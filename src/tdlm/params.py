@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -80,7 +81,9 @@ FIELDS: tuple[Field, ...] = (
     Field("T", float, 1e-5, "temperature k_B T", _nonneg),
     Field("dt", float, 1e-2, "MD time step", _positive),
     Field("eta", float, 1e-3, "Langevin friction per step", _eta),
-    Field("thermostat", str, "per_step", "per_step: friction/noise once per step; literal: multiplied by dt", _choice(*THERMOSTATS)),
+    Field(
+        "thermostat", str, "per_step", "per_step: friction/noise once per step; literal: multiplied by dt", _choice(*THERMOSTATS)
+    ),
     Field("t_w", list, [100, 1000, 10000, 50000], "waiting times (MD steps) at which replicas branch", _nonneg_list, item=int),
     Field("t_star", int, 500000, "steps after t_w at which q* is read (run length of each branch)", _at_least(1)),
     Field("n_replicas", int, 8, "replicas branched at each t_w", _at_least(2)),
@@ -91,9 +94,22 @@ FIELDS: tuple[Field, ...] = (
     Field("device", str, "auto", "auto (cuda if available), cpu or cuda", _choice(*DEVICES)),
     Field("dtype", str, "float32", "floating-point precision of the state", _choice(*DTYPES)),
     Field("tf32", bool, False, "allow TF32 matrix products on CUDA (faster, less precise)"),
-    Field("cuda_graph", bool, False, "capture each MD step as one CUDA graph (fewer launches; falls back to eager if capture fails)", physics=False),
+    Field(
+        "cuda_graph",
+        bool,
+        False,
+        "capture each MD step as one CUDA graph (fewer launches; falls back to eager if capture fails)",
+        physics=False,
+    ),
     Field("checkpoint_steps", int, 20000, "write a checkpoint every this many steps (0: never by steps)", _nonneg, physics=False),
-    Field("checkpoint_seconds", float, 600.0, "write a checkpoint every this many seconds (0: never by time)", _nonneg, physics=False),
+    Field(
+        "checkpoint_seconds",
+        float,
+        600.0,
+        "write a checkpoint every this many seconds (0: never by time)",
+        _nonneg,
+        physics=False,
+    ),
     Field("checkpoint_path", str, None, "checkpoint file (default: <out>.ckpt)", nullable=True, physics=False),
     Field("progress_seconds", float, 30.0, "seconds between progress log lines", _positive, physics=False),
 )

@@ -23,7 +23,12 @@ class Progress:
         eta = (self.total - done) / rate if rate > 0 else float("inf")
         log.info(
             "%s: step %d/%d (%.1f%%), %.1f steps/s, ETA %s",
-            self.label, done, self.total, 100.0 * done / max(self.total, 1), rate, _hms(eta),
+            self.label,
+            done,
+            self.total,
+            100.0 * done / max(self.total, 1),
+            rate,
+            _hms(eta),
         )
 
 

@@ -12,9 +12,10 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -117,9 +118,16 @@ def prepare(params: SimParams) -> Setup:
     widths = (train.x.shape[-1],) + (params.N,) * (params.L - 1) + (len(classes),)
     t_w = tuple(sorted(params.t_w))
     return Setup(
-        params, device, dtype, datasets, train, test,
-        Layout(widths, params.M, len(params.samples), 1), t_w,
-        log_grid(t_w[-1], params.record_per_decade, t_w), log_grid(params.t_star, params.record_per_decade),
+        params,
+        device,
+        dtype,
+        datasets,
+        train,
+        test,
+        Layout(widths, params.M, len(params.samples), 1),
+        t_w,
+        log_grid(t_w[-1], params.record_per_decade, t_w),
+        log_grid(params.t_star, params.record_per_decade),
     )
 
 
@@ -200,13 +208,24 @@ class Runner:
 
     def _payload(self, phase: str, state: MDState, snapshots: torch.Tensor, recorder: Recorder) -> dict[str, Any]:
         return {
-            "key": self.params.physics_key(), "params": self.params.flat(), "phase": phase, "step": state.step,
-            "position": state.position.cpu(), "velocity": state.velocity.cpu(), "rng": state.rng.get_state(),
-            "snapshots": snapshots.cpu(), "records": recorder.arrays,
+            "key": self.params.physics_key(),
+            "params": self.params.flat(),
+            "phase": phase,
+            "step": state.step,
+            "position": state.position.cpu(),
+            "velocity": state.velocity.cpu(),
+            "rng": state.rng.get_state(),
+            "snapshots": snapshots.cpu(),
+            "records": recorder.arrays,
         }
 
     def _maybe_checkpoint(
-        self, phase: str, state: MDState, layout: Layout, snapshots: Callable[[], torch.Tensor], recorder: Recorder,
+        self,
+        phase: str,
+        state: MDState,
+        layout: Layout,
+        snapshots: Callable[[], torch.Tensor],
+        recorder: Recorder,
         energies: torch.Tensor,
     ) -> None:
         p = self.params
@@ -222,8 +241,14 @@ class Runner:
         log.info("checkpoint at %s step %d -> %s", phase, state.step, self.ckpt_path)
 
     def _advance(
-        self, phase: str, state: MDState, layout: Layout, until: int, events: dict[int, Callable[[], None]],
-        snapshots: Callable[[], torch.Tensor], recorder: Recorder,
+        self,
+        phase: str,
+        state: MDState,
+        layout: Layout,
+        until: int,
+        events: dict[int, Callable[[], None]],
+        snapshots: Callable[[], torch.Tensor],
+        recorder: Recorder,
     ) -> None:
         integrator = self._integrator(layout, state.position)
         progress = Progress(f"{phase} (S={self.setup.layout.S})", until, self.params.progress_seconds, state.step)
@@ -267,8 +292,10 @@ class Runner:
         if resumed:
             snaps.copy_(resumed["snapshots"])
             state = MDState(
-                resumed["position"].to(setup.device), resumed["velocity"].to(setup.device),
-                torch.Generator(device=setup.device), resumed["step"],
+                resumed["position"].to(setup.device),
+                resumed["velocity"].to(setup.device),
+                torch.Generator(device=setup.device),
+                resumed["step"],
             )
             state.rng.set_state(resumed["rng"])
             phase = resumed["phase"]
@@ -303,7 +330,14 @@ class Runner:
 
         def record(step: int) -> None:
             measured = measure_branches(
-                layout, state.position, state.velocity, reference, setup.train, setup.test, n_tw, p.n_replicas,
+                layout,
+                state.position,
+                state.velocity,
+                reference,
+                setup.train,
+                setup.test,
+                n_tw,
+                p.n_replicas,
             )
             _check_energies(step, measured["energy_layer"])
             recorder.put(measured, branch_index[step], len(setup.branch_times), axis=2)

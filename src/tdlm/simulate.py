@@ -29,8 +29,16 @@ def run(params: SimParams, out: str | Path) -> xr.Dataset:
     ckpt = Path(params.checkpoint_path) if params.checkpoint_path else default_checkpoint(out)
     log.info(
         "simulate: M=%d N=%d L=%d samples=%s t_w=%s t*=%d replicas=%d on %s/%s (%d coordinates per configuration)",
-        params.M, params.N, params.L, list(params.samples), list(setup.t_w), params.t_star, params.n_replicas,
-        setup.device, params.dtype, setup.layout.per_config,
+        params.M,
+        params.N,
+        params.L,
+        list(params.samples),
+        list(setup.t_w),
+        params.t_star,
+        params.n_replicas,
+        setup.device,
+        params.dtype,
+        setup.layout.per_config,
     )
     recorder, state, _ = Runner(setup, ckpt).run()
     layout, R, n_tw, S = setup.branched, params.n_replicas, len(setup.t_w), setup.layout.S
@@ -40,9 +48,15 @@ def run(params: SimParams, out: str | Path) -> xr.Dataset:
     weight_layer = np.concatenate([np.full(layout.sizes[l - 1], l) for l in range(1, layout.L + 1)])
     spin_layer = np.concatenate([np.full(layout.sizes[layout.L + l - 1], l) for l in range(1, layout.L)])
     coords = {
-        "sample": np.asarray(params.samples), "t_w": np.asarray(setup.t_w), "time": setup.branch_times,
-        "history_time": setup.history_times, "replica": np.arange(R), "pair": np.arange(len(a)),
-        "pair_a": ("pair", a.numpy()), "pair_b": ("pair", b.numpy()), "layer": np.arange(1, layout.L + 1),
+        "sample": np.asarray(params.samples),
+        "t_w": np.asarray(setup.t_w),
+        "time": setup.branch_times,
+        "history_time": setup.history_times,
+        "replica": np.arange(R),
+        "pair": np.arange(len(a)),
+        "pair_a": ("pair", a.numpy()),
+        "pair_b": ("pair", b.numpy()),
+        "layer": np.arange(1, layout.L + 1),
         "weight_layer": ("weight_index", weight_layer),
     }
     if params.store_spins:
@@ -52,19 +66,27 @@ def run(params: SimParams, out: str | Path) -> xr.Dataset:
     n_test = setup.test.x.shape[1]
     snapshots["test_index"] = (("sample", "test_example"), np.stack([d.test_index[:n_test] for d in setup.datasets]))
     extra = {
-        "device": str(setup.device), "device_name": torch.cuda.get_device_name(setup.device) if setup.device.type == "cuda" else "cpu",
-        "torch_threads": torch.get_num_threads(), "widths": list(layout.widths), "n_test_used": n_test,
-        "alpha": params.M / params.N, "ln_alpha": float(np.log(params.M / params.N)),
+        "device": str(setup.device),
+        "device_name": torch.cuda.get_device_name(setup.device) if setup.device.type == "cuda" else "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "widths": list(layout.widths),
+        "n_test_used": n_test,
+        "alpha": params.M / params.N,
+        "ln_alpha": float(np.log(params.M / params.N)),
         "data_seeds": [sample_seeds(params.seed, s)[0] for s in params.samples],
         "init_seeds": [sample_seeds(params.seed, s)[1] for s in params.samples],
         "noise_seed": noise_seed(params.seed, params.samples),
-        "mass": 1.0, "k_B": 1.0, "binarisation": "pixel > midpoint of value range -> +1 else -1",
-        "label_encoding": "one-hot +1/-1", "sign_convention": "sgn(0) = +1",
+        "mass": 1.0,
+        "k_B": 1.0,
+        "binarisation": "pixel > midpoint of value range -> +1 else -1",
+        "label_encoding": "one-hot +1/-1",
+        "sign_convention": "sgn(0) = +1",
         "initial_state": "S, J uniform in (-1, 1); velocities Maxwell-Boltzmann at T",
-        "walls": "elastic reflection at +/-1", "force": "analytic, guarded 1/E_l (zero force when E_l = 0)",
+        "walls": "elastic reflection at +/-1",
+        "force": "analytic, guarded 1/E_l (zero force when E_l = 0)",
         "noise": "N(0, 1) from torch's generator seeded with noise_seed; on the CPU a state of more than "
-                 f"{NOISE_CHUNK} coordinates draws each piece of {NOISE_CHUNK} from its own generator, reseeded every step "
-                 "from the main one (independent of the number of threads)",
+        f"{NOISE_CHUNK} coordinates draws each piece of {NOISE_CHUNK} from its own generator, reseeded every step "
+        "from the main one (independent of the number of threads)",
     }
     ds = build_dataset(recorder.arrays, coords, snapshots, provenance(params.flat(), extra))
     write_atomic(ds, out)

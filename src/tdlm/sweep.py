@@ -33,13 +33,17 @@ def alpha_points(spec: dict[str, Any], where: str) -> list[tuple[int, int]]:
     forms = [k for k in ("pairs", "M", "N") if k in spec]
     if "pairs" in spec:
         if len(forms) != 1:
-            raise ConfigError(f"{where}: give either 'pairs' or 'M'/'N', not both; allowed forms: "
-                              "{M: int, N: [..]}, {N: int, M: [..]}, {pairs: [[M, N], ..]}")
+            raise ConfigError(
+                f"{where}: give either 'pairs' or 'M'/'N', not both; allowed forms: "
+                "{M: int, N: [..]}, {N: int, M: [..]}, {pairs: [[M, N], ..]}"
+            )
         return [(int(m), int(n)) for m, n in spec["pairs"]]
     M, N = spec.get("M"), spec.get("N")
     if isinstance(M, list) == isinstance(N, list):
-        raise ConfigError(f"{where}: exactly one of M and N must be a list; allowed forms: "
-                          "{M: int, N: [..]} (fixed M), {N: int, M: [..]} (fixed N), {pairs: [[M, N], ..]}")
+        raise ConfigError(
+            f"{where}: exactly one of M and N must be a list; allowed forms: "
+            "{M: int, N: [..]} (fixed M), {N: int, M: [..]} (fixed N), {pairs: [[M, N], ..]}"
+        )
     if isinstance(N, list):
         return [(int(M), int(n)) for n in N]
     return [(int(m), int(N)) for m in M]
@@ -135,5 +139,8 @@ def _check_pool(config: dict[str, Any], Ms: list[int]) -> list[str]:
     except (FileNotFoundError, ValueError) as err:
         return [str(err)]
     limit = len(classes) * min(int((pool.labels == c).sum()) for c in classes)
-    return [f"grids: M = {m} exceeds the balanced pool of {pool.source} classes {classes}; allowed values: M <= {limit}"
-            for m in Ms if m > limit]
+    return [
+        f"grids: M = {m} exceeds the balanced pool of {pool.source} classes {classes}; allowed values: M <= {limit}"
+        for m in Ms
+        if m > limit
+    ]

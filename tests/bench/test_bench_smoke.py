@@ -30,8 +30,25 @@ def test_quick_run_writes_every_method_and_consistent_ratios(bench, tmp_path):
     threads = torch.get_num_threads()
     out = tmp_path / "bench.json"
     try:
-        rc = bench.main(["--quick", "--N", "10", "--R", "2", "--methods", "engine", "autograd", "products", "floor",
-                         "--no-memory", "--budget", "0", "--out", str(out)])
+        rc = bench.main(
+            [
+                "--quick",
+                "--N",
+                "10",
+                "--R",
+                "2",
+                "--methods",
+                "engine",
+                "autograd",
+                "products",
+                "floor",
+                "--no-memory",
+                "--budget",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
     finally:
         torch.set_num_threads(threads)
     assert rc == 0
@@ -42,7 +59,9 @@ def test_quick_run_writes_every_method_and_consistent_ratios(bench, tmp_path):
     times = {name: m["ms_per_replica_step"] for name, m in row["methods"].items()}
     assert set(times) == {"engine", "autograd", "products", "floor"}
     assert all(math.isfinite(t) and t > 0 for t in times.values())
-    for label, a, b in (("engine/products", "engine", "products"), ("floor/products", "floor", "products"),
-                        ("autograd/engine", "autograd", "engine")):
+    for label, a, b in (
+        ("engine/products", "engine", "products"),
+        ("floor/products", "floor", "products"),
+        ("autograd/engine", "autograd", "engine"),
+    ):
         assert row["ratios"][label] == pytest.approx(times[a] / times[b])
-

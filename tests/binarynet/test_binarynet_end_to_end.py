@@ -10,9 +10,23 @@ from tdlm.binarynet.config import ConfigError
 from tdlm.binarynet.entropy import random_bound
 
 TINY = {
-    "n_train": 400, "n_test": 300, "n_runs": 64, "epochs": 6, "batch_size": 100, "lr": 0.5, "n_layers": 2, "hidden_width": 8,
-    "pl_max_iter": 30, "mc_chains": 50, "mc_burn_in": 10, "mc_records": 4, "mc_every": 1,
-    "landscape_n_x": 7, "bp_max_iter": 300, "bp_tol": 1e-7, "draws_per_run": 2,
+    "n_train": 400,
+    "n_test": 300,
+    "n_runs": 64,
+    "epochs": 6,
+    "batch_size": 100,
+    "lr": 0.5,
+    "n_layers": 2,
+    "hidden_width": 8,
+    "pl_max_iter": 30,
+    "mc_chains": 50,
+    "mc_burn_in": 10,
+    "mc_records": 4,
+    "mc_every": 1,
+    "landscape_n_x": 7,
+    "bp_max_iter": 300,
+    "bp_tol": 1e-7,
+    "draws_per_run": 2,
 }
 
 

@@ -53,7 +53,9 @@ def test_output_width_below_class_count_is_rejected() -> None:
 def test_yaml_then_flags_override(tmp_path: Path) -> None:
     cfg = tmp_path / "p.yaml"
     cfg.write_text("n_runs: 100\nepochs: 7\nwidths: [20, 12, 10]\nn_layers: 2\n")
-    args = parser().parse_args(["binary-simulate", "--config", str(cfg), "--out", "x.nc", "--epochs", "9", "--scale-output", "true"])
+    args = parser().parse_args(
+        ["binary-simulate", "--config", str(cfg), "--out", "x.nc", "--epochs", "9", "--scale-output", "true"]
+    )
     params = resolve_params(args)
     assert params["n_runs"] == 100 and params["epochs"] == 9 and params["scale_output"] is True
     assert params["widths"] == [20, 12, 10]

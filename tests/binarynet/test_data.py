@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from tdlm.binarynet.data import load_split
-from wf_helpers import MNIST01
 
+from wf_helpers import MNIST01
 
 
 def test_digits_split_is_seeded_centred_and_reduced() -> None:

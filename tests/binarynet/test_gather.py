@@ -15,8 +15,11 @@ from tdlm.storage import provenance, write_atomic
 def _point(path: Path, P: int, L: int, seed: int) -> Path:
     rng = np.random.default_rng(P + L)
     values = {name: (("ensemble", "layer"), rng.random((2, L))) for name in LAYER_VARS}
-    ds = xr.Dataset(values, coords={"ensemble": ["raw", "aligned"], "layer": np.arange(1, L + 1)},
-                    attrs=provenance({"n_train": P, "n_layers": L, "seed": seed, "liquid_threshold": 0.9}, {"alpha": 100.0 / P}))
+    ds = xr.Dataset(
+        values,
+        coords={"ensemble": ["raw", "aligned"], "layer": np.arange(1, L + 1)},
+        attrs=provenance({"n_train": P, "n_layers": L, "seed": seed, "liquid_threshold": 0.9}, {"alpha": 100.0 / P}),
+    )
     write_atomic(ds, path)
     return path
 

@@ -49,7 +49,10 @@ def test_permutation_of_runs_gives_per_run_functions() -> None:
     """binary_logits of a stack equals the logits of each network alone (runs never mix)."""
     cfg = LRNetConfig(widths=(4, 3, 2))
     gen = torch.Generator().manual_seed(0)
-    w = [torch.where(torch.rand(5, 3, 4, generator=gen) < 0.5, 1.0, -1.0), torch.where(torch.rand(5, 2, 3, generator=gen) < 0.5, 1.0, -1.0)]
+    w = [
+        torch.where(torch.rand(5, 3, 4, generator=gen) < 0.5, 1.0, -1.0),
+        torch.where(torch.rand(5, 2, 3, generator=gen) < 0.5, 1.0, -1.0),
+    ]
     x = torch.randn(7, 4, generator=gen)
     stacked = binary_logits(w, x, cfg)
     for s in range(5):

@@ -7,8 +7,9 @@ import sys
 import numpy as np
 import pytest
 import torch
-import wf_helpers
 import xarray as xr
+
+import wf_helpers
 
 # The tiny job of the determinism/output tests (spec-scale parameters would take hours).
 TINY = {

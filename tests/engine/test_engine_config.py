@@ -117,7 +117,9 @@ def test_cli_exits_2_and_writes_nothing(values, field, allowed, tmp_path, capsys
 )
 def test_cli_bad_values_from_flags(flags, field, tmp_path, capsys):
     out = tmp_path / "job.nc"
-    rc = cli.main(["simulate", "--out", str(out), "--device", "cpu", "--N", "4", "--L", "3", "--t-w", "5", "--t-star", "5", *flags])
+    rc = cli.main(
+        ["simulate", "--out", str(out), "--device", "cpu", "--N", "4", "--L", "3", "--t-w", "5", "--t-star", "5", *flags]
+    )
     assert rc == 2
     assert field in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
@@ -135,7 +137,10 @@ def test_cli_subprocess_exit_code(tmp_path, subprocess_env, tdlm_cmd):
     out = tmp_path / "out.nc"
     proc = subprocess.run(
         [*tdlm_cmd, "simulate", "--config", _yaml(tmp_path, {"thermostat": "verlet", "foo": 1}), "--out", str(out)],
-        env=subprocess_env, capture_output=True, text=True, timeout=120,
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2, proc.stderr
     assert "thermostat" in proc.stderr and "per_step" in proc.stderr and "foo" in proc.stderr

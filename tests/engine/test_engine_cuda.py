@@ -38,7 +38,9 @@ def _run(steps: int, split: int | None = None, cuda_graph: bool = False) -> tupl
     state = MDState(flat, maxwell_boltzmann(layout.total, T, rng, torch.float32, CUDA).mul_(30.0), rng)
 
     def integrator(like: torch.Tensor) -> Integrator:
-        return Integrator(ForceField(layout, boundary), 1e-2, Thermostat.from_params("per_step", 1e-2, 1e-2, T), like, cuda_graph=cuda_graph)
+        return Integrator(
+            ForceField(layout, boundary), 1e-2, Thermostat.from_params("per_step", 1e-2, 1e-2, T), like, cuda_graph=cuda_graph
+        )
 
     integrators, energies = [integrator(flat)], []
     for i in range(steps):

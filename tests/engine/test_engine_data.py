@@ -11,11 +11,18 @@ import pytest
 
 from tdlm.data import binarise, draw, load_pool, one_hot
 from tdlm.idx import read_idx
+
 from wf_helpers import MNIST01
 
-
 # IDX type byte -> (big-endian struct code, numpy dtype), written here from the IDX format description
-IDX_TYPES = {0x08: ("B", np.uint8), 0x09: ("b", np.int8), 0x0B: ("h", np.int16), 0x0C: ("i", np.int32), 0x0D: ("f", np.float32), 0x0E: ("d", np.float64)}
+IDX_TYPES = {
+    0x08: ("B", np.uint8),
+    0x09: ("b", np.int8),
+    0x0B: ("h", np.int16),
+    0x0C: ("i", np.int32),
+    0x0D: ("f", np.float32),
+    0x0E: ("d", np.float64),
+}
 
 
 def idx_bytes(array: np.ndarray, type_byte: int) -> bytes:

@@ -78,8 +78,30 @@ def test_divergence_found_at_checkpoint_time_names_the_layer(tiny, tmp_path):
 
 def test_cli_exit_code_3(tiny, tmp_path, capsys):
     out = tmp_path / "job.nc"
-    argv = ["simulate", "--out", str(out), "--M", "20", "--N", "4", "--L", "3", "--t-w", "5", "20", "--t-star", "60",
-            "--n-replicas", "3", "--device", "cpu", "--dt", "1e30", "--dtype", "float32"]
+    argv = [
+        "simulate",
+        "--out",
+        str(out),
+        "--M",
+        "20",
+        "--N",
+        "4",
+        "--L",
+        "3",
+        "--t-w",
+        "5",
+        "20",
+        "--t-star",
+        "60",
+        "--n-replicas",
+        "3",
+        "--device",
+        "cpu",
+        "--dt",
+        "1e30",
+        "--dtype",
+        "float32",
+    ]
     assert cli.main(argv) == cli.EXIT_DIVERGED == 3
     err = capsys.readouterr().err
     assert "diverged" in err and re.search(r"step \d+", err)

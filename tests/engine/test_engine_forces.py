@@ -58,7 +58,9 @@ def autograd_reference(J, spins, x, y, skip_layer: int | None = None):
     terms = reference_energy_terms(leaves[: len(J)], leaves[len(J) :], x, y)
     # the left-out term takes no part in the backward pass (its sqrt has no derivative at 0)
     sum(E.sum() for l, E in enumerate(terms, start=1) if l != skip_layer).backward()
-    return torch.stack([E.detach() for E in terms], dim=-1), pack([torch.zeros_like(t) if t.grad is None else t.grad for t in leaves])
+    return torch.stack([E.detach() for E in terms], dim=-1), pack(
+        [torch.zeros_like(t) if t.grad is None else t.grad for t in leaves]
+    )
 
 
 def analytic(J, spins, x, y, transposed=None):

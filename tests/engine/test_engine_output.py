@@ -194,11 +194,21 @@ def test_final_snapshot_reproduces_last_observables(out):
         for r, (J, S) in enumerate(configs):
             for l in range(1, params.L + 1):
                 n = J[l - 1].size
-                pred = last["C_norm"].values[i, r, l - 1] * np.linalg.norm(J[l - 1]) * math.sqrt(n * first["C"].values[i, r, l - 1]) / n
+                pred = (
+                    last["C_norm"].values[i, r, l - 1]
+                    * np.linalg.norm(J[l - 1])
+                    * math.sqrt(n * first["C"].values[i, r, l - 1])
+                    / n
+                )
                 np.testing.assert_allclose(last["C"].values[i, r, l - 1], pred, rtol=1e-4, atol=1e-6)
             for l in range(1, params.L):
                 n = S[l - 1].size
-                pred = last["c_norm"].values[i, r, l - 1] * np.linalg.norm(S[l - 1]) * math.sqrt(n * first["c"].values[i, r, l - 1]) / n
+                pred = (
+                    last["c_norm"].values[i, r, l - 1]
+                    * np.linalg.norm(S[l - 1])
+                    * math.sqrt(n * first["c"].values[i, r, l - 1])
+                    / n
+                )
                 np.testing.assert_allclose(last["c"].values[i, r, l - 1], pred, rtol=1e-4, atol=1e-6)
 
 
@@ -236,11 +246,11 @@ def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
     write_atomic(good, out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["job.nc"]
     bad = xr.Dataset({"a": ("x", np.arange(3.0))}, attrs={"unserialisable": {"nested": 1}})
-    with pytest.raises(Exception):
+    with pytest.raises(TypeError):
         write_atomic(bad, out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["job.nc"]
     xr.testing.assert_identical(xr.load_dataset(out), good)
     (tmp_path / "new").mkdir()
-    with pytest.raises(Exception):
+    with pytest.raises(TypeError):
         write_atomic(bad, tmp_path / "new" / "x.nc")
     assert list((tmp_path / "new").iterdir()) == []

@@ -26,6 +26,7 @@ import tdlm.data
 from tdlm import cli
 from tdlm.params import load
 from tdlm.simulate import run
+
 from wf_helpers import subprocess_env
 
 # about 5 s of MD on one core: ~400 waiting steps and 600 branched steps, a checkpoint every 25 steps

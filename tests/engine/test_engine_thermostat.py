@@ -145,7 +145,13 @@ def test_optional_noise_overlap_keeps_the_trajectory():
     for overlap in (False, True):
         rng = torch.Generator().manual_seed(4)
         state = MDState(start.clone(), maxwell_boltzmann(layout.total, 0.01, rng, F64, CPU), rng)
-        integ = Integrator(lambda p, out: gradient(p, layout, boundary, out), 0.05, Thermostat.from_params("per_step", 0.1, 0.05, 0.01), state.position, overlap_noise=overlap)
+        integ = Integrator(
+            lambda p, out: gradient(p, layout, boundary, out),
+            0.05,
+            Thermostat.from_params("per_step", 0.1, 0.05, 0.01),
+            state.position,
+            overlap_noise=overlap,
+        )
         for _ in range(50):
             integ.step(state)
         finals.append((state.position.clone(), state.velocity.clone(), state.rng.get_state()))
@@ -157,8 +163,17 @@ def _free_run(n: int, steps: int, workers: int | None, split: int | None = None,
     """Free particles at T = 0.3 for `steps` steps; at `split` the state goes through a checkpoint (rng state)."""
     rng = torch.Generator().manual_seed(21)
     state = MDState(torch.zeros(n, dtype=F64), maxwell_boltzmann(n, 0.3, rng, F64, CPU), rng)
-    make = lambda s: Integrator(no_force, 0.05, Thermostat.from_params("per_step", 0.1, 0.05, 0.3), s.position,  # noqa: E731
-                                noise_workers=workers, overlap_noise=overlap)
+
+    def make(s):
+        return Integrator(
+            no_force,
+            0.05,
+            Thermostat.from_params("per_step", 0.1, 0.05, 0.3),
+            s.position,
+            noise_workers=workers,
+            overlap_noise=overlap,
+        )
+
     integ = make(state)
     for i in range(steps):
         if i == split:
@@ -179,8 +194,12 @@ def test_noise_streams_of_pieces_do_not_depend_on_workers(monkeypatch):
     monkeypatch.setattr("tdlm.integrate.NOISE_CHUNK", 256)
     n = 256 * 7 + 100
     ref = _free_run(n, 30, workers=1)
-    for other in (_free_run(n, 30, workers=2), _free_run(n, 30, workers=3), _free_run(n, 30, workers=2, split=13),
-                  _free_run(n, 30, workers=1, overlap=True)):
+    for other in (
+        _free_run(n, 30, workers=2),
+        _free_run(n, 30, workers=3),
+        _free_run(n, 30, workers=2, split=13),
+        _free_run(n, 30, workers=1, overlap=True),
+    ):
         assert torch.equal(ref.position, other.position) and torch.equal(ref.velocity, other.velocity)
         assert torch.equal(ref.rng.get_state(), other.rng.get_state())
 

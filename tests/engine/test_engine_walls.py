@@ -10,8 +10,12 @@ from tdlm.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
 from tdlm.layout import Layout
 from tdlm.space import reflect_
 
-
-DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")])]
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+    ),
+]
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -73,7 +77,9 @@ def test_hot_md_run_never_leaves_the_box():
     position = torch.rand(layout.total, generator=g, dtype=dtype) * 2 - 1
     rng = torch.Generator().manual_seed(4)
     state = MDState(position, maxwell_boltzmann(layout.total, T, rng, dtype, torch.device("cpu")), rng)
-    integ = Integrator(lambda x, out: gradient(x, layout, boundary, out), dt, Thermostat.from_params("per_step", 0.05, dt, T), position)
+    integ = Integrator(
+        lambda x, out: gradient(x, layout, boundary, out), dt, Thermostat.from_params("per_step", 0.05, dt, T), position
+    )
     near_wall = torch.zeros(layout.total, dtype=torch.bool)
     n_steps = 1500
     for _ in range(n_steps):

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from tdlm.paper import cost
+
 from wf_helpers import run_tdlm
 
 REPO = Path(__file__).resolve().parents[2]
@@ -16,9 +17,14 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def small() -> dict:
     return {
-        "run": "c", "data": {"source": "digits", "classes": [0, 1]},
+        "run": "c",
+        "data": {"source": "digits", "classes": [0, 1]},
         "grids": [{"alpha": {"M": 20, "N": [4]}, "L": [3], "T": [1e-5]}],
-        "samples": 3, "samples_per_job": 2, "n_replicas": 2, "t_w": [10, 100], "t_star": 1000,
+        "samples": 3,
+        "samples_per_job": 2,
+        "n_replicas": 2,
+        "t_w": [10, 100],
+        "t_star": 1000,
     }
 
 

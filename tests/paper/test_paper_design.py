@@ -67,8 +67,10 @@ def _phase(q_star: list[float], flags: list[int], L: int) -> xr.Dataset:
     layer = np.arange(1, L + 1)
     pad = lambda v, fill: np.array(list(v) + [fill] * (L - len(v)))[None, None, None, :]  # noqa: E731
     return xr.Dataset(
-        {"q_star": (("alpha", "L", "T", "layer"), pad(q_star, np.nan)),
-         "phase": (("alpha", "L", "T", "layer"), pad(flags, -1).astype(np.int8))},
+        {
+            "q_star": (("alpha", "L", "T", "layer"), pad(q_star, np.nan)),
+            "phase": (("alpha", "L", "T", "layer"), pad(flags, -1).astype(np.int8)),
+        },
         coords={"alpha": [0], "L": [L], "T": [1e-5], "layer": layer, "M": ("alpha", [20]), "N": ("alpha", [4])},
     )
 
@@ -94,8 +96,10 @@ def _job_file(path, samples: list[int], R: int, rng: np.random.Generator, spins:
     data = {"J_final": (("sample", "t_w", "replica", "weight_index"), J)}
     coords = {"sample": samples, "t_w": t_w, "replica": np.arange(R), "weight_layer": ("weight_index", weight_layer)}
     if spins:
-        data["S_final"] = (("sample", "t_w", "replica", "spin_index"),
-                           rng.uniform(-1, 1, (len(samples), len(t_w), R, spin_layer.size)))
+        data["S_final"] = (
+            ("sample", "t_w", "replica", "spin_index"),
+            rng.uniform(-1, 1, (len(samples), len(t_w), R, spin_layer.size)),
+        )
         coords["spin_layer"] = ("spin_index", spin_layer)
     params = {"M": 10, "N": 4, "L": 3, "T": 1e-5, "samples": samples, "t_star": 50, "checkpoint_path": None, "seed": 0}
     xr.Dataset(data, coords=coords, attrs={"params_json": json.dumps(params)}).to_netcdf(path, engine="netcdf4")

@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from tdlm import sweep
-from tdlm.params import ConfigError
 from tdlm.paper.select import choose
 from tdlm.paper.workflow import settings
+from tdlm.params import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,8 @@ import pytest
 import xarray as xr
 import yaml
 
-from tdlm.paper.render import FIGURES, PLOTTED, render_all, reference_point
+from tdlm.paper.render import FIGURES, PLOTTED, reference_point, render_all
+
 from wf_helpers import MNIST01, copy_workflow, run_snakemake  # tests/workflow is on pytest's pythonpath
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,8 +118,7 @@ def test_thin_data_still_renders_and_says_so(smoke, tmp_path):
     design = xr.load_dataset(results / "design_space.nc", engine="netcdf4")
     keep = [i for i in range(overlaps.sizes["alpha"]) if int(overlaps.M[i]) == 60 and int(overlaps.N[i]) == 6]
     overlaps, phase = overlaps.isel(alpha=keep, t_w=[-1]), phase.isel(alpha=keep)
-    drawn = {d.name: d for d in render_all(overlaps, phase, design, tmp_path, reference_point(overlaps, phase_L=10),
-                                           phase_L=10)}
+    drawn = {d.name: d for d in render_all(overlaps, phase, design, tmp_path, reference_point(overlaps, phase_L=10), phase_L=10)}
     assert set(drawn) == set(FIGURES)
     assert "only one T" in drawn["temperature"].title
     assert "only one L" in drawn["depth_profiles"].title

@@ -51,10 +51,24 @@ SNAKEFILE = textwrap.dedent(
 def test_sbatch_wait(slurm_cluster, tmp_path):
     out = subprocess.run(
         [
-            "sbatch", "--parsable", "--wait", "-p", slurm_cluster.partition, "-t", "1", "--mem", "100",
-            "-o", str(tmp_path / "job-%j.out"), "--wrap", 'echo "hello from job $SLURM_JOB_ID on $SLURM_JOB_PARTITION"',
+            "sbatch",
+            "--parsable",
+            "--wait",
+            "-p",
+            slurm_cluster.partition,
+            "-t",
+            "1",
+            "--mem",
+            "100",
+            "-o",
+            str(tmp_path / "job-%j.out"),
+            "--wrap",
+            'echo "hello from job $SLURM_JOB_ID on $SLURM_JOB_PARTITION"',
         ],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     job_id = out.stdout.strip().split(";")[0]
     assert job_id.isdigit()
@@ -66,10 +80,17 @@ def test_snakemake_slurm_executor(slurm_cluster, tmp_path):
         slurm_cluster.unavailable("snakemake-executor-plugin-slurm is not installed")
     (tmp_path / "Snakefile").write_text(SNAKEFILE)
     cmd = [
-        "timeout", "-k", "15", "240",  # about 60 s on an idle 2-core machine
-        sys.executable, "-m", "snakemake",
-        "--profile", str(PROFILES / "slurm"),
-        "--workflow-profile", str(PROFILES / "slurm-local"),
+        "timeout",
+        "-k",
+        "15",
+        "240",  # about 60 s on an idle 2-core machine
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--profile",
+        str(PROFILES / "slurm"),
+        "--workflow-profile",
+        str(PROFILES / "slurm-local"),
         "--verbose",
     ]
     run = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
@@ -109,12 +130,29 @@ def test_real_profile_renders_gpu_request(slurm_cluster, tmp_path):
         slurm_cluster.unavailable("snakemake-executor-plugin-slurm is not installed")
     (tmp_path / "Snakefile").write_text(SNAKEFILE)
     cmd = [
-        "timeout", "-k", "15", "60",
-        sys.executable, "-m", "snakemake", "results/sim_1.txt",
-        "--workflow-profile", str(PROFILES / "slurm"),
-        "--default-resources", f"slurm_partition={slurm_cluster.partition}", "mem_mb=200*attempt", "runtime=5",
-        "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1",
-        "--seconds-between-status-checks", "1", "--latency-wait", "5", "--verbose",
+        "timeout",
+        "-k",
+        "15",
+        "60",
+        sys.executable,
+        "-m",
+        "snakemake",
+        "results/sim_1.txt",
+        "--workflow-profile",
+        str(PROFILES / "slurm"),
+        "--default-resources",
+        f"slurm_partition={slurm_cluster.partition}",
+        "mem_mb=200*attempt",
+        "runtime=5",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "1",
+        "--seconds-between-status-checks",
+        "1",
+        "--latency-wait",
+        "5",
+        "--verbose",
     ]
     run = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=90, check=False)
     log = run.stdout + run.stderr

@@ -39,6 +39,7 @@ from pathlib import Path
 import pytest
 import xarray as xr
 import yaml
+
 from wf_helpers import copy_workflow, subprocess_env, write_config
 
 pytestmark = pytest.mark.slurm
@@ -52,13 +53,19 @@ TIMEOUT = 540  # per snakemake run (about 2-3 min on an idle 2-core machine for 
 
 # Overrides of profiles/slurm for the test cluster (the profile itself is loaded with --workflow-profile).
 SLURM_TEST_FLAGS = [
-    "--workflow-profile", "profiles/slurm",
-    "--default-resources", "slurm_partition=debug",
+    "--workflow-profile",
+    "profiles/slurm",
+    "--default-resources",
+    "slurm_partition=debug",
     "--slurm-no-account",
-    "--slurm-status-command", "squeue",
-    "--slurm-init-seconds-before-status-checks", "1",
-    "--seconds-between-status-checks", "1",
-    "--latency-wait", "5",
+    "--slurm-status-command",
+    "squeue",
+    "--slurm-init-seconds-before-status-checks",
+    "1",
+    "--seconds-between-status-checks",
+    "1",
+    "--latency-wait",
+    "5",
     "--slurm-keep-successful-logs",
     "--verbose",  # logs the `sbatch call:` lines
 ]
@@ -103,8 +110,7 @@ class Run:
 
     @classmethod
     def start(cls, workdir: Path, *args: str) -> Run:
-        cmd = ["timeout", "-k", "15", str(TIMEOUT), sys.executable, "-m", "snakemake",
-               "--configfile=config/sweep.yaml", *args]
+        cmd = ["timeout", "-k", "15", str(TIMEOUT), sys.executable, "-m", "snakemake", "--configfile=config/sweep.yaml", *args]
         with open(workdir / "snakemake.log", "w") as log:
             proc = subprocess.Popen(cmd, cwd=workdir, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT)
         return cls(workdir, proc)
@@ -178,8 +184,11 @@ class Canceller:
                     self.error = f"no checkpoint {self.ckpt} within {TIMEOUT} s"
                     return
                 if self.ckpt.exists():
-                    rows = [r for r in squeue("-t", "RUNNING", "-o", "%i|%k|%Z")
-                            if Path(r[2]) == self.run.workdir and r[1].startswith("rule_simulate_")]
+                    rows = [
+                        r
+                        for r in squeue("-t", "RUNNING", "-o", "%i|%k|%Z")
+                        if Path(r[2]) == self.run.workdir and r[1].startswith("rule_simulate_")
+                    ]
                     if len(rows) != 1:
                         self.error = f"expected one running simulate job of this sweep, squeue: {rows}"
                         return
@@ -220,8 +229,9 @@ def sweeps(slurm_cluster, tmp_path_factory, request):
             on_slurm = workflow_copy(base / "scancel-slurm", config)
             local = workflow_copy(base / "scancel-local", config)
             state.runs["scancel-slurm"] = Run.start(on_slurm, f"results/{run}/phase.nc", *SLURM_TEST_FLAGS, *NO_GPU)
-            state.canceller = Canceller(state.runs["scancel-slurm"], on_slurm / job_file(run, 2, "checkpoints", "ckpt"),
-                                        on_slurm / job_file(run, 2))
+            state.canceller = Canceller(
+                state.runs["scancel-slurm"], on_slurm / job_file(run, 2, "checkpoints", "ckpt"), on_slurm / job_file(run, 2)
+            )
             state.thread = threading.Thread(target=state.canceller, name="scancel-watcher", daemon=True)
             state.thread.start()
             # the uninterrupted reference: the same job, run locally
@@ -278,8 +288,7 @@ def test_sweep_on_slurm_equals_local(sweeps):
         assert "rule simulate:" in text and "Finished jobid" in text, text[-3000:]
         # MinJobAge=300 keeps the finished job visible: it ran from this copy, on partition debug
         rows = squeue("-t", "all", "-j", slurm_id, "-o", "%T|%P|%Z|%k")
-        assert rows == [["COMPLETED", "debug", str(on_slurm.workdir),
-                         f"rule_simulate_wildcards_{slurm_log.parent.name}"]], rows
+        assert rows == [["COMPLETED", "debug", str(on_slurm.workdir), f"rule_simulate_wildcards_{slurm_log.parent.name}"]], rows
     for L in (2, 4):
         assert "wrote results/" in (on_slurm.workdir / job_file(run, L, "logs/simulate", "log")).read_text()
         assert (on_slurm.workdir / job_file(run, L)).exists()

@@ -65,18 +65,43 @@ def make_job(
     """Write one synthetic per-job netCDF file; returns (path, raw arrays by variable name)."""
     rng = rng or np.random.default_rng(1000 * seed + 10 * L + (samples[0] if samples else 0))
     params = build(
-        {"M": M, "N": N, "L": L, "T": T, "samples": list(samples), "t_w": list(t_w), "n_replicas": n_replicas,
-         "t_star": int(TIMES[-1]), "seed": seed, "device": "cpu", **overrides}
+        {
+            "M": M,
+            "N": N,
+            "L": L,
+            "T": T,
+            "samples": list(samples),
+            "t_w": list(t_w),
+            "n_replicas": n_replicas,
+            "t_star": int(TIMES[-1]),
+            "seed": seed,
+            "device": "cpu",
+            **overrides,
+        }
     )
     n_pairs = n_replicas * (n_replicas - 1) // 2
-    sizes = {"sample": len(samples), "t_w": len(t_w), "time": len(TIMES), "replica": n_replicas, "pair": n_pairs,
-             "layer": L, "history_time": len(HISTORY_TIMES)}
+    sizes = {
+        "sample": len(samples),
+        "t_w": len(t_w),
+        "time": len(TIMES),
+        "replica": n_replicas,
+        "pair": n_pairs,
+        "layer": L,
+        "history_time": len(HISTORY_TIMES),
+    }
     records = {name: rng.uniform(-1, 1, size=tuple(sizes[d] for d in dims)) for name, dims in BRANCH_DIMS.items()}
     # as in real output, spin observables are undefined at the label layer l = L
     for name in ("c", "c_norm", "q", "q_norm", "q_test"):
         records[name][..., -1] = np.nan
-    coords = {"sample": np.asarray(samples), "t_w": np.asarray(t_w), "time": TIMES, "history_time": HISTORY_TIMES,
-              "replica": np.arange(n_replicas), "pair": np.arange(n_pairs), "layer": np.arange(1, L + 1)}
+    coords = {
+        "sample": np.asarray(samples),
+        "t_w": np.asarray(t_w),
+        "time": TIMES,
+        "history_time": HISTORY_TIMES,
+        "replica": np.arange(n_replicas),
+        "pair": np.arange(n_pairs),
+        "layer": np.arange(1, L + 1),
+    }
     attrs = provenance(params.flat(), {"noise_seed": 12345 + int(samples[0]), "ln_alpha": float(np.log(M / N))})
     ds = build_dataset(records, coords, {}, attrs)
     write_atomic(ds, path)
@@ -110,14 +135,21 @@ def synthetic_overlaps(n_sample=3, spread=0.05, seed=0, t_ws=(10, 100)) -> xr.Da
         L = Ls[j]
         for name in data:
             # earlier times and smaller t_w are decoys: classify must read time = t* at the chosen t_w
-            data[name][a, j, 0, :, :, :, : L] = rng.uniform(0, 1, size=(n_sample, len(t_ws), len(times), L))
+            data[name][a, j, 0, :, :, :, :L] = rng.uniform(0, 1, size=(n_sample, len(t_ws), len(times), L))
             data[name][a, j, 0, :, :, :, L - 1] = np.nan if name.split("_")[0] in ("q", "c") else 0.5
         values = np.array(mean)[None, :] + spread * rng.standard_normal((n_sample, len(mean)))
         data["q_norm"][a, j, 0, :, -1, -1, : L - 1] = values
         data["q"][a, j, 0, :, -1, -1, : L - 1] = RAW_SCALE * values
     coords = {
-        "alpha": [0, 1], "L": Ls, "T": [1e-5], "sample": np.arange(n_sample), "t_w": list(t_ws), "time": times,
-        "layer": np.arange(1, n_layer + 1), "M": ("alpha", [200, 200]), "N": ("alpha", [16, 8]),
+        "alpha": [0, 1],
+        "L": Ls,
+        "T": [1e-5],
+        "sample": np.arange(n_sample),
+        "t_w": list(t_ws),
+        "time": times,
+        "layer": np.arange(1, n_layer + 1),
+        "M": ("alpha", [200, 200]),
+        "N": ("alpha", [16, 8]),
         "ln_alpha": ("alpha", [math.log(200 / 16), math.log(200 / 8)]),
     }
     return xr.Dataset({k: (dims, v) for k, v in data.items()}, coords=coords, attrs={"param_run": "synthetic"})

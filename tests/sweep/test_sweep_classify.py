@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sweep_synthetic import THRESHOLD_CASES, synthetic_overlaps
 from tdlm.classify import FLAG_MEANINGS, FLAG_VALUES, LIQUID, SOLID, UNCERTAIN, UNDEFINED, classify, liquid_depth
+
+from sweep_synthetic import THRESHOLD_CASES, synthetic_overlaps
 
 THR = math.exp(-1)
 
@@ -66,6 +67,7 @@ def test_liquid_depth_without_padding_would_differ():
 
 # --- classify on a synthetic overlaps set (tests/sweep/conftest.py) ------------------------------
 
+
 @pytest.mark.parametrize("n_sample, spread, seed", [(3, 0.05, 0), (4, 0.01, 1), (2, 0.2, 2), (5, 0.1, 3)])
 def test_classify_flags_follow_q_star_threshold_and_sem(n_sample, spread, seed):
     overlaps = synthetic_overlaps(n_sample, spread, seed)
@@ -76,7 +78,7 @@ def test_classify_flags_follow_q_star_threshold_and_sem(n_sample, spread, seed):
     np.testing.assert_allclose(out.q_star_sem, sem)
     phase = out.phase
     assert phase.dtype == np.int8
-    for (a, j), mean in THRESHOLD_CASES.items():
+    for a, j in THRESHOLD_CASES:
         L = int(out.L[j])
         for layer in range(1, out.sizes["layer"] + 1):
             flag = int(phase.isel(alpha=a, L=j, T=0).sel(layer=layer))
@@ -126,7 +128,9 @@ def test_classify_flag_attributes_and_undefined():
     assert set(np.unique(out.phase.values)) <= set(FLAG_VALUES.tolist())
     # undefined exactly at layers >= L
     layer, L = out.layer, out.L
-    np.testing.assert_array_equal((out.phase == UNDEFINED).values, (layer >= L).broadcast_like(out.phase).transpose(*out.phase.dims).values)
+    np.testing.assert_array_equal(
+        (out.phase == UNDEFINED).values, (layer >= L).broadcast_like(out.phase).transpose(*out.phase.dims).values
+    )
 
 
 def test_classify_depths():
@@ -166,6 +170,7 @@ def test_classify_threshold_changes_the_flags():
 
 # --- which overlap classifies: normalised (default) or raw ------------------------------------------
 
+
 def _small_spin_overlaps(q0: float = 0.03) -> xr.Dataset:
     """One point, L = 4, 3 samples: layer 2's spins are small (|S|^2 ~ q0), identical in both replicas at
     every time, so raw q_2 = q0 from t = 0 while the normalised q_2 stays 1; layer 1 decorrelates
@@ -184,8 +189,18 @@ def _small_spin_overlaps(q0: float = 0.03) -> xr.Dataset:
         data[f"{name}_norm"] = np.nan_to_num(norm, nan=0.5)
     data["q_norm"], data["c_norm"] = norm, norm
     dims = ("alpha", "L", "T", "sample", "t_w", "time", "layer")
-    coords = {"alpha": [0], "L": [4], "T": [1e-5], "sample": np.arange(n_sample), "t_w": [50], "time": times,
-              "layer": np.arange(1, 5), "M": ("alpha", [200]), "N": ("alpha", [4]), "ln_alpha": ("alpha", [math.log(50)])}
+    coords = {
+        "alpha": [0],
+        "L": [4],
+        "T": [1e-5],
+        "sample": np.arange(n_sample),
+        "t_w": [50],
+        "time": times,
+        "layer": np.arange(1, 5),
+        "M": ("alpha", [200]),
+        "N": ("alpha", [4]),
+        "ln_alpha": ("alpha", [math.log(50)]),
+    }
     return xr.Dataset({k: (dims, v) for k, v in data.items()}, coords=coords)
 
 

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sweep_synthetic import synthetic_overlaps
 from tdlm.classify import classify
 from tdlm.figures import heatmap_rows, phase_diagram, q_star_heatmap
 from tdlm.storage import write_atomic
+
+from sweep_synthetic import synthetic_overlaps
 from wf_helpers import run_tdlm
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -67,8 +68,10 @@ def test_heatmap_rows_sort_and_average_equal_ln_alpha():
     row; a point without data in any hidden layer has no row."""
     M, N = np.array([2000, 500, 100, 4000]), np.array([40, 10, 10, 10])
     q = np.array([[0.2, 0.6], [0.4, np.nan], [0.9, 0.1], [np.nan, np.nan]])
-    ds = xr.Dataset({"q_star": (("alpha", "layer"), np.concatenate([q, np.zeros((4, 1))], axis=1))},
-                    coords={"alpha": np.arange(4), "layer": [1, 2, 3], "ln_alpha": ("alpha", np.log(M / N))})
+    ds = xr.Dataset(
+        {"q_star": (("alpha", "layer"), np.concatenate([q, np.zeros((4, 1))], axis=1))},
+        coords={"alpha": np.arange(4), "layer": [1, 2, 3], "ln_alpha": ("alpha", np.log(M / N))},
+    )
     ln_alpha, rows, merged = heatmap_rows(ds, "q_star", 3)
     assert merged == 1
     np.testing.assert_allclose(ln_alpha, np.log([10.0, 50.0]))

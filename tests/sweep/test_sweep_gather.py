@@ -114,7 +114,18 @@ def test_gather_sweep_outer_join_over_layers(job_factory, tmp_path):
     for name in ALL_VARS:
         assert ds[name].dims[:3] == ("alpha", "L", "T")
     # every observable with a layer dimension is present (the per-layer observables of the model spec)
-    assert {n for n in ds.data_vars if "layer" in ds[n].dims} >= {"c", "c_norm", "C", "C_norm", "q", "q_norm", "Q", "Q_norm", "q_test", "energy_layer"}
+    assert {n for n in ds.data_vars if "layer" in ds[n].dims} >= {
+        "c",
+        "c_norm",
+        "C",
+        "C_norm",
+        "q",
+        "q_norm",
+        "Q",
+        "Q_norm",
+        "q_test",
+        "energy_layer",
+    }
     for M, N, L, samples in spec:
         a = int(np.flatnonzero(ds.N.values == N)[0])
         point = xr.load_dataset(tmp_path / f"point_M{M}_N{N}_L{L}.nc")
@@ -156,8 +167,21 @@ def test_gather_real_simulate_outputs(tmp_path):
     for L in (2, 3):
         jobs = []
         for s in (0, 1):
-            params = build({"M": 20, "N": 4, "L": L, "samples": [s], "t_w": [5], "t_star": 20, "n_replicas": 2,
-                            "device": "cpu", "n_test": 20, "record_per_decade": 2, "store_spins": False})
+            params = build(
+                {
+                    "M": 20,
+                    "N": 4,
+                    "L": L,
+                    "samples": [s],
+                    "t_w": [5],
+                    "t_star": 20,
+                    "n_replicas": 2,
+                    "device": "cpu",
+                    "n_test": 20,
+                    "record_per_decade": 2,
+                    "store_spins": False,
+                }
+            )
             run(params, tmp_path / f"L{L}_job{s}.nc")
             jobs.append(tmp_path / f"L{L}_job{s}.nc")
         gather_point(jobs, tmp_path / f"point_L{L}.nc")

@@ -13,7 +13,6 @@ from tdlm.cli import build_parser
 from tdlm.data import load_pool
 from tdlm.params import FIELDS, ConfigError, build, load
 
-
 # --- alpha forms --------------------------------------------------------------------------------
 
 
@@ -151,9 +150,16 @@ def _parse_flags(flags: str) -> dict:
     [
         {},
         # classes other than 0/1, a non-default bool, a tiny temperature, several t_w and a path with a space
-        {"data": {"source": "digits", "path": "/some where/idx", "classes": [3, 5, 7]}, "tf32": True,
-         "store_spins": True, "t_w": [0, 100, 5000], "T": 3.5e-7, "thermostat": "literal", "dtype": "float64",
-         "grids": [{"alpha": {"N": 4, "M": [21]}, "L": [5], "T": [3.5e-7]}]},
+        {
+            "data": {"source": "digits", "path": "/some where/idx", "classes": [3, 5, 7]},
+            "tf32": True,
+            "store_spins": True,
+            "t_w": [0, 100, 5000],
+            "T": 3.5e-7,
+            "thermostat": "literal",
+            "dtype": "float64",
+            "grids": [{"alpha": {"N": 4, "M": [21]}, "L": [5], "T": [3.5e-7]}],
+        },
     ],
 )
 def test_to_flags_round_trips_through_the_cli(config, changes):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
+
 from wf_helpers import copy_workflow, run_snakemake, write_config
 
 pytestmark = pytest.mark.slow

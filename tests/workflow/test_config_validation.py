@@ -8,12 +8,14 @@ schema cannot make, such as M against the data pool); `tdlm sweep-check` runs on
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import yaml
 
 from tdlm.data import load_pool
+
 from wf_helpers import MNIST01, REPO, load_tiny, run_snakemake, run_tdlm, write_config
 
 
@@ -97,7 +99,9 @@ def _bad_config(tmp_path, name: str) -> tuple:
 
 
 def test_control_tiny_config_is_valid(workflow_copy):
-    result = run_snakemake(workflow_copy, "-n", "--configfile", str(write_config(workflow_copy / "ok.yaml", load_tiny())), timeout=240)
+    result = run_snakemake(
+        workflow_copy, "-n", "--configfile", str(write_config(workflow_copy / "ok.yaml", load_tiny())), timeout=240
+    )
     assert result.returncode == 0, result.output[-3000:]
     assert run_tdlm("sweep-check", str(workflow_copy / "ok.yaml"), cwd=workflow_copy).returncode == 0
 
@@ -143,4 +147,8 @@ def test_validation_config_lists_the_papers_two_points(workflow_copy):
     assert result.returncode == 0, result.output
     rows = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
     assert sorted((int(r[0]), int(r[1]), int(r[2]), int(r[4])) for r in rows) == [
-        (2000, 5, 10, 0), (2000, 5, 10, 1), (2000, 10, 10, 0), (2000, 10, 10, 1)]
+        (2000, 5, 10, 0),
+        (2000, 5, 10, 1),
+        (2000, 10, 10, 0),
+        (2000, 10, 10, 1),
+    ]

@@ -15,7 +15,7 @@ from wf_helpers import REPO, run_snakemake, subprocess_env
 
 def _job_counts(output: str) -> dict[str, int]:
     """The 'Job stats' table of a dry run: rule -> count."""
-    table = output[output.index("Job stats:"):]
+    table = output[output.index("Job stats:") :]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, flags=re.M)}
 
 
@@ -55,6 +55,9 @@ def test_lint(workflow_copy):
 def test_snakefmt_check():
     proc = subprocess.run(
         ["timeout", "-k", "15", "120", shutil.which("snakefmt", path=subprocess_env()["PATH"]), "--check", "."],
-        cwd=REPO, capture_output=True, text=True, env=subprocess_env(),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -14,6 +14,7 @@ import pytest
 import xarray as xr
 
 from tdlm.classify import LIQUID, SOLID, UNCERTAIN, UNDEFINED, liquid_depth
+
 from wf_helpers import TINY, copy_workflow, load_tiny, run_snakemake
 
 pytestmark = pytest.mark.slow

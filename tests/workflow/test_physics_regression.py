@@ -16,6 +16,7 @@ import pytest
 import xarray as xr
 
 from tdlm.classify import LIQUID, SOLID, UNDEFINED
+
 from wf_helpers import REPO, run_snakemake
 
 pytestmark = pytest.mark.slow
@@ -47,8 +48,10 @@ def _describe(phase):
         for L in phase.L.values:
             flags, q = _profile(phase, int(L), a)
             xi = float(phase.xi_solid.isel(alpha=a, T=0).sel(L=L))
-            lines.append(f"ln alpha {float(phase.ln_alpha[a]):.2f}, L {int(L)}: q* {np.round(q, 3).tolist()} "
-                         f"flags {flags.tolist()} xi_s {xi:.2f}")
+            lines.append(
+                f"ln alpha {float(phase.ln_alpha[a]):.2f}, L {int(L)}: q* {np.round(q, 3).tolist()} "
+                f"flags {flags.tolist()} xi_s {xi:.2f}"
+            )
     return "\n".join(lines)
 
 

@@ -35,7 +35,11 @@ def _job_key(path: Path, root: Path) -> str:
 
 def _state(out: Path):
     finished = {_job_key(p, out / "sims"): p for p in (out / "sims").glob("**/*.nc")} if (out / "sims").exists() else {}
-    ckpts = {_job_key(p, out / "checkpoints"): p for p in (out / "checkpoints").glob("**/*.ckpt")} if (out / "checkpoints").exists() else {}
+    ckpts = (
+        {_job_key(p, out / "checkpoints"): p for p in (out / "checkpoints").glob("**/*.ckpt")}
+        if (out / "checkpoints").exists()
+        else {}
+    )
     interrupted = {k: p for k, p in ckpts.items() if k not in finished}
     return finished, interrupted
 
@@ -53,7 +57,10 @@ def test_kill_and_resume(workflow_copy):
             finished, interrupted = _state(out)
             if finished and interrupted:
                 break
-            assert proc.poll() is None, f"the sweep ended (rc {proc.returncode}) before it could be interrupted:\n" + (workdir / "first_run.log").read_text()[-3000:]
+            assert proc.poll() is None, (
+                f"the sweep ended (rc {proc.returncode}) before it could be interrupted:\n"
+                + (workdir / "first_run.log").read_text()[-3000:]
+            )
             assert time.monotonic() < deadline, "no finished job and checkpointed job seen in time"
             time.sleep(0.1)
     finally:
@@ -64,8 +71,8 @@ def test_kill_and_resume(workflow_copy):
     time.sleep(1)
     finished, interrupted = _state(out)
     assert len(finished) == 1 and len(interrupted) == 1, (finished, interrupted)
-    (done_key, done_nc), = finished.items()
-    (killed_key, killed_ckpt), = interrupted.items()
+    ((done_key, done_nc),) = finished.items()
+    ((killed_key, killed_ckpt),) = interrupted.items()
     assert not (out / "phase.nc").exists()
     done_mtime = done_nc.stat().st_mtime_ns
     killed_log = out / "logs" / "simulate" / f"{killed_key}.log"

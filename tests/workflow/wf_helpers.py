@@ -54,9 +54,20 @@ def snakemake_cmd(workdir: Path, *args: str, timeout: int) -> list[str]:
     exe = shutil.which("snakemake", path=subprocess_env()["PATH"])
     base = [exe] if exe else [sys.executable, "-m", "snakemake"]
     return [
-        "timeout", "-k", "15", str(timeout), *base,
-        "--snakefile", str(workdir / "Snakefile"), "-d", str(workdir),
-        "--cores", str(CORES), "--workflow-profile", "none", *args,
+        "timeout",
+        "-k",
+        "15",
+        str(timeout),
+        *base,
+        "--snakefile",
+        str(workdir / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--cores",
+        str(CORES),
+        "--workflow-profile",
+        "none",
+        *args,
     ]
 
 
@@ -74,16 +85,22 @@ class Result:
 
 def run_snakemake(workdir: Path, *args: str, timeout: int = 300) -> Result:
     proc = subprocess.run(
-        snakemake_cmd(workdir, *args, timeout=timeout), cwd=workdir, env=subprocess_env(),
-        capture_output=True, text=True,
+        snakemake_cmd(workdir, *args, timeout=timeout),
+        cwd=workdir,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
 def run_tdlm(*args: str, cwd: Path, timeout: int = 300) -> Result:
     proc = subprocess.run(
-        ["timeout", "-k", "15", str(timeout), sys.executable, "-m", "tdlm.cli", *args], cwd=cwd,
-        env=subprocess_env(), capture_output=True, text=True,
+        ["timeout", "-k", "15", str(timeout), sys.executable, "-m", "tdlm.cli", *args],
+        cwd=cwd,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 

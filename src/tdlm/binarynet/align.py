@@ -10,7 +10,7 @@ the previous layer's permutation) are matched to the reference rows by maximum t
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tdlm.binarynet.config import FIELDS, ConfigError, Field, load_yaml, validate
 
@@ -35,7 +36,9 @@ def _parser_for(field: Field) -> Callable[[str], Any]:
                 return [int(v) for v in text.split(",")]
             return field.kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{field.name}: cannot read {text!r} as {field.kind.__name__}; allowed values: {field.allowed}") from None
+            raise argparse.ArgumentTypeError(
+                f"{field.name}: cannot read {text!r} as {field.kind.__name__}; allowed values: {field.allowed}"
+            ) from None
 
     parse.__name__ = field.kind.__name__  # argparse names the type in its messages
     return parse

@@ -7,9 +7,10 @@ there and in README.md next to this module.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import yaml
 
@@ -57,7 +58,14 @@ FIELDS: tuple[Field, ...] = (
     # network
     Field("n_layers", int, 3, *_POS_INT),
     Field("hidden_width", int, 15, *_POS_INT),
-    Field("widths", list, None, "null, or n_layers + 1 integers >= 1 starting with n_components", lambda v: all(w >= 1 for w in v), nullable=True),
+    Field(
+        "widths",
+        list,
+        None,
+        "null, or n_layers + 1 integers >= 1 starting with n_components",
+        lambda v: all(w >= 1 for w in v),
+        nullable=True,
+    ),
     Field("leaky_slope", float, 0.1, *_NONNEG),
     Field("scale_output", bool, False, "true, false"),
     # training
@@ -103,7 +111,9 @@ def defaults() -> dict[str, Any]:
 def _coerce(field: Field, value: Any) -> Any:
     """Return value as field.kind or raise ConfigError: ints and numeric text (YAML's 1e-5) are accepted for
     floats, bools never for numbers."""
-    bad = ConfigError(f"{field.name}: got {value!r} ({type(value).__name__}); expected {field.kind.__name__}, allowed values: {field.allowed}")
+    bad = ConfigError(
+        f"{field.name}: got {value!r} ({type(value).__name__}); expected {field.kind.__name__}, allowed values: {field.allowed}"
+    )
     if value is None:
         if field.nullable:
             return None
@@ -148,11 +158,15 @@ def _check_consistency(p: dict[str, Any]) -> None:
     if p["widths"] is not None:
         w = p["widths"]
         if len(w) != p["n_layers"] + 1:
-            raise ConfigError(f"widths: got {w} ({len(w)} entries) but n_layers = {p['n_layers']}; allowed values: lists of n_layers + 1 = {p['n_layers'] + 1} integers")
+            raise ConfigError(
+                f"widths: got {w} ({len(w)} entries) but n_layers = {p['n_layers']}; allowed values: lists of n_layers + 1 = {p['n_layers'] + 1} integers"
+            )
         if w[0] != p["n_components"]:
             raise ConfigError(f"widths: first entry {w[0]} must equal n_components = {p['n_components']}")
     if p["landscape_x_max"] <= p["landscape_x_min"]:
-        raise ConfigError(f"landscape_x_max: got {p['landscape_x_max']}; allowed values: numbers above landscape_x_min = {p['landscape_x_min']}")
+        raise ConfigError(
+            f"landscape_x_max: got {p['landscape_x_max']}; allowed values: numbers above landscape_x_min = {p['landscape_x_min']}"
+        )
 
 
 def network_widths(params: Mapping[str, Any], n_classes: int) -> list[int]:
@@ -161,7 +175,9 @@ def network_widths(params: Mapping[str, Any], n_classes: int) -> list[int]:
         return [params["n_components"]] + [params["hidden_width"]] * (params["n_layers"] - 1) + [n_classes]
     widths = list(params["widths"])
     if widths[-1] < n_classes:
-        raise ConfigError(f"widths: last entry {widths[-1]} is below the data's {n_classes} classes; allowed values: >= {n_classes}")
+        raise ConfigError(
+            f"widths: last entry {widths[-1]} is below the data's {n_classes} classes; allowed values: >= {n_classes}"
+        )
     return widths
 
 

@@ -13,7 +13,6 @@ import numpy as np
 
 from tdlm.idx import read_idx
 
-
 SOURCES = ("digits", "mnist")
 PCA_FITS = ("train", "all")
 MNIST_FILES = ("images-idx3-ubyte.gz", "labels-idx1-ubyte.gz")

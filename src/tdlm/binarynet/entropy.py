@@ -52,7 +52,7 @@ def bethe(
     tJ = np.tanh(J)
     u = np.zeros((n, n)) if messages is None else messages.copy()
     converged, it = False, 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - the count of iterations is returned
         cavity = (h + u.sum(0))[:, None] - u.T  # cavity[i, j] = h_{i\j}
         new = (1 - damping) * np.arctanh(np.clip(tJ * np.tanh(cavity), -1 + 1e-15, 1 - 1e-15)) + damping * u
         change = np.abs(new - u).max()

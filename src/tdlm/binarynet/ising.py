@@ -26,11 +26,11 @@ class IsingModel:
     def n(self) -> int:
         return len(self.h)
 
-    def scaled(self, factor: float) -> "IsingModel":
+    def scaled(self, factor: float) -> IsingModel:
         """The model at inverse temperature `factor` (both J and h multiplied)."""
         return IsingModel(self.J * factor, self.h * factor)
 
-    def with_field(self, extra: np.ndarray) -> "IsingModel":
+    def with_field(self, extra: np.ndarray) -> IsingModel:
         return IsingModel(self.J, self.h + extra)
 
 
@@ -48,7 +48,9 @@ def _symmetric(upper: np.ndarray, n: int) -> np.ndarray:
     return J + J.T
 
 
-def fit_pseudolikelihood(samples: np.ndarray, l2: float = 0.3, l2_h: float = 1e-3, max_iter: int = 200, tol: float = 1e-4) -> IsingModel:
+def fit_pseudolikelihood(
+    samples: np.ndarray, l2: float = 0.3, l2_h: float = 1e-3, max_iter: int = 200, tol: float = 1e-4
+) -> IsingModel:
     """Fit (J, h) to +-1 samples (M, n) by L2-penalised pseudo-likelihood (scipy L-BFGS, analytic gradient).
 
     Objective: -(1/M) sum_mu sum_i log P(s_i^mu | rest) + l2 sum_{i<j} J_ij^2 + l2_h sum_i h_i^2.

@@ -10,8 +10,8 @@ never interact. Every layer's pre-activation is divided by sqrt(fan-in); hidden 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F

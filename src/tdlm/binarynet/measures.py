@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -102,7 +103,9 @@ def _entropy(model: IsingModel, p: Mapping[str, Any]) -> BetheResult:
     return bethe(model, p["bp_damping"], p["bp_tol"], p["bp_max_iter"])
 
 
-def layer_measures(samples: np.ndarray, run_ids: np.ndarray, p: Mapping[str, Any], seed: int) -> tuple[LayerMeasures, IsingModel, np.ndarray]:
+def layer_measures(
+    samples: np.ndarray, run_ids: np.ndarray, p: Mapping[str, Any], seed: int
+) -> tuple[LayerMeasures, IsingModel, np.ndarray]:
     """Fit one block's ensemble (M, n) and return its measures, the model and Metropolis samples of it."""
     m, C, c = moments(samples)
     model = fit_block(samples, p)
@@ -140,10 +143,21 @@ class Trained:
 
 def train_and_draw(p: Mapping[str, Any], split: Split, cfg: LRNetConfig, device: torch.device) -> Trained:
     """Train the LR-net ensemble, draw binary networks, record accuracies and apply the acceptance filter."""
-    x_train, y_train, x_test, y_test = (torch.as_tensor(a, device=device) for a in (split.x_train, split.y_train, split.x_test, split.y_test))
-    log.info("training %d LR-nets %s on %d %s examples (device %s)", p["n_runs"], "->".join(map(str, cfg.widths)), split.n_train, p["dataset"], device)
+    x_train, y_train, x_test, y_test = (
+        torch.as_tensor(a, device=device) for a in (split.x_train, split.y_train, split.x_test, split.y_test)
+    )
+    log.info(
+        "training %d LR-nets %s on %d %s examples (device %s)",
+        p["n_runs"],
+        "->".join(map(str, cfg.widths)),
+        split.n_train,
+        p["dataset"],
+        device,
+    )
     progress = Progress("binary-simulate training", n_steps(cfg, split.n_train), every_seconds=5.0)
-    thetas = train_lrnet(x_train, y_train, p["n_runs"], cfg, p["seed"], lambda step, total, loss: progress.update(step, force=step == total))
+    thetas = train_lrnet(
+        x_train, y_train, p["n_runs"], cfg, p["seed"], lambda step, total, loss: progress.update(step, force=step == total)
+    )
     weights = draw_binary(thetas, p["draws_per_run"], p["seed"] + 1)
     test_acc = accuracy(weights, x_test, y_test, cfg).cpu().numpy()
     run_ids = np.repeat(np.arange(p["n_runs"]), p["draws_per_run"])
@@ -154,7 +168,14 @@ def train_and_draw(p: Mapping[str, Any], split: Split, cfg: LRNetConfig, device:
             f"min_accuracy: only {keep.sum()} networks (from {n_kept_runs} runs) reach {p['min_accuracy']}; allowed values: "
             "a lower min_accuracy leaving networks from >= 2 runs and more than landscape_reference"
         )
-    log.info("test accuracy mean %.3f (min %.3f, max %.3f); %d of %d networks accepted", test_acc.mean(), test_acc.min(), test_acc.max(), keep.sum(), len(keep))
+    log.info(
+        "test accuracy mean %.3f (min %.3f, max %.3f); %d of %d networks accepted",
+        test_acc.mean(),
+        test_acc.min(),
+        test_acc.max(),
+        keep.sum(),
+        len(keep),
+    )
     return Trained(
         weights=[w.cpu().numpy().astype(np.float64)[keep] for w in weights],
         run_ids=run_ids[keep],
@@ -174,7 +195,15 @@ def measure_ensemble(
         measures, model, mc = layer_measures(samples, run_ids, p, seed=seed + layer)
         ls = entropy_landscape(model, samples[p["landscape_reference"]], xs, p["bp_damping"], p["bp_tol"], p["bp_max_iter"])
         jump = detect_jump(ls, p["jump_threshold"], p["hysteresis_threshold"])
-        log.info("layer %d: s/ln2 %.3f (null %.3f) mean|J| %.4f Q %.3f jump %s", layer + 1, measures.s_over_ln2, measures.s_null_over_ln2, measures.mean_abs_J, measures.overlap_Q, jump.detected)
+        log.info(
+            "layer %d: s/ln2 %.3f (null %.3f) mean|J| %.4f Q %.3f jump %s",
+            layer + 1,
+            measures.s_over_ln2,
+            measures.s_null_over_ln2,
+            measures.mean_abs_J,
+            measures.overlap_Q,
+            jump.detected,
+        )
         for out, item in zip(results, (measures, ls, jump, mc.reshape(-1, *block.shape[1:]))):
             out.append(item)
     return results
@@ -190,7 +219,9 @@ def run_effective_model(params: Mapping[str, Any]) -> xr.Dataset:
     device = resolve_device(p["device"])
     split = load_split(p["dataset"], p["n_train"], p["n_test"], p["n_components"], p["data_seed"], p["pca_fit"], p["mnist_dir"])
     widths = network_widths(p, split.n_classes)
-    cfg = LRNetConfig(tuple(widths), p["leaky_slope"], p["scale_output"], p["epochs"], p["lr"], p["batch_size"], p["l2"], p["init_std"])
+    cfg = LRNetConfig(
+        tuple(widths), p["leaky_slope"], p["scale_output"], p["epochs"], p["lr"], p["batch_size"], p["l2"], p["init_std"]
+    )
     trained = train_and_draw(p, split, cfg, device)
     ensembles = {"raw": trained.weights, "aligned": align_ensemble(trained.weights, p["align_reference"])}
     xs = np.linspace(p["landscape_x_min"], p["landscape_x_max"], p["landscape_n_x"])
@@ -203,24 +234,30 @@ def run_effective_model(params: Mapping[str, Any]) -> xr.Dataset:
             continue
         log.info("%s ensemble", name)
         measures, landscapes, jumps, generated = measure_ensemble(ensembles[name], trained.run_ids, p, p["seed"] + 100 * e, xs)
-        gen_acc = float(accuracy([torch.as_tensor(g, dtype=torch.float32, device=device) for g in generated], x_test, y_test, cfg).mean())
+        gen_acc = float(
+            accuracy([torch.as_tensor(g, dtype=torch.float32, device=device) for g in generated], x_test, y_test, cfg).mean()
+        )
         per_ensemble[name] = (measures, landscapes, jumps, gen_acc)
 
     ds = _dataset(per_ensemble, trained, widths, xs, p)
-    ds.attrs.update({
-        "P": split.n_train,
-        "n_test_used": len(split.y_test),
-        "n_classes": split.n_classes,
-        "pca_explained_variance": split.explained_variance,
-        "device_used": str(device),
-        "wall_time_s": time.monotonic() - t0,
-    })
+    ds.attrs.update(
+        {
+            "P": split.n_train,
+            "n_test_used": len(split.y_test),
+            "n_classes": split.n_classes,
+            "pca_explained_variance": split.explained_variance,
+            "device_used": str(device),
+            "wall_time_s": time.monotonic() - t0,
+        }
+    )
     return ds
 
 
 def _stack(per_ensemble: dict, index: int, field: str) -> np.ndarray:
     """Array (ensemble, layer, ...) of one field of the per-layer results at position `index` of each tuple."""
-    return np.array([[np.asarray(getattr(item, field), dtype=np.float64) for item in per_ensemble[name][index]] for name in ENSEMBLES])
+    return np.array(
+        [[np.asarray(getattr(item, field), dtype=np.float64) for item in per_ensemble[name][index]] for name in ENSEMBLES]
+    )
 
 
 def _dataset(per_ensemble: dict, trained: Trained, widths: Sequence[int], xs: np.ndarray, p: Mapping[str, Any]) -> xr.Dataset:
@@ -230,35 +267,54 @@ def _dataset(per_ensemble: dict, trained: Trained, widths: Sequence[int], xs: np
     data_vars: dict[str, Any] = {name: (el, _stack(per_ensemble, 0, name)) for name in LayerMeasures.__dataclass_fields__}
     s_over_ln2 = _stack(per_ensemble, 0, "s_over_ln2")
     data_vars["bp_converged"] = (el, _stack(per_ensemble, 0, "bp_converged").astype(np.int8))
-    data_vars["phase"] = (el, (s_over_ln2 >= p["liquid_threshold"]).astype(np.int8), {
-        "flag_values": np.array(list(PHASE_FLAGS.values()), dtype=np.int8),
-        "flag_meanings": " ".join(PHASE_FLAGS),
-        "long_name": f"liquid_like when s_over_ln2 >= {p['liquid_threshold']}, else structured",
-    })
+    data_vars["phase"] = (
+        el,
+        (s_over_ln2 >= p["liquid_threshold"]).astype(np.int8),
+        {
+            "flag_values": np.array(list(PHASE_FLAGS.values()), dtype=np.int8),
+            "flag_meanings": " ".join(PHASE_FLAGS),
+            "long_name": f"liquid_like when s_over_ln2 >= {p['liquid_threshold']}, else structured",
+        },
+    )
     d = _stack(per_ensemble, 1, "d")
-    data_vars.update({
-        "jump_detected": (el, _stack(per_ensemble, 2, "detected").astype(np.int8)),
-        "jump_size": (el, _stack(per_ensemble, 2, "size"), {"long_name": "largest step of d between neighbouring x"}),
-        "jump_x": (el, _stack(per_ensemble, 2, "x"), {"long_name": "x at the largest step"}),
-        "hysteresis": (el, _stack(per_ensemble, 2, "hysteresis"), {"long_name": "max |d_up - d_down|"}),
-        "landscape_d": (elx, d, {"long_name": "distance (1 - q)/2 to the reference"}),
-        "landscape_s": (elx, _stack(per_ensemble, 1, "s"), {"long_name": "entropy per weight of the tilted model", "units": "nats"}),
-        "landscape_random_bound": (elx, random_bound(d), {"long_name": "-d ln d - (1-d) ln(1-d)", "units": "nats"}),
-        "landscape_converged": (elx, _stack(per_ensemble, 1, "converged").astype(np.int8)),
-        "generated_accuracy": (("ensemble",), np.array([per_ensemble[name][3] for name in ENSEMBLES])),
-        "n_weights": (("layer",), np.array(n_weights)),
-        "test_accuracy": (("network",), trained.test_accuracy),
-        "train_accuracy": (("network",), trained.train_accuracy),
-        "accepted": (("network",), trained.accepted.astype(np.int8)),
-        "run": (("network",), np.repeat(np.arange(p["n_runs"]), p["draws_per_run"])),
-    })
-    coords = {"ensemble": list(ENSEMBLES), "layer": np.arange(1, n_layers + 1), "direction": list(DIRECTIONS), "x": xs, "network": np.arange(len(trained.accepted))}
-    attrs = provenance(dict(p), {
-        **FAMILY,
-        **CONVENTIONS,
-        "widths_used": list(widths),
-        "n_weights_total": sum(n_weights),
-        "alpha": sum(n_weights) / p["n_train"],
-        "n_accepted": int(trained.accepted.sum()),
-    })
+    data_vars.update(
+        {
+            "jump_detected": (el, _stack(per_ensemble, 2, "detected").astype(np.int8)),
+            "jump_size": (el, _stack(per_ensemble, 2, "size"), {"long_name": "largest step of d between neighbouring x"}),
+            "jump_x": (el, _stack(per_ensemble, 2, "x"), {"long_name": "x at the largest step"}),
+            "hysteresis": (el, _stack(per_ensemble, 2, "hysteresis"), {"long_name": "max |d_up - d_down|"}),
+            "landscape_d": (elx, d, {"long_name": "distance (1 - q)/2 to the reference"}),
+            "landscape_s": (
+                elx,
+                _stack(per_ensemble, 1, "s"),
+                {"long_name": "entropy per weight of the tilted model", "units": "nats"},
+            ),
+            "landscape_random_bound": (elx, random_bound(d), {"long_name": "-d ln d - (1-d) ln(1-d)", "units": "nats"}),
+            "landscape_converged": (elx, _stack(per_ensemble, 1, "converged").astype(np.int8)),
+            "generated_accuracy": (("ensemble",), np.array([per_ensemble[name][3] for name in ENSEMBLES])),
+            "n_weights": (("layer",), np.array(n_weights)),
+            "test_accuracy": (("network",), trained.test_accuracy),
+            "train_accuracy": (("network",), trained.train_accuracy),
+            "accepted": (("network",), trained.accepted.astype(np.int8)),
+            "run": (("network",), np.repeat(np.arange(p["n_runs"]), p["draws_per_run"])),
+        }
+    )
+    coords = {
+        "ensemble": list(ENSEMBLES),
+        "layer": np.arange(1, n_layers + 1),
+        "direction": list(DIRECTIONS),
+        "x": xs,
+        "network": np.arange(len(trained.accepted)),
+    }
+    attrs = provenance(
+        dict(p),
+        {
+            **FAMILY,
+            **CONVENTIONS,
+            "widths_used": list(widths),
+            "n_weights_total": sum(n_weights),
+            "alpha": sum(n_weights) / p["n_train"],
+            "n_accepted": int(trained.accepted.sum()),
+        },
+    )
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,15 @@ from tdlm.storage import provenance, write_atomic
 POINT_COLUMNS = ["P", "L"]
 # per-layer measures gathered from every point (all over (ensemble, layer))
 LAYER_VARS = (
-    "s_over_ln2", "mean_abs_J", "max_abs_J", "mean_abs_c", "mean_abs_m", "overlap_Q", "phase", "jump_detected", "jump_size",
+    "s_over_ln2",
+    "mean_abs_J",
+    "max_abs_J",
+    "mean_abs_c",
+    "mean_abs_m",
+    "overlap_Q",
+    "phase",
+    "jump_detected",
+    "jump_size",
 )
 
 
@@ -55,7 +64,15 @@ def flags(config: dict[str, Any], P: int, L: int) -> str:
     """Command-line flags of `tdlm binary-simulate` for one point."""
     parts = []
     for key, value in _overrides(config, P, L).items():
-        text = "null" if value is None else ",".join(map(str, value)) if isinstance(value, list) else str(value).lower() if isinstance(value, bool) else str(value)
+        text = (
+            "null"
+            if value is None
+            else ",".join(map(str, value))
+            if isinstance(value, list)
+            else str(value).lower()
+            if isinstance(value, bool)
+            else str(value)
+        )
         parts.append(f"--{key.replace('_', '-')} {shlex.quote(text)}")
     return " ".join(parts)
 
@@ -76,7 +93,9 @@ def gather(files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
             shared = rest
         elif rest != shared:
             differ = sorted(k for k in rest.keys() | shared.keys() if rest.get(k) != shared.get(k))
-            raise ValueError(f"binary-gather: {path} differs from the other points in {differ}; only n_train and n_layers may vary")
+            raise ValueError(
+                f"binary-gather: {path} differs from the other points in {differ}; only n_train and n_layers may vary"
+            )
     if not parts:
         raise ValueError("binary-gather: no point files given")
     Ps, Ls = sorted({p[0] for p in parts}), sorted({p[1] for p in parts})
@@ -92,10 +111,18 @@ def gather(files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
     dims = ("alpha", "L", "ensemble", "layer")
     result = xr.Dataset(
         {name: (dims, arr, dict(parts[0][3][name].attrs)) for name, arr in arrays.items()},
-        coords={"alpha": np.arange(len(Ps)), "P": ("alpha", Ps), "L": Ls, "ensemble": ensembles,
-                "layer": np.arange(1, n_layer + 1), "ln_alpha": (("alpha", "L"), ln_alpha)},
+        coords={
+            "alpha": np.arange(len(Ps)),
+            "P": ("alpha", Ps),
+            "L": Ls,
+            "ensemble": ensembles,
+            "layer": np.arange(1, n_layer + 1),
+            "ln_alpha": (("alpha", "L"), ln_alpha),
+        },
     )
     result["ln_alpha"].attrs["long_name"] = "ln(number of weights / P)"
-    result.attrs = provenance(shared, {**FAMILY, **CONVENTIONS, "family": "binary", "point_files_json": json.dumps(sorted(map(str, files)))})
+    result.attrs = provenance(
+        shared, {**FAMILY, **CONVENTIONS, "family": "binary", "point_files_json": json.dumps(sorted(map(str, files)))}
+    )
     write_atomic(result, out)
     return result

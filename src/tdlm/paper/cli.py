@@ -53,14 +53,22 @@ def _cost_parser(p: argparse.ArgumentParser) -> None:
     from tdlm.paper.cost import DEFAULT_FLOPS_RATE, DEFAULT_STEP_LATENCY
 
     p.add_argument("config", help="workflow config YAML (e.g. config/paper.yaml)")
-    p.add_argument("--step-rate", type=float, default=None,
-                   help="measured replica-steps per second of one job (replaces the FLOP model)")
-    p.add_argument("--flops-rate", type=float, default=None,
-                   help=f"effective FLOP/s of one GPU (default: paper.cost.flops_rate, else the ASSUMED {DEFAULT_FLOPS_RATE:g})")
-    p.add_argument("--step-latency", type=float, default=None,
-                   help=f"seconds per batched MD step at least (default: paper.cost.step_latency, else the ASSUMED {DEFAULT_STEP_LATENCY:g})")
-    p.add_argument("--from-log", default=None,
-                   help="a simulate job's log: its measured branch steps/s gives the FLOP rate")
+    p.add_argument(
+        "--step-rate", type=float, default=None, help="measured replica-steps per second of one job (replaces the FLOP model)"
+    )
+    p.add_argument(
+        "--flops-rate",
+        type=float,
+        default=None,
+        help=f"effective FLOP/s of one GPU (default: paper.cost.flops_rate, else the ASSUMED {DEFAULT_FLOPS_RATE:g})",
+    )
+    p.add_argument(
+        "--step-latency",
+        type=float,
+        default=None,
+        help=f"seconds per batched MD step at least (default: paper.cost.step_latency, else the ASSUMED {DEFAULT_STEP_LATENCY:g})",
+    )
+    p.add_argument("--from-log", default=None, help="a simulate job's log: its measured branch steps/s gives the FLOP rate")
     p.add_argument("--jobs", action="store_true", help="also list every job's estimate")
 
 
@@ -82,21 +90,27 @@ def _cmd_cost(args: argparse.Namespace) -> int:
     print(format_estimate(est, args.config))
     if args.jobs:
         for j in est.jobs:
-            print(f"  M={j.M} N={j.N} L={j.L} T={j.T:g} job={j.job}: {j.samples} samples, "
-                  f"{j.replica_steps:.4g} replica-steps, {j.flop:.4g} FLOP, {j.seconds / 3600:.3g} h")
+            print(
+                f"  M={j.M} N={j.N} L={j.L} T={j.T:g} job={j.job}: {j.samples} samples, "
+                f"{j.replica_steps:.4g} replica-steps, {j.flop:.4g} FLOP, {j.seconds / 3600:.3g} h"
+            )
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the paper's subcommands to the `tdlm` parser."""
     for name, help_text, configure, handler in (
-        ("paper-figures", "render the paper's figure set from overlaps.nc, phase.nc and design_space.nc",
-         _figures_parser, _cmd_figures),
-        ("design-space", "overlap matrices, P(Q) and clustering of one point from its job files",
-         _design_parser, _cmd_design),
+        (
+            "paper-figures",
+            "render the paper's figure set from overlaps.nc, phase.nc and design_space.nc",
+            _figures_parser,
+            _cmd_figures,
+        ),
+        ("design-space", "overlap matrices, P(Q) and clustering of one point from its job files", _design_parser, _cmd_design),
         ("cost", "replica-steps, FLOP and GPU hours of a workflow config before it runs", _cost_parser, _cmd_cost),
     ):
-        p = subparsers.add_parser(name, help=help_text, description=help_text,
-                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p = subparsers.add_parser(
+            name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        )
         configure(p)
         p.set_defaults(handler=handler)

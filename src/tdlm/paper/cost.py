@@ -100,8 +100,12 @@ def replica_steps_per_sample(t_w: list[int], n_replicas: int, t_star: int) -> fl
 
 
 def job_seconds(
-    replica_steps: float, flop: float, batched_steps: int,
-    step_rate: float | None, flops_rate: float, step_latency: float,
+    replica_steps: float,
+    flop: float,
+    batched_steps: int,
+    step_rate: float | None,
+    flops_rate: float,
+    step_latency: float,
 ) -> float:
     """Wall time of one job under the rate model (see the module docstring)."""
     if step_rate:
@@ -110,8 +114,11 @@ def job_seconds(
 
 
 def estimate(
-    config: dict[str, Any], step_rate: float | None = None, flops_rate: float | None = None,
-    step_latency: float | None = None, rate_source: str | None = None,
+    config: dict[str, Any],
+    step_rate: float | None = None,
+    flops_rate: float | None = None,
+    step_latency: float | None = None,
+    rate_source: str | None = None,
 ) -> Estimate:
     """Cost of every job of a workflow config (grids, samples, samples_per_job, t_w, n_replicas, t_star).
 
@@ -129,8 +136,10 @@ def estimate(
         elif flops_rate != DEFAULT_FLOPS_RATE or step_latency != DEFAULT_STEP_LATENCY:
             rate_source = f"given FLOP rate {flops_rate:.3g} FLOP/s, step latency {step_latency:.3g} s"
         else:
-            rate_source = (f"ASSUMED defaults: {DEFAULT_FLOPS_RATE:.3g} FLOP/s effective, "
-                           f"{DEFAULT_STEP_LATENCY:.3g} s per batched step (not measured)")
+            rate_source = (
+                f"ASSUMED defaults: {DEFAULT_FLOPS_RATE:.3g} FLOP/s effective, "
+                f"{DEFAULT_STEP_LATENCY:.3g} s per batched step (not measured)"
+            )
     t_w = [int(t) for t in config["t_w"]]
     R, t_star = int(config["n_replicas"]), int(config["t_star"])
     per_sample = replica_steps_per_sample(t_w, R, t_star)
@@ -140,10 +149,20 @@ def estimate(
         n = len(sweep.job_samples(config, int(row.job)))
         f = flop_per_replica_step(int(row.M), widths(config, int(row.N), int(row.L)))
         steps = n * per_sample
-        jobs.append(JobCost(
-            int(row.M), int(row.N), int(row.L), float(row.T), int(row.job), n, steps, steps * f, batched,
-            job_seconds(steps, steps * f, batched, step_rate, flops_rate, step_latency),
-        ))
+        jobs.append(
+            JobCost(
+                int(row.M),
+                int(row.N),
+                int(row.L),
+                float(row.T),
+                int(row.job),
+                n,
+                steps,
+                steps * f,
+                batched,
+                job_seconds(steps, steps * f, batched, step_rate, flops_rate, step_latency),
+            )
+        )
     return Estimate(jobs, rate_source, None if step_rate else flops_rate, step_rate, step_latency)
 
 

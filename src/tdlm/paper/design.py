@@ -14,8 +14,8 @@ it is reported as the spec defines it. Clustering: complete linkage on d = 1 - Q
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import xarray as xr
@@ -94,7 +94,9 @@ def choose_layers(phase: xr.Dataset, point: Point, variable: str | None = None) 
     return out
 
 
-def _load(job_files: Iterable[str | Path], t_w: int | None) -> tuple[dict, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, np.ndarray, int, list[str]]:
+def _load(
+    job_files: Iterable[str | Path], t_w: int | None
+) -> tuple[dict, dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, np.ndarray, int, list[str]]:
     """Snapshots of every configuration (sample-major, then replica) at one t_w from the jobs of one point."""
     params, chunks, layer_of, samples, t_w_used, files = None, {k: [] for k in KINDS}, {}, [], None, []
     for path, p, job in jobs_of_one_point(job_files):
@@ -123,8 +125,11 @@ def _load(job_files: Iterable[str | Path], t_w: int | None) -> tuple[dict, dict[
 
 
 def design_space(
-    job_files: Iterable[str | Path], phase: xr.Dataset | None = None, layers: list[int] | None = None,
-    t_w: int | None = None, bins: int = 40,
+    job_files: Iterable[str | Path],
+    phase: xr.Dataset | None = None,
+    layers: list[int] | None = None,
+    t_w: int | None = None,
+    bins: int = 40,
 ) -> xr.Dataset:
     """design_space.nc content: for each chosen layer and overlap kind, the matrix, P(Q) and the clustering."""
     params, data, layer_of, config_sample, config_replica, t_w_used, files = _load(job_files, t_w)
@@ -190,18 +195,27 @@ def design_space(
         what = "weight overlap Q_l^{ab} (J_final)" if kind == "Q" else "spin overlap q_l^{ab} (S_final)"
         ds[name].attrs["long_name"] = f"{what}: {descriptions[rest]}"
     shared = {k: v for k, v in params.items() if k not in PER_JOB_KEYS}
-    ds.attrs = provenance(shared, {
-        "design_t_w": t_w_used, "design_t_star": int(params["t_star"]), "design_layers": [l for _, l, _ in chosen],
-        "design_roles": json.dumps([r for r, _, _ in chosen]), "design_kinds": json.dumps(sorted(data)),
-        "design_bins": bins, "design_files_json": json.dumps(files), "ln_alpha": point.ln_alpha,
-        "design_clustering": "complete linkage on d = 1 - overlap (scipy.cluster.hierarchy), diagonal d = 0",
-        "design_spins": "stored" if "q" in data else "not stored (store_spins false): weights only",
-    })
+    ds.attrs = provenance(
+        shared,
+        {
+            "design_t_w": t_w_used,
+            "design_t_star": int(params["t_star"]),
+            "design_layers": [l for _, l, _ in chosen],
+            "design_roles": json.dumps([r for r, _, _ in chosen]),
+            "design_kinds": json.dumps(sorted(data)),
+            "design_bins": bins,
+            "design_files_json": json.dumps(files),
+            "ln_alpha": point.ln_alpha,
+            "design_clustering": "complete linkage on d = 1 - overlap (scipy.cluster.hierarchy), diagonal d = 0",
+            "design_spins": "stored" if "q" in data else "not stored (store_spins false): weights only",
+        },
+    )
     return ds
 
 
-def design_space_file(job_files: list[str], out: str, phase_path: str | None, layers: list[int] | None,
-                      t_w: int | None, bins: int) -> xr.Dataset:
+def design_space_file(
+    job_files: list[str], out: str, phase_path: str | None, layers: list[int] | None, t_w: int | None, bins: int
+) -> xr.Dataset:
     phase = None
     if phase_path:
         with xr.open_dataset(phase_path, engine="netcdf4") as p:

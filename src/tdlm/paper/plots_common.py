@@ -44,7 +44,7 @@ class Drawn:
         self.arrays[k] = arr
         return arr
 
-    def finish(self, fig: plt.Figure, stem: Path, title: str) -> "Drawn":
+    def finish(self, fig: plt.Figure, stem: Path, title: str) -> Drawn:
         self.title = title
         fig.suptitle(title, fontsize=10)
         fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the suptitle
@@ -123,6 +123,7 @@ def errorbar(ax: plt.Axes, drawn: Drawn, key: str, x: np.ndarray, y: np.ndarray,
 
 def write_plotted(drawn: list[Drawn], path: str | Path) -> None:
     """plotted_data.json: {figure: {title, files, arrays: {key: nested list}}}; NaN/inf written as null."""
+
     def clean(a: np.ndarray) -> Any:
         return np.where(np.isfinite(a), a, np.nan).astype(object).tolist() if a.ndim else (float(a) if np.isfinite(a) else None)
 
@@ -132,8 +133,11 @@ def write_plotted(drawn: list[Drawn], path: str | Path) -> None:
         return None if isinstance(x, float) and not math.isfinite(x) else x
 
     out = {
-        d.name: {"title": d.title, "files": [str(f) for f in d.files],
-                 "arrays": {k: nan_to_none(clean(v)) for k, v in d.arrays.items()}}
+        d.name: {
+            "title": d.title,
+            "files": [str(f) for f in d.files],
+            "arrays": {k: nan_to_none(clean(v)) for k, v in d.arrays.items()},
+        }
         for d in drawn
     }
     path = Path(path)

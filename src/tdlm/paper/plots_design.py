@@ -24,8 +24,12 @@ def design_space_figure(design: xr.Dataset, stem: Path) -> Drawn:
     """One row per (layer, kind) with data: dendrogram above the matrix, P(Q) split into intra/inter-sample pairs."""
     d = Drawn("design_space")
     notes = json.loads(design["role"].attrs.get("note", "[]")) or [""] * design.sizes["panel"]
-    rows = [(int(p), kind) for p in design.panel.values for kind in ("Q", "q")
-            if f"{kind}_matrix" in design and np.isfinite(design[f"{kind}_matrix"].sel(panel=p).values).any()]
+    rows = [
+        (int(p), kind)
+        for p in design.panel.values
+        for kind in ("Q", "q")
+        if f"{kind}_matrix" in design and np.isfinite(design[f"{kind}_matrix"].sel(panel=p).values).any()
+    ]
     fig = plt.figure(figsize=(11, 4.6 * max(1, len(rows))))
     grid = fig.add_gridspec(max(1, len(rows)), 1)
     n_samples = len(np.unique(design.config_sample.values))
@@ -41,31 +45,41 @@ def design_space_figure(design: xr.Dataset, stem: Path) -> Drawn:
         if list(tree["leaves"]) != order.tolist():  # scipy's plotted order must be the stored one
             raise RuntimeError("dendrogram leaves differ from the stored leaf order")
         ax_tree.set_axis_off()
-        ax_tree.set_title(f"layer {layer} ({role}; {notes[p] if p < len(notes) else ''}): {KIND_NAMES[kind]}",
-                          fontsize=9)
+        ax_tree.set_title(f"layer {layer} ({role}; {notes[p] if p < len(notes) else ''}): {KIND_NAMES[kind]}", fontsize=9)
         mat = d.add(f"{key}.matrix_reordered", design[f"{kind}_matrix"].sel(panel=p).values[np.ix_(order, order)])
-        im = ax_mat.imshow(mat, cmap="RdBu_r", vmin=-np.nanmax(np.abs(mat)), vmax=np.nanmax(np.abs(mat)),
-                           interpolation="nearest", aspect="auto")
+        im = ax_mat.imshow(
+            mat, cmap="RdBu_r", vmin=-np.nanmax(np.abs(mat)), vmax=np.nanmax(np.abs(mat)), interpolation="nearest", aspect="auto"
+        )
         fig.colorbar(im, ax=ax_mat, fraction=0.04, pad=0.01, label=f"{kind}^(ab)")
-        ax_mat.set_xlabel(f"configuration (dendrogram order; {n_samples} samples x "
-                          f"{len(np.unique(design.config_replica.values))} replicas)")
+        ax_mat.set_xlabel(
+            f"configuration (dendrogram order; {n_samples} samples x {len(np.unique(design.config_replica.values))} replicas)"
+        )
         ax_mat.set_ylabel("configuration")
         edges = design[f"{kind}_edges"].sel(panel=p).values
         centres = d.add(f"{key}.bin_centre", 0.5 * (edges[1:] + edges[:-1]))
         width = np.diff(edges)
         for name, colour, label in (("P_intra", "#e07b39", "same sample"), ("P_inter", "#3b6fb6", "different samples")):
-            ax_p.bar(centres, d.add(f"{key}.{name}", design[f"{kind}_{name}"].sel(panel=p).values), width=width,
-                     color=colour, alpha=0.6, label=label)
-        ax_p.step(centres, d.add(f"{key}.P", design[f"{kind}_P"].sel(panel=p).values), where="mid", color="k", lw=1,
-                  label="all pairs")
+            ax_p.bar(
+                centres,
+                d.add(f"{key}.{name}", design[f"{kind}_{name}"].sel(panel=p).values),
+                width=width,
+                color=colour,
+                alpha=0.6,
+                label=label,
+            )
+        ax_p.step(
+            centres, d.add(f"{key}.P", design[f"{kind}_P"].sel(panel=p).values), where="mid", color="k", lw=1, label="all pairs"
+        )
         ax_p.set_xlabel(f"{kind}^(ab) (a < b)")
         ax_p.set_ylabel(f"P({kind})")
         ax_p.legend(fontsize=8)
         ax_p.grid(alpha=0.3)
     spins = design.attrs.get("design_spins", "")
-    title = (f"Design space at M={design.attrs.get('param_M')} N={design.attrs.get('param_N')} "
-             f"L={design.attrs.get('param_L')} T={float(design.attrs.get('param_T', np.nan)):.3g}, "
-             f"t = t* after t_w={design.attrs.get('design_t_w')} (spins {spins.split(' ')[0] if spins else '?'})")
+    title = (
+        f"Design space at M={design.attrs.get('param_M')} N={design.attrs.get('param_N')} "
+        f"L={design.attrs.get('param_L')} T={float(design.attrs.get('param_T', np.nan)):.3g}, "
+        f"t = t* after t_w={design.attrs.get('design_t_w')} (spins {spins.split(' ')[0] if spins else '?'})"
+    )
     if not rows:
         title += " (no overlap data)"
     return d.finish(fig, stem, title)

@@ -14,7 +14,15 @@ import xarray as xr
 
 from tdlm.classify import DEFAULT_OVERLAP, overlap_label, series_name
 from tdlm.paper.plots_common import (
-    Drawn, alpha_label, colours, errorbar, layer_mean, log_or_symlog, mean_sem, threshold_panel, time_curve,
+    Drawn,
+    alpha_label,
+    colours,
+    errorbar,
+    layer_mean,
+    log_or_symlog,
+    mean_sem,
+    threshold_panel,
+    time_curve,
 )
 from tdlm.paper.select import Point, at_L_T, at_point
 from tdlm.paper.tau import first_crossing
@@ -46,11 +54,13 @@ def energy_accuracy(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
         a = ds.isel(alpha=i)
         e0 = a.history_energy.isel(history_time=0)
         t = np.concatenate([a.history_time.values, t_w + a.time.values[1:]])
-        energy = np.concatenate([(a.history_energy / e0).mean("sample").values,
-                                 (a.energy.sel(t_w=t_w) / e0).mean("sample").values[1:]])
+        energy = np.concatenate(
+            [(a.history_energy / e0).mean("sample").values, (a.energy.sel(t_w=t_w) / e0).mean("sample").values[1:]]
+        )
         acc = np.concatenate([a.history_accuracy.mean("sample").values, a.accuracy.sel(t_w=t_w).mean("sample").values[1:]])
-        acc_tanh = np.concatenate([a.history_accuracy_tanh.mean("sample").values,
-                                   a.accuracy_tanh.sel(t_w=t_w).mean("sample").values[1:]])
+        acc_tanh = np.concatenate(
+            [a.history_accuracy_tanh.mean("sample").values, a.accuracy_tanh.sel(t_w=t_w).mean("sample").values[1:]]
+        )
         label = alpha_label(int(a.M), int(a.N), float(a.ln_alpha))
         time_curve(ax_e, d, f"E_ratio[{label}]", t, energy, color=colour, label=label)
         time_curve(ax_a, d, f"A[{label}]", t, acc, color=colour, label=label)
@@ -58,14 +68,13 @@ def energy_accuracy(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
     for ax in (ax_e, ax_a):
         ax.set_xscale("log")
         ax.axvline(t_w, color="grey", lw=0.8, ls="--")
-        ax.set_xlabel("MD steps t since t = 0 (branches of t_w = %d after the dashed line)" % t_w)
+        ax.set_xlabel(f"MD steps t since t = 0 (branches of t_w = {t_w:d} after the dashed line)")
         ax.grid(alpha=0.3)
     ax_e.set_yscale("log")
     ax_e.set_ylabel("E(t) / E(0)")
     ax_a.set_ylabel("test accuracy A(t) (solid: sign net, dotted: tanh net)")
     ax_e.legend(fontsize=7, ncol=2)
-    title = (f"Energy and test accuracy per alpha, L={point.L}, T={point.T:.3g}{_only(len(idx), 'alpha')}"
-             f"{_note(point)}")
+    title = f"Energy and test accuracy per alpha, L={point.L}, T={point.T:.3g}{_only(len(idx), 'alpha')}{_note(point)}"
     return d.finish(fig, stem, title)
 
 
@@ -89,8 +98,10 @@ def star_vs_alpha(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
     for ax in (ax_e, ax_a):
         ax.set_xlabel(r"$\ln \alpha$")
         ax.grid(alpha=0.3)
-    title = (f"E* and A* at t*={int(ds.time[-1])} after t_w={int(ds.t_w.max())}, L={point.L}, T={point.T:.3g}"
-             f"{_only(len(idx), 'alpha')}{_note(point)}")
+    title = (
+        f"E* and A* at t*={int(ds.time[-1])} after t_w={int(ds.t_w.max())}, L={point.L}, T={point.T:.3g}"
+        f"{_only(len(idx), 'alpha')}{_note(point)}"
+    )
     return d.finish(fig, stem, title)
 
 
@@ -108,8 +119,10 @@ def aging(overlaps: xr.Dataset, point: Point, stem: Path, overlap: str = DEFAULT
             time_curve(ax, d, f"{name}[t_w={t_w}]", a.time.values, curves.sel(t_w=t_w).values, color=colour, label=f"t_w={t_w}")
         ax.set_xscale("log")
         threshold_panel(ax, f"{name}(t, t_w) (mean over layers and samples)", "t (MD steps since t_w)", fontsize=8)
-    title = (f"Aging of the global auto-correlations ({overlap_label(overlap)}) at {point.label()}"
-             f"{_only(a.sizes['t_w'], 't_w')}{_note(point)}")
+    title = (
+        f"Aging of the global auto-correlations ({overlap_label(overlap)}) at {point.label()}"
+        f"{_only(a.sizes['t_w'], 't_w')}{_note(point)}"
+    )
     return d.finish(fig, stem, title)
 
 
@@ -124,8 +137,7 @@ def star_vs_tw(overlaps: xr.Dataset, point: Point, stem: Path, overlap: str = DE
         errorbar(ax, d, f"{name}_star", t_w, m.values, s.values, fmt=f"{marker}-", label=f"{name}*")
     log_or_symlog(ax, t_w, "x")
     threshold_panel(ax, "value at t = t* (mean over layers)", "waiting time t_w (MD steps)", fontsize=8)
-    title = (f"c*, C*, q*, Q* ({overlap_label(overlap)}) against t_w at {point.label()}{_only(len(t_w), 't_w')}"
-             f"{_note(point)}")
+    title = f"c*, C*, q*, Q* ({overlap_label(overlap)}) against t_w at {point.label()}{_only(len(t_w), 't_w')}{_note(point)}"
     return d.finish(fig, stem, title)
 
 
@@ -187,9 +199,11 @@ def tau_vs_tw(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
         ax.legend(fontsize=6, ncol=2)
     for ax in axes[1]:
         ax.set_xlabel("t_w (MD steps)")
-    title = (f"Relaxation times tau_l against t_w at {point.label()}: raw (top), normalised (bottom); "
-             f"{undefined} undefined (never below 1/e), {at_zero} zero (below at t=0)"
-             f"{_only(len(t_w), 't_w')}{_note(point)}")
+    title = (
+        f"Relaxation times tau_l against t_w at {point.label()}: raw (top), normalised (bottom); "
+        f"{undefined} undefined (never below 1/e), {at_zero} zero (below at t=0)"
+        f"{_only(len(t_w), 't_w')}{_note(point)}"
+    )
     return d.finish(fig, stem, title)
 
 
@@ -214,6 +228,8 @@ def temperature(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
     ax_e.set_ylabel("E* = E(t*)")
     ax_a.set_ylabel("A* = A(t*)")
     ax_a.legend(fontsize=8)
-    title = (f"Temperature dependence at M={point.M} N={point.N} L={point.L}, t_w={int(ds.t_w.max())}"
-             f"{_only(len(Ts), 'T')}{_note(point)}")
+    title = (
+        f"Temperature dependence at M={point.M} N={point.N} L={point.L}, t_w={int(ds.t_w.max())}"
+        f"{_only(len(Ts), 'T')}{_note(point)}"
+    )
     return d.finish(fig, stem, title)

@@ -42,8 +42,15 @@ def phase_heatmap(phase: xr.Dataset, L: int, T: float, stem: Path, note: str = "
     d.add("layer", layers)
     d.add("ln_alpha", ln_alpha)
     z = d.add("q_star", values)
-    has_contour = draw_heatmap(fig, ax, layers, ln_alpha, z, _threshold(phase),
-                               rf"$q^*_l$ ({overlap_label(overlap_of(phase))}; t = t*, mean over samples)")
+    has_contour = draw_heatmap(
+        fig,
+        ax,
+        layers,
+        ln_alpha,
+        z,
+        _threshold(phase),
+        rf"$q^*_l$ ({overlap_label(overlap_of(phase))}; t = t*, mean over samples)",
+    )
     extras = []
     if len(ln_alpha) == 1:
         extras.append("only one alpha in this config")
@@ -68,10 +75,20 @@ def q_profiles_train_test(phase: xr.Dataset, L: int, T: float, stem: Path, note:
     for colour, la, i in zip(colours(len(order)), ln_alpha, order):
         a = ds.isel(alpha=i).sel(layer=layers)
         label = alpha_label(int(a.M), int(a.N), float(la))
-        ax.plot(d.add(f"train[{label}].layer", layers), d.add(f"train[{label}].q_star", a[_q(phase)].values),
-                "o-", color=colour, label=label)
-        ax.plot(d.add(f"test[{label}].layer", layers), d.add(f"test[{label}].q_test_star", a.q_test_star.values),
-                "s--", color=colour, mfc="none")
+        ax.plot(
+            d.add(f"train[{label}].layer", layers),
+            d.add(f"train[{label}].q_star", a[_q(phase)].values),
+            "o-",
+            color=colour,
+            label=label,
+        )
+        ax.plot(
+            d.add(f"test[{label}].layer", layers),
+            d.add(f"test[{label}].q_test_star", a.q_test_star.values),
+            "s--",
+            color=colour,
+            mfc="none",
+        )
     ax.axhline(_threshold(phase), color="grey", ls=":", lw=0.8)
     ax.set_xlabel("layer l")
     ax.set_ylabel(rf"$q^*_l$ (solid: training inputs, {overlap_label(overlap_of(phase))}; dashed: test inputs)")

@@ -36,14 +36,21 @@ FIGURES = {
 PLOTTED = "plotted_data.json"
 
 
-def reference_point(overlaps: xr.Dataset, M: int | None = None, N: int | None = None, L: int | None = None,
-                    T: float | None = None, phase_L: int = PHASE_L) -> Point:
+def reference_point(
+    overlaps: xr.Dataset,
+    M: int | None = None,
+    N: int | None = None,
+    L: int | None = None,
+    T: float | None = None,
+    phase_L: int = PHASE_L,
+) -> Point:
     """The point of the single-point figures: as given, else lowest T, L nearest phase_L, median alpha."""
     return choose(points_with_data(overlaps), M, N, L, T, default_L=phase_L)
 
 
-def render_all(overlaps: xr.Dataset, phase: xr.Dataset, design: xr.Dataset, outdir: str | Path,
-               reference: Point, phase_L: int = PHASE_L) -> list[Drawn]:
+def render_all(
+    overlaps: xr.Dataset, phase: xr.Dataset, design: xr.Dataset, outdir: str | Path, reference: Point, phase_L: int = PHASE_L
+) -> list[Drawn]:
     """Every figure of FIGURES as <outdir>/<stem>.{png,pdf}, plus <outdir>/plotted_data.json."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -59,8 +66,9 @@ def render_all(overlaps: xr.Dataset, phase: xr.Dataset, design: xr.Dataset, outd
         lambda: plots_dynamics.star_vs_tw(overlaps, reference, outdir / "star_vs_tw", overlap),
         lambda: plots_dynamics.layer_dynamics(overlaps, reference, outdir / "layer_dynamics", overlap),
         lambda: plots_dynamics.tau_vs_tw(overlaps, reference, outdir / "tau"),
-        lambda: plots_profiles.q_profiles_train_test(phase, reference.L, reference.T, outdir / "q_profiles_train_test",
-                                                     reference.note),
+        lambda: plots_profiles.q_profiles_train_test(
+            phase, reference.L, reference.T, outdir / "q_profiles_train_test", reference.note
+        ),
         lambda: plots_dynamics.temperature(overlaps, reference, outdir / "temperature"),
         lambda: plots_profiles.depth_profiles(phase, reference, outdir / "depth_profiles"),
         lambda: plots_design.design_space_figure(design, outdir / "design_space"),
@@ -75,9 +83,17 @@ def render_all(overlaps: xr.Dataset, phase: xr.Dataset, design: xr.Dataset, outd
     return drawn
 
 
-def render_files(overlaps_path: str, phase_path: str, design_path: str, outdir: str,
-                 M: int | None = None, N: int | None = None, L: int | None = None, T: float | None = None,
-                 phase_L: int = PHASE_L) -> list[Drawn]:
+def render_files(
+    overlaps_path: str,
+    phase_path: str,
+    design_path: str,
+    outdir: str,
+    M: int | None = None,
+    N: int | None = None,
+    L: int | None = None,
+    T: float | None = None,
+    phase_L: int = PHASE_L,
+) -> list[Drawn]:
     opened = []
     for path in (overlaps_path, phase_path, design_path):
         with xr.open_dataset(path, engine="netcdf4") as ds:

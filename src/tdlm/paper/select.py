@@ -67,8 +67,13 @@ def _pick_T(table: pd.DataFrame, T: float | None) -> tuple[float, str]:
 
 
 def choose(
-    table: pd.DataFrame, M: int | None = None, N: int | None = None, L: int | None = None, T: float | None = None,
-    default_L: str | int = "max", strict: bool = False,
+    table: pd.DataFrame,
+    M: int | None = None,
+    N: int | None = None,
+    L: int | None = None,
+    T: float | None = None,
+    default_L: str | int = "max",
+    strict: bool = False,
 ) -> Point:
     """A point of `table` (columns M, N, L, T): the given coordinates, the rest by the default rule.
 
@@ -102,8 +107,9 @@ def choose(
     else:
         if (M is not None or N is not None) and strict:
             allowed = sorted({(int(m), int(n)) for m, n in zip(at_LT.M, at_LT.N)})
-            raise ConfigError(f"(M={M}, N={N}) is not an alpha point of the sweep at L={L_used} T={T_used:g}; "
-                              f"allowed (M, N): {allowed}")
+            raise ConfigError(
+                f"(M={M}, N={N}) is not an alpha point of the sweep at L={L_used} T={T_used:g}; allowed (M, N): {allowed}"
+            )
         M_used, N_used = median_alpha(at_LT)
         if M is not None or N is not None:
             notes.append(f"M={M} N={N} absent, median alpha used")

@@ -47,18 +47,20 @@ def settings(config: dict[str, Any], jobs: pd.DataFrame, job_patterns: list[str]
     reference = choose(points, **_point_spec(paper.get("reference")), default_L=phase_L, strict=True)
     design_cfg = paper.get("design") or {}
     design = choose(points, **_point_spec(design_cfg), default_L="max", strict=True)
-    mask = ((jobs.M == design.M) & (jobs.N == design.N) & (jobs.L == design.L)
-            & (abs(jobs["T"] - design.T) <= 1e-12 + 1e-6 * abs(design.T))).to_numpy()
+    mask = (
+        (jobs.M == design.M)
+        & (jobs.N == design.N)
+        & (jobs.L == design.L)
+        & (abs(jobs["T"] - design.T) <= 1e-12 + 1e-6 * abs(design.T))
+    ).to_numpy()
     design_jobs = [p for p, keep in zip(job_patterns, mask) if keep]
-    flags = [f"--M {reference.M}", f"--N {reference.N}", f"--L {reference.L}", f"--T {reference.T!r}",
-             f"--phase-L {phase_L}"]
+    flags = [f"--M {reference.M}", f"--N {reference.N}", f"--L {reference.L}", f"--T {reference.T!r}", f"--phase-L {phase_L}"]
     design_flags = [f"--bins {int(design_cfg.get('bins', 40))}"]
     if design_cfg.get("layers"):
         design_flags.append("--layers " + " ".join(str(int(l)) for l in design_cfg["layers"]))
     if design_cfg.get("t_w") is not None:
         design_flags.append(f"--t-w {int(design_cfg['t_w'])}")
-    return PaperSettings(list(FIGURES), PLOTTED, phase_L, reference, design, design_jobs,
-                         " ".join(flags), " ".join(design_flags))
+    return PaperSettings(list(FIGURES), PLOTTED, phase_L, reference, design, design_jobs, " ".join(flags), " ".join(design_flags))
 
 
 def cost_banner(config: dict[str, Any]) -> str | None:
