@@ -1,9 +1,24 @@
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
 configfile: "config/config.yaml"
+
+
+# Every rule runs `python -m tdlm.cli` with the checkout's src/ first on PYTHONPATH, so a job imports the
+# package of the workflow it belongs to in any environment that holds the dependencies (envs/tdlm.yaml
+# under --software-deployment-method conda, or the environment the package was pip-installed into).
+# A shell prefix, not a rule parameter: moving the checkout must not rerun finished jobs.
+# (Snakemake formats the prefix like a command: literal braces are doubled.)
+SRC = os.path.join(os.path.abspath(workflow.basedir), "src")
+shell.prefix(
+    'set -euo pipefail; export PYTHONPATH="'
+    + SRC.replace("{", "{{").replace("}", "}}")
+    + '${{PYTHONPATH:+:$PYTHONPATH}}"; '
+)
 
 
 report: "workflow/report/workflow.rst"

@@ -48,7 +48,7 @@ def test_paper_config_dry_run_prints_its_cost(tmp_path):
     for rule, count in (("simulate", 42), ("gather_point", 21), ("paper_design_space", 1), ("paper_figures", 1)):
         assert any(line.split() == [rule, str(count)] for line in text.splitlines()), rule
     # the design space reads the jobs of the default point: lowest T, largest L (15), median alpha
-    assert "tdlm design-space results/paper/sims/M~2000/N~10/L~15/T~1e-05/job~0.nc" in text
+    assert "python -m tdlm.cli design-space results/paper/sims/M~2000/N~10/L~15/T~1e-05/job~0.nc" in text
 
 
 def test_paper_config_placeholder_path_is_reported(tmp_path):

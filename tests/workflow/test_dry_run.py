@@ -40,7 +40,7 @@ def test_dry_run_of_the_default_config(workflow_copy):
         assert counts[rule] == 1
     assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
     # the simulate command lines carry the per-job parameters, one thread each
-    assert result.output.count("tdlm --threads 1 simulate") == counts["simulate"]
+    assert result.output.count("python -m tdlm.cli --threads 1 simulate") == counts["simulate"]
     assert len(re.findall(r"--samples \d+ ", result.output)) == counts["simulate"]
     assert not (workflow_copy / "results").exists()  # a dry run writes nothing
 

@@ -18,7 +18,7 @@ rule binary_simulate:
     params:
         flags=binary_flags,
     shell:
-        "tdlm --threads {threads} binary-simulate {params.flags} --out {output} > {log} 2>&1"
+        "python -m tdlm.cli --threads {threads} binary-simulate {params.flags} --out {output} > {log} 2>&1"
 
 
 rule binary_gather:
@@ -37,7 +37,7 @@ rule binary_gather:
         mem_mb=1000,
         runtime=10,
     shell:
-        "tdlm binary-gather {input} --out {output} > {log} 2>&1"
+        "python -m tdlm.cli binary-gather {input} --out {output} > {log} 2>&1"
 
 
 rule binary_plot:
@@ -60,7 +60,7 @@ rule binary_plot:
     params:
         stem=lambda wildcards, output: os.path.splitext(output[0])[0],
     shell:
-        "tdlm binary-plot {input} --out {params.stem} > {log} 2>&1"
+        "python -m tdlm.cli binary-plot {input} --out {params.stem} > {log} 2>&1"
 
 
 rule compare_families:
@@ -84,4 +84,4 @@ rule compare_families:
     params:
         stem=lambda wildcards, output: os.path.splitext(output[0])[0],
     shell:
-        "tdlm compare-families {input} --out {params.stem} > {log} 2>&1"
+        "python -m tdlm.cli compare-families {input} --out {params.stem} > {log} 2>&1"

@@ -24,5 +24,5 @@ rule classify:
             else ""
         ),
     shell:
-        "tdlm classify {input} --out {output} --threshold {params.threshold} "
+        "python -m tdlm.cli classify {input} --out {output} --threshold {params.threshold} "
         "--n-sigma {params.n_sigma} --overlap {params.overlap} {params.t_w} > {log} 2>&1"

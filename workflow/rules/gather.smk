@@ -16,7 +16,7 @@ rule gather_point:
         mem_mb=1000,
         runtime=10,
     shell:
-        "tdlm gather-point {input} --out {output} > {log} 2>&1"
+        "python -m tdlm.cli gather-point {input} --out {output} > {log} 2>&1"
 
 
 rule gather:
@@ -32,4 +32,4 @@ rule gather:
         mem_mb=4000,
         runtime=30,
     shell:
-        "tdlm gather {input} --out {output} > {log} 2>&1"
+        "python -m tdlm.cli gather {input} --out {output} > {log} 2>&1"

@@ -35,7 +35,7 @@ rule paper_design_space:
     params:
         flags=PAPER.design_flags,
     shell:
-        "tdlm design-space {input.jobs} --phase {input.phase} {params.flags} "
+        "python -m tdlm.cli design-space {input.jobs} --phase {input.phase} {params.flags} "
         "--out {output} > {log} 2>&1"
 
 
@@ -66,5 +66,5 @@ rule paper_figures:
         outdir=lambda wildcards, output: os.path.dirname(output.plotted),
         flags=PAPER.figure_flags,
     shell:
-        "tdlm paper-figures {input.overlaps} {input.phase} {input.design} "
+        "python -m tdlm.cli paper-figures {input.overlaps} {input.phase} {input.design} "
         "--outdir {params.outdir} {params.flags} > {log} 2>&1"

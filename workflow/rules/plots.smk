@@ -29,4 +29,4 @@ rule plot_phase:
     params:
         outdir=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
-        "tdlm plot-phase {input} --outdir {params.outdir} > {log} 2>&1"
+        "python -m tdlm.cli plot-phase {input} --outdir {params.outdir} > {log} 2>&1"

@@ -13,5 +13,5 @@ rule simulate:
         flags=simulate_flags,
         checkpoint=f"{OUT}/checkpoints/{JOB_SPACE.wildcard_pattern}.ckpt",
     shell:
-        "tdlm --threads {threads} simulate {params.flags} "
+        "python -m tdlm.cli --threads {threads} simulate {params.flags} "
         "--checkpoint-path {params.checkpoint} --out {output} > {log} 2>&1"
