@@ -53,28 +53,8 @@ def test_log_lines_carry_the_date(tmp_path):
     from wf_helpers import run_tdlm
 
     out = tmp_path / "job.nc"
-    result = run_tdlm(
-        "simulate",
-        "--M",
-        "20",
-        "--N",
-        "4",
-        "--L",
-        "3",
-        "--t-w",
-        "10",
-        "--t-star",
-        "20",
-        "--n-replicas",
-        "2",
-        "--n-test",
-        "20",
-        "--device",
-        "cpu",
-        "--out",
-        str(out),
-        cwd=tmp_path,
-    )
+    flags = "--M 20 --N 4 --L 3 --t-w 10 --t-star 20 --n-replicas 2 --n-test 20 --device cpu".split()
+    result = run_tdlm("simulate", *flags, "--out", str(out), cwd=tmp_path)
     assert result.returncode == 0, result.output
     lines = [line for line in result.stderr.splitlines() if " INFO " in line]
     assert lines and all(re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} INFO ", line) for line in lines), lines
