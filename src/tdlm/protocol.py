@@ -164,12 +164,43 @@ def _check_energies(step: int, energies: torch.Tensor) -> None:
 
 
 def _check_positions(step: int, layout: Layout, position: torch.Tensor) -> None:
-    """Raise Divergence naming the step and the first block (weights J_l or spins S_l) that is not finite."""
-    if torch.isfinite(position).all():
+    """Raise Divergence naming the step and the first block (weights J_l or spins S_l) that is not finite
+    or has left the box (-1, 1): the walls fold a coordinate back once per step, so a step longer than the
+    box (a diverging run: dt or T too large) can leave it outside."""
+    if torch.isfinite(position).all() and float(position.abs().max()) <= 1.0:
         return
     names = [("weights J", l) for l in range(1, layout.L + 1)] + [("spins S", l) for l in range(1, layout.L)]
-    (kind, l) = next(name for name, block in zip(names, layout.blocks(position)) if not torch.isfinite(block).all())
-    raise Divergence(f"non-finite position at step {step} in {kind}_{l} (layer {l})")
+    for (kind, l), block in zip(names, layout.blocks(position)):
+        if not torch.isfinite(block).all():
+            raise Divergence(f"non-finite position at step {step} in {kind}_{l} (layer {l})")
+        size = float(block.abs().max())
+        if size > 1.0:
+            raise Divergence(
+                f"coordinate out of the box at step {step} in {kind}_{l} (layer {l}): |x| = {size:.4g} > 1; "
+                "a step moved it farther than the walls fold back (lower dt or T)"
+            )
+
+
+# observables bounded by 1 in absolute value (Cauchy-Schwarz for the normalised ones, |x| <= 1 for the raw
+# ones); float rounding of the normalised sums stays far inside this tolerance
+BOUNDED = ("c", "c_norm", "C", "C_norm", "q", "q_norm", "Q", "Q_norm", "q_test")
+BOUND_TOLERANCE = 1e-4
+
+
+def _check_observables(step: int, measured: dict[str, torch.Tensor]) -> None:
+    """Raise Divergence when an overlap or correlation has |value| > 1 or the kinetic temperature is not
+    finite: such a record cannot be physical and must never reach a file."""
+    for name in BOUNDED:
+        if name not in measured:
+            continue
+        values = measured[name]
+        over = values.abs() > 1.0 + BOUND_TOLERANCE  # NaN (no such layer) compares False
+        if over.any():
+            layer = int(over.reshape(-1, values.shape[-1]).any(0).nonzero()[0]) + 1
+            worst = float(values.abs().nan_to_num(0.0).max())
+            raise Divergence(f"{name} out of its physical range at step {step} in layer {layer}: |{name}| = {worst:.4g} > 1")
+    if "kinetic_temperature" in measured and not torch.isfinite(measured["kinetic_temperature"]).all():
+        raise Divergence(f"non-finite kinetic temperature at step {step}")
 
 
 class Recorder:
@@ -261,6 +292,7 @@ class Runner:
                 energies = integrator.step(state)
                 if state.step % DIVERGENCE_CHECK_STEPS == 0:
                     _check_energies(state.step - 1, energies)  # energies of the positions before this step
+                    _check_positions(state.step, layout, state.position)
                 self._maybe_checkpoint(phase, state, layout, snapshots, recorder, energies)
                 if self.stop_signal:
                     raise Interrupted(self.stop_signal, state.step, self.ckpt_path)
@@ -311,6 +343,7 @@ class Runner:
             def at(step: int) -> None:
                 measured = measure_history(setup.layout, state.position, setup.train, setup.test)
                 _check_energies(step, measured["history_energy_layer"])
+                _check_positions(step, setup.layout, state.position)
                 recorder.put(measured, history_index[step], len(setup.history_times), axis=1)
                 for i, t in enumerate(setup.t_w):
                     if t == step:
@@ -340,6 +373,8 @@ class Runner:
                 p.n_replicas,
             )
             _check_energies(step, measured["energy_layer"])
+            _check_positions(step, layout, state.position)
+            _check_observables(step, measured)
             recorder.put(measured, branch_index[step], len(setup.branch_times), axis=2)
 
         events = {int(t): (lambda t=int(t): record(t)) for t in setup.branch_times}

@@ -78,31 +78,53 @@ def test_divergence_found_at_checkpoint_time_names_the_layer(tiny, tmp_path):
 
 def test_cli_exit_code_3(tiny, tmp_path, capsys):
     out = tmp_path / "job.nc"
-    argv = [
-        "simulate",
-        "--out",
-        str(out),
-        "--M",
-        "20",
-        "--N",
-        "4",
-        "--L",
-        "3",
-        "--t-w",
-        "5",
-        "20",
-        "--t-star",
-        "60",
-        "--n-replicas",
-        "3",
-        "--device",
-        "cpu",
-        "--dt",
-        "1e30",
-        "--dtype",
-        "float32",
-    ]
+    flags = "--M 20 --N 4 --L 3 --t-w 5 20 --t-star 60 --n-replicas 3 --device cpu --dt 1e30 --dtype float32"
+    argv = ["simulate", "--out", str(out), *flags.split()]
     assert cli.main(argv) == cli.EXIT_DIVERGED == 3
     err = capsys.readouterr().err
     assert "diverged" in err and re.search(r"step \d+", err)
     _assert_nothing_written(tmp_path)
+
+
+# --- coordinates that leave the box, observables out of their range ----------------------------------
+
+BOX_ESCAPES = {
+    # a time step of the order of the box: the one fold per step of the walls cannot bring it back
+    "dt = 1": {"dt": 1.0},
+    # thermal velocities ~ sqrt(T) = 100: a step of dt v ~ 1-3
+    "T = 1e4": {"T": 1e4},
+    # friction ~ 1 and T = 1e36: velocities ~ 1e18 from the first step
+    "eta ~ 1, T = 1e36": {"eta": 0.999999, "T": 1e36},
+}
+
+
+@pytest.mark.parametrize("case", list(BOX_ESCAPES))
+def test_coordinate_out_of_the_box_is_a_named_divergence(case, tmp_path, capsys):
+    """Once the walls let a coordinate out, the run stops with exit 3 naming the step, the block and |x|;
+    nothing is written (before this check such runs exited 0 with |J| ~ 3e4 and q up to 897)."""
+    out = tmp_path / "job.nc"
+    flags = "--M 20 --N 4 --L 3 --t-w 10 100 --t-star 2000 --n-replicas 2 --n-test 50 --device cpu".split()
+    for key, value in BOX_ESCAPES[case].items():
+        flags += [f"--{key.replace('_', '-')}", str(value)]
+    assert cli.main(["simulate", "--out", str(out), *flags]) == cli.EXIT_DIVERGED
+    err = capsys.readouterr().err
+    assert "coordinate out of the box" in err, err
+    step, layer = _step_and_layer(err)
+    assert step >= 1 and 1 <= layer <= 3
+    assert re.search(r"\|x\| = [0-9.e+]+ > 1", err)
+    _assert_nothing_written(tmp_path)
+
+
+def test_observables_beyond_their_physical_range_are_refused():
+    import torch
+
+    from tdlm.protocol import _check_observables
+
+    fine = {"q_norm": torch.tensor([[[0.5, 1.0 + 1e-6, float("nan")]]]), "kinetic_temperature": torch.tensor([1e-5])}
+    _check_observables(7, fine)  # rounding above 1 and NaN padding are no error
+    with pytest.raises(Divergence, match=r"q out of its physical range at step 7 in layer 2: \|q\| = 897 > 1"):
+        _check_observables(7, {"q": torch.tensor([[[0.2, 897.0, float("nan")]]])})
+    with pytest.raises(Divergence, match=r"C_norm out of its physical range at step 3 in layer 1"):
+        _check_observables(3, {"C_norm": torch.tensor([[-1.5, 0.2]])})
+    with pytest.raises(Divergence, match=r"non-finite kinetic temperature at step 9"):
+        _check_observables(9, {"kinetic_temperature": torch.tensor([float("inf")])})
