@@ -23,12 +23,17 @@ PAPER = {
 TOLERANCE = 0.1
 
 
+def _point(ds: xr.Dataset, N: int) -> xr.Dataset:
+    """The L = 10, lowest-T cell of the point with hidden width N."""
+    return ds.isel(alpha=int(np.flatnonzero(ds.N.values == N)[0])).sel(L=10).isel(T=0)
+
+
 def _row(values: np.ndarray) -> str:
     return " | ".join("—" if not np.isfinite(v) else f"{v:.2f}" for v in values)
 
 
 def profile_table(phase: xr.Dataset, N: int) -> str:
-    cell = phase.isel(alpha=int(np.flatnonzero(phase.N.values == N)[0])).sel(L=10).isel(T=0)
+    cell = _point(phase, N)
     layers = np.arange(1, 10)
     q = cell.q_star.sel(layer=layers).values
     sem = cell.q_star_sem.sel(layer=layers).values
@@ -57,7 +62,7 @@ def profile_table(phase: xr.Dataset, N: int) -> str:
 
 
 def curves_table(overlaps: xr.Dataset, N: int) -> str:
-    a = overlaps.isel(alpha=int(np.flatnonzero(overlaps.N.values == N)[0])).sel(L=10).isel(T=0)
+    a = _point(overlaps, N)
     t_w = int(a.t_w.max())
     lines = [
         f"N = {N}: energy and test accuracy (mean over samples; branches: mean over replicas)",
@@ -93,8 +98,7 @@ def figure(phase: xr.Dataset, overlaps: xr.Dataset, path: str) -> None:
     for colour, N in zip(("C0", "C3"), PAPER):
         if N not in phase.N.values:
             continue
-        i = int(np.flatnonzero(phase.N.values == N)[0])
-        cell = phase.isel(alpha=i).sel(L=10).isel(T=0)
+        cell = _point(phase, N)
         label = f"N = {N} (ln alpha = {float(cell.ln_alpha):.1f})"
         ax_q.errorbar(
             layers,
@@ -106,7 +110,7 @@ def figure(phase: xr.Dataset, overlaps: xr.Dataset, path: str) -> None:
         )
         ax_q.plot(layers, PAPER[N], "s--", color=colour, mfc="none", label=f"{label}, paper")
         ax_q.plot(layers, cell.q_raw_star.sel(layer=layers), ":", color=colour, lw=1, label=f"{label}, raw overlap")
-        a = overlaps.isel(alpha=i).sel(L=10).isel(T=0)
+        a = _point(overlaps, N)
         t_w = int(a.t_w.max())
         t = np.concatenate([a.history_time.values, t_w + a.time.values[1:]])
         e0 = float(a.history_energy.isel(history_time=0).mean())

@@ -21,7 +21,7 @@ import torch
 
 from tdlm.energy import force_field, layer_energies
 from tdlm.integrate import Integrator, Thermostat
-from tdlm.observables import forward
+from tdlm.observables import accuracy
 from tdlm.params import build
 from tdlm.protocol import initial_state, log_grid, prepare
 
@@ -34,17 +34,13 @@ VARIANTS = {
 }
 
 
-def _accuracy(out: torch.Tensor, y: torch.Tensor) -> float:
-    return float((out.argmax(-1) == y.argmax(-1).unsqueeze(1)).double().mean())
-
-
 def measure(setup, position: torch.Tensor) -> dict:
     lay, train, test = setup.layout, setup.train, setup.test
     J, S = lay.weights(position), lay.spins(position)
     row: dict = {"E": float(layer_energies(position, lay, train).sum())}
     for name, data in (("test", test), ("train", train)):
         for act in ("sign", "tanh"):
-            row[f"A_{act}_{name}"] = _accuracy(forward(J, data.x, act)[-1], data.y)
+            row[f"A_{act}_{name}"] = float(accuracy(J, data.x, data.y, act).mean())
     # the read-out's edge cases on the test set: exact zeros under sgn, the swapped class mapping
     h, zeros, total = test.x.unsqueeze(1), 0, 0
     for weight in J[:-1]:
@@ -54,7 +50,8 @@ def measure(setup, position: torch.Tensor) -> dict:
     row["sgn_zero_fraction"] = zeros / total
     row["A_sign_test_swapped"] = 1.0 - row["A_sign_test"]
     # the machine's own prediction: its free S_{L-1} through the last layer
-    row["A_machine_train"] = _accuracy(torch.tanh(S[-1] @ J[-1].transpose(-1, -2)), train.y)
+    own = torch.tanh(S[-1] @ J[-1].transpose(-1, -2))
+    row["A_machine_train"] = float((own.argmax(-1) == train.y.argmax(-1).unsqueeze(1)).double().mean())
     row["mean_abs_S"] = [float(s.abs().mean()) for s in S]
     row["frac_S_saturated"] = [float((s.abs() > 0.9).double().mean()) for s in S]
     row["mean_abs_J"] = [float(w.abs().mean()) for w in J]

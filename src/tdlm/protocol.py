@@ -167,7 +167,8 @@ def _check_positions(step: int, layout: Layout, position: torch.Tensor) -> None:
     """Raise Divergence naming the step and the first block (weights J_l or spins S_l) that is not finite
     or has left the box (-1, 1): the walls fold a coordinate back once per step, so a step longer than the
     box (a diverging run: dt or T too large) can leave it outside."""
-    if torch.isfinite(position).all() and float(position.abs().max()) <= 1.0:
+    low, high = torch.aminmax(position)  # one pass, no state-sized temporary; NaN propagates
+    if -1.0 <= float(low) and float(high) <= 1.0:
         return
     names = [("weights J", l) for l in range(1, layout.L + 1)] + [("spins S", l) for l in range(1, layout.L)]
     for (kind, l), block in zip(names, layout.blocks(position)):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from wf_helpers import SLURM_POLL_FLAGS
+
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 
 pytestmark = pytest.mark.slurm
@@ -144,14 +146,7 @@ def test_real_profile_renders_gpu_request(slurm_cluster, tmp_path):
         f"slurm_partition={slurm_cluster.partition}",
         "mem_mb=200*attempt",
         "runtime=5",
-        "--slurm-status-command",
-        "squeue",
-        "--slurm-init-seconds-before-status-checks",
-        "1",
-        "--seconds-between-status-checks",
-        "1",
-        "--latency-wait",
-        "5",
+        *SLURM_POLL_FLAGS,
         "--verbose",
     ]
     run = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=90, check=False)

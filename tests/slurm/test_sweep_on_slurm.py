@@ -40,7 +40,7 @@ import pytest
 import xarray as xr
 import yaml
 
-from wf_helpers import copy_workflow, subprocess_env, write_config
+from wf_helpers import SLURM_POLL_FLAGS, copy_workflow, subprocess_env, write_config
 
 pytestmark = pytest.mark.slurm
 
@@ -58,14 +58,7 @@ SLURM_TEST_FLAGS = [
     "--default-resources",
     "slurm_partition=debug",
     "--slurm-no-account",
-    "--slurm-status-command",
-    "squeue",
-    "--slurm-init-seconds-before-status-checks",
-    "1",
-    "--seconds-between-status-checks",
-    "1",
-    "--latency-wait",
-    "5",
+    *SLURM_POLL_FLAGS,
     "--slurm-keep-successful-logs",
     "--verbose",  # logs the `sbatch call:` lines
 ]

@@ -5,14 +5,13 @@ version pyproject allows, installs nothing by path, and the rules' command finds
 from __future__ import annotations
 
 import re
-import subprocess
 
 import tomllib
 import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from wf_helpers import REPO, copy_workflow, load_tiny, snakemake_cmd, subprocess_env, write_config
+from wf_helpers import REPO, copy_workflow, load_tiny, run_snakemake, subprocess_env, write_config
 
 ENV = REPO / "envs" / "tdlm.yaml"
 
@@ -63,12 +62,6 @@ def test_the_rules_name_this_env_and_run_the_workflows_own_package(tmp_path):
     target = "results/tiny/sims/M~20/N~4/L~2/T~1e-05/job~0.nc"
     env = subprocess_env()
     env.pop("PYTHONPATH")  # only the workflow's own prefix puts a tdlm on the path
-    proc = subprocess.run(
-        snakemake_cmd(workdir, target, "--configfile", str(config), timeout=240),
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    result = run_snakemake(workdir, target, "--configfile", str(config), timeout=240, env=env)
+    assert result.returncode == 0, result.output[-3000:]
     assert (workdir / target).read_text() == f"tdlm from {fake / 'cli.py'}"

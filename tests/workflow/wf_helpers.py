@@ -27,6 +27,10 @@ TINY = Path(__file__).with_name("tiny.yaml")
 # the MNIST 0/1 sample data beside the checkout (tests that need it skip when it is absent)
 MNIST01 = Path(os.environ.get("TDLM_MNIST01", REPO.parent / "shared" / "data" / "mnist01"))
 CORES = 2
+# how the SLURM tests poll the local test cluster (squeue: it has no accounting database; short waits)
+SLURM_POLL_FLAGS = (
+    "--slurm-status-command squeue --slurm-init-seconds-before-status-checks 1 --seconds-between-status-checks 1 --latency-wait 5"
+).split()
 
 
 def copy_workflow(dest: Path, profiles: bool = False) -> Path:
@@ -83,11 +87,11 @@ class Result:
         return self.stdout + "\n" + self.stderr
 
 
-def run_snakemake(workdir: Path, *args: str, timeout: int = 300) -> Result:
+def run_snakemake(workdir: Path, *args: str, timeout: int = 300, env: dict[str, str] | None = None) -> Result:
     proc = subprocess.run(
         snakemake_cmd(workdir, *args, timeout=timeout),
         cwd=workdir,
-        env=subprocess_env(),
+        env=env or subprocess_env(),
         capture_output=True,
         text=True,
     )
