@@ -59,17 +59,17 @@ from collections.abc import Callable
 
 import torch
 
-import tdlm.energy
-import tdlm.integrate
-import tdlm.layout
-from tdlm.energy import Boundary, ForceField
-from tdlm.integrate import GRAPH_WARMUP_STEPS, Integrator, Thermostat, maxwell_boltzmann
-from tdlm.layout import Layout
+import tdlm.md.energy
+import tdlm.md.integrate
+import tdlm.md.layout
+from tdlm.md.energy import Boundary, ForceField
+from tdlm.md.integrate import GRAPH_WARMUP_STEPS, Integrator, Thermostat, maxwell_boltzmann
+from tdlm.md.layout import Layout
 
 M, N0, L, CLASSES = 2000, 784, 10, 2
 DT, ETA, T = 1e-2, 1e-3, 1e-5
 METHODS = ("engine", "engine+overlap", "engine+graph", "baseline", "autograd", "autograd-batched", "products", "floor")
-CURRENT = {"layout": tdlm.layout, "energy": tdlm.energy, "integrate": tdlm.integrate}
+CURRENT = {"layout": tdlm.md.layout, "energy": tdlm.md.energy, "integrate": tdlm.md.integrate}
 BASELINE: dict = {}  # the older engine's modules, filled by --baseline-rev
 Step = Callable[[], object]  # one MD step (or its products) of all R replicas
 

@@ -15,7 +15,6 @@ import torch
 import xarray as xr
 
 import tdlm
-from tdlm.checkpoint import atomic_replace
 
 BRANCH_DIMS = {
     "energy_layer": ("sample", "t_w", "time", "replica", "layer"),
@@ -60,6 +59,13 @@ DESCRIPTIONS = {
     "train_index": "indices of the training examples in the filtered data pool",
     "test_index": "indices of the test examples in the filtered data pool",
 }
+
+
+def atomic_replace(tmp: Path, final: Path) -> None:
+    """fsync the temporary file, then rename it over the final name."""
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
 
 
 def attr_value(value: Any) -> Any:

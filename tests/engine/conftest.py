@@ -48,8 +48,8 @@ def tiny() -> dict:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """(SimParams, path) of one finished tiny job, shared by the read-only output tests."""
-    from tdlm.params import build
-    from tdlm.simulate import run
+    from tdlm.md.params import build
+    from tdlm.md.simulate import run
 
     params = build(dict(TINY))
     out = tmp_path_factory.mktemp("tiny") / "tiny.nc"

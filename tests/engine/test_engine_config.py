@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from tdlm import cli
-from tdlm.params import FIELDS, ConfigError, SimParams, build, load
+from tdlm.md.params import FIELDS, ConfigError, SimParams, build, load
 
 # (values, field named in the message, fragments of the allowed values that must appear)
 BAD = [

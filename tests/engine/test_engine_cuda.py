@@ -7,9 +7,9 @@ import pytest
 import torch
 from test_engine_forces import CASES, LAYOUTS, _transposed, analytic, autograd_reference, random_case, rel_err
 
-from tdlm.energy import Boundary, ForceField
-from tdlm.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
-from tdlm.layout import Layout
+from tdlm.md.energy import Boundary, ForceField
+from tdlm.md.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
+from tdlm.md.layout import Layout
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 CUDA = torch.device("cuda")

@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import torch
 
-from tdlm.params import build
-from tdlm.simulate import run
+from tdlm.md.params import build
+from tdlm.md.simulate import run
 
 
 def test_same_seed_is_bit_identical(tiny, tiny_run, tmp_path, load_nc, assert_same_output):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tdlm.energy import Boundary, ForceField, gradient, layer_energies
-from tdlm.layout import Layout
+from tdlm.md.energy import Boundary, ForceField, gradient, layer_energies
+from tdlm.md.layout import Layout
 
 F64 = torch.float64
 

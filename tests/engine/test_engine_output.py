@@ -11,8 +11,8 @@ import pytest
 
 import tdlm
 from tdlm import integrate
-from tdlm.params import FIELDS, build
-from tdlm.protocol import log_grid
+from tdlm.md.params import FIELDS, build
+from tdlm.md.protocol import log_grid
 
 BRANCH_VARS = ("energy", "kinetic_temperature", "accuracy", "c", "C", "q", "Q", "c_norm", "C_norm", "q_norm", "Q_norm")
 SPIN_VARS = ("c", "c_norm", "q", "q_norm")
@@ -215,7 +215,7 @@ def test_final_snapshot_reproduces_last_observables(out):
 def test_branch_at_t_w_zero_sees_the_uniform_initial_state(tiny, tmp_path, load_nc):
     """t_w = 0 branches from the initial state, uniform in (-1, 1): c_l(0) and C_l(0) are mean squares of
     uniform variables, 1/3 up to sampling noise (variance of x^2 is 4/45)."""
-    from tdlm.simulate import run
+    from tdlm.md.simulate import run
 
     params = build({**tiny, "t_w": [0, 5], "t_star": 10})
     run(params, tmp_path / "tw0.nc")

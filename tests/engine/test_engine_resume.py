@@ -24,8 +24,8 @@ import yaml
 
 import tdlm.data
 from tdlm import cli
-from tdlm.params import load
-from tdlm.simulate import run
+from tdlm.md.params import load
+from tdlm.md.simulate import run
 
 from wf_helpers import subprocess_env
 

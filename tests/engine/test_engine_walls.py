@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tdlm.energy import Boundary, gradient
-from tdlm.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
-from tdlm.layout import Layout
-from tdlm.space import reflect_
+from tdlm.md.energy import Boundary, gradient
+from tdlm.md.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
+from tdlm.md.layout import Layout
+from tdlm.md.space import reflect_
 
 DEVICES = [
     "cpu",

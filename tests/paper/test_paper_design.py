@@ -9,9 +9,9 @@ import pytest
 import xarray as xr
 from scipy.cluster.hierarchy import dendrogram, fcluster
 
-from tdlm.classify import LIQUID, SOLID, UNCERTAIN
 from tdlm.paper.design import choose_layers, cluster, design_space, histogram, overlap_matrix
 from tdlm.paper.select import Point
+from tdlm.sweep.classify import LIQUID, SOLID, UNCERTAIN
 
 
 def planted(n_per: int = 6, within: float = 0.8, between: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tdlm import sweep
+from tdlm.md.params import ConfigError
 from tdlm.paper.select import choose
 from tdlm.paper.workflow import settings
-from tdlm.params import ConfigError
+from tdlm.sweep import table as sweep
 
 REPO = Path(__file__).resolve().parents[2]
 

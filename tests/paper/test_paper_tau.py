@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from tdlm.md.protocol import log_grid
 from tdlm.paper.tau import THRESHOLD, crossing_times, first_crossing
-from tdlm.protocol import log_grid
 
 
 def test_exponential_decay_on_the_log_grid_gives_its_time_constant():

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from tdlm.params import build
+from tdlm.md.params import build
 from tdlm.storage import BRANCH_DIMS, build_dataset, provenance, write_atomic
 
 # a small but complete workflow config (the keys the schema requires plus the shared simulate keys)

@@ -1,4 +1,4 @@
-"""tdlm.classify: the liquid depth on constructed profiles and the flags of classify() on a synthetic overlaps set."""
+"""tdlm.sweep.classify: the liquid depth on constructed profiles and the flags of classify() on a synthetic overlaps set."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from tdlm.classify import FLAG_MEANINGS, FLAG_VALUES, LIQUID, SOLID, UNCERTAIN, UNDEFINED, classify, liquid_depth
+from tdlm.sweep.classify import FLAG_MEANINGS, FLAG_VALUES, LIQUID, SOLID, UNCERTAIN, UNDEFINED, classify, liquid_depth
 
 from sweep_synthetic import THRESHOLD_CASES, synthetic_overlaps
 

@@ -1,4 +1,4 @@
-"""tdlm.figures and `tdlm plot-phase`: the phase diagram and the q* heat maps are written as valid PNG and PDF."""
+"""tdlm.sweep.figures and `tdlm plot-phase`: the phase diagram and the q* heat maps are written as valid PNG and PDF."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from tdlm.classify import classify
-from tdlm.figures import heatmap_rows, phase_diagram, q_star_heatmap
 from tdlm.storage import write_atomic
+from tdlm.sweep.classify import classify
+from tdlm.sweep.figures import heatmap_rows, phase_diagram, q_star_heatmap
 
 from sweep_synthetic import synthetic_overlaps
 from wf_helpers import run_tdlm

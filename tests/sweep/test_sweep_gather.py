@@ -1,4 +1,4 @@
-"""tdlm.gather: per-job files -> point files -> one dense sweep dataset."""
+"""tdlm.sweep.gather: per-job files -> point files -> one dense sweep dataset."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from tdlm.gather import HISTORY_VARS, PAIR_VARS, REPLICA_VARS, gather_point, gather_sweep
+from tdlm.sweep.gather import HISTORY_VARS, PAIR_VARS, REPLICA_VARS, gather_point, gather_sweep
 
 ALL_VARS = set(REPLICA_VARS) | set(PAIR_VARS) | set(HISTORY_VARS)
 
@@ -160,8 +160,8 @@ def test_gather_sweep_needs_files(tmp_path):
 @pytest.mark.slow
 def test_gather_real_simulate_outputs(tmp_path):
     """The same chain on two real (very short) simulate jobs of different depth."""
-    from tdlm.params import build
-    from tdlm.simulate import run
+    from tdlm.md.params import build
+    from tdlm.md.simulate import run
 
     points = []
     for L in (2, 3):

@@ -1,4 +1,4 @@
-"""tdlm.sweep: alpha forms, grid union, job splitting, job parameters, flags and the pre-submission check."""
+"""tdlm.sweep.table: alpha forms, grid union, job splitting, job parameters, flags and the pre-submission check."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import shlex
 import numpy as np
 import pytest
 
-from tdlm import sweep
 from tdlm.cli import build_parser
 from tdlm.data import load_pool
-from tdlm.params import FIELDS, ConfigError, build, load
+from tdlm.md.params import FIELDS, ConfigError, build, load
+from tdlm.sweep import table as sweep
 
 # --- alpha forms --------------------------------------------------------------------------------
 

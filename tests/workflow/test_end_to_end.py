@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from tdlm.classify import LIQUID, SOLID, UNCERTAIN, UNDEFINED, liquid_depth
+from tdlm.sweep.classify import LIQUID, SOLID, UNCERTAIN, UNDEFINED, liquid_depth
 
 from wf_helpers import TINY, copy_workflow, load_tiny, run_snakemake
 

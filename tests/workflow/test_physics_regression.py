@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from tdlm.classify import LIQUID, SOLID, UNDEFINED
+from tdlm.sweep.classify import LIQUID, SOLID, UNDEFINED
 
 from wf_helpers import REPO, run_snakemake
 

@@ -2,7 +2,7 @@ import os
 
 from snakemake.utils import Paramspace, validate
 
-from tdlm import sweep
+from tdlm.sweep import table as sweep
 from tdlm.binarynet import sweep as binary_sweep
 
 validate(config, schema="../schemas/config.schema.yaml")

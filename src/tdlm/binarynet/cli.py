@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tdlm.binarynet.config import FIELDS, ConfigError, Field, load_yaml, validate
+from tdlm.cli import add_command, combining, fail
+from tdlm.sweep.cli import figure_parser, gather_parser
 
 COMMAND = "binary-simulate"
 _NULLS = ("null", "none")
@@ -44,9 +45,7 @@ def _parser_for(field: Field) -> Callable[[str], Any]:
     return parse
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `binary-simulate` subcommand; its handler is stored as the `handler` default."""
-    p = subparsers.add_parser(COMMAND, help="train binary networks, fit the per-layer effective model, write netCDF")
+def _simulate_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="YAML file of parameters (flat mapping; keys below)")
     p.add_argument("--out", type=Path, required=True, help="output netCDF file")
     for field in FIELDS:
@@ -58,7 +57,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             metavar=field.kind.__name__.upper(),
             help=f"default {field.default!r}; allowed: {field.allowed}",
         )
-    p.set_defaults(handler=simulate)
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    import xarray as xr
+
+    from tdlm.sweep.figures import binary_phase_diagram
+
+    with xr.open_dataset(args.inputs[0], engine="netcdf4") as measures:
+        binary_phase_diagram(measures.load(), args.out)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the binary family's subcommands: one point, the gather of its points, its alpha-L figure."""
+    add_command(
+        subparsers, COMMAND, "train binary networks, fit the per-layer effective model, write netCDF", _simulate_parser, simulate
+    )
+    add_command(
+        subparsers,
+        "binary-gather",
+        "combine binary-family point files into measures.nc",
+        gather_parser,
+        combining("tdlm.binarynet.sweep", "gather"),
+    )
+    add_command(subparsers, "binary-plot", "draw the binary family's alpha-L diagram (measures.nc)", figure_parser, _cmd_plot)
 
 
 def resolve_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -78,8 +101,7 @@ def simulate(args: argparse.Namespace) -> int:
         if args.out.suffix != ".nc":
             raise ConfigError(f"--out: got {str(args.out)!r}; allowed values: a path ending in .nc")
     except ConfigError as err:
-        print(f"tdlm binary-simulate: error: {err}", file=sys.stderr)
-        return 2
+        return fail(COMMAND, err)
     ds = run_effective_model(params)
     write_atomic(ds, args.out)
     logging.getLogger("tdlm.binarynet").info("wrote %s (%.1f s)", args.out, ds.attrs["wall_time_s"])

@@ -29,8 +29,8 @@ from tdlm.binarynet.data import Split, load_split
 from tdlm.binarynet.entropy import BetheResult, Jump, Landscape, bethe, detect_jump, entropy_landscape, random_bound
 from tdlm.binarynet.ising import IsingModel, fit_pseudolikelihood, metropolis, moments
 from tdlm.binarynet.lrnet import LRNetConfig, accuracy, draw_binary, n_steps, train_lrnet
+from tdlm.md.protocol import resolve_device
 from tdlm.progress import Progress
-from tdlm.protocol import resolve_device
 from tdlm.storage import provenance
 
 log = logging.getLogger("tdlm.binarynet")

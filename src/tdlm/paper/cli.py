@@ -1,13 +1,11 @@
-"""Subcommands of the paper subpackage (picked up by tdlm.cli through PLUGINS): paper-figures, design-space, cost."""
+"""Subcommands of the paper subpackage (registered by tdlm.cli): paper-figures, design-space, cost."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
-from tdlm.params import ConfigError
-
-EXIT_BAD_INPUT = 2  # as tdlm.cli (not imported: tdlm.cli imports this module)
+from tdlm.cli import add_command, fail
+from tdlm.md.params import ConfigError
 
 
 def _figures_parser(p: argparse.ArgumentParser) -> None:
@@ -44,8 +42,7 @@ def _cmd_design(args: argparse.Namespace) -> int:
     try:
         design_space_file(args.jobs, args.out, args.phase, args.layers, args.t_w, args.bins)
     except (ValueError, KeyError) as err:
-        print(f"tdlm design-space: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail("design-space", err)
     return 0
 
 
@@ -85,8 +82,7 @@ def _cmd_cost(args: argparse.Namespace) -> int:
             flops_rate, source = rate_from_log(args.from_log, config)
         est = estimate(config, args.step_rate, flops_rate, args.step_latency, source)
     except (ConfigError, KeyError, ValueError, OSError) as err:
-        print(f"tdlm cost: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return fail("cost", err)
     print(format_estimate(est, args.config))
     if args.jobs:
         for j in est.jobs:
@@ -109,8 +105,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("design-space", "overlap matrices, P(Q) and clustering of one point from its job files", _design_parser, _cmd_design),
         ("cost", "replica-steps, FLOP and GPU hours of a workflow config before it runs", _cost_parser, _cmd_cost),
     ):
-        p = subparsers.add_parser(
-            name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-        )
-        configure(p)
-        p.set_defaults(handler=handler)
+        add_command(subparsers, name, help_text, configure, handler)

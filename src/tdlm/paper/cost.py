@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tdlm import sweep
+from tdlm.sweep import table as sweep
 
 # Input dimension N_0 of each data source (784 = 28 x 28 MNIST pixels, 64 = 8 x 8 digits).
 INPUT_DIMS = {"mnist": 784, "digits": 64}

@@ -22,10 +22,10 @@ import xarray as xr
 from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
 
-from tdlm.classify import LIQUID, SOLID, phase_star
-from tdlm.gather import PER_JOB_KEYS, jobs_of_one_point
 from tdlm.paper.select import Point, alpha_index
 from tdlm.storage import provenance, write_atomic
+from tdlm.sweep.classify import LIQUID, SOLID, phase_star
+from tdlm.sweep.gather import PER_JOB_KEYS, jobs_of_one_point
 
 KINDS = {"Q": ("J_final", "weight_layer"), "q": ("S_final", "spin_layer")}
 

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from tdlm.figures import save  # noqa: E402
+from tdlm.sweep.figures import save  # noqa: E402
 
 THRESHOLD = math.exp(-1)
 

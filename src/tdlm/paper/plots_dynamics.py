@@ -12,7 +12,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from tdlm.classify import DEFAULT_OVERLAP, overlap_label, series_name
 from tdlm.paper.plots_common import (
     Drawn,
     alpha_label,
@@ -26,6 +25,7 @@ from tdlm.paper.plots_common import (
 )
 from tdlm.paper.select import Point, at_L_T, at_point
 from tdlm.paper.tau import first_crossing
+from tdlm.sweep.classify import DEFAULT_OVERLAP, overlap_label, series_name
 
 
 def _alphas_with_data(ds: xr.Dataset, variable: str = "energy") -> list[int]:

@@ -12,10 +12,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from tdlm.classify import overlap_label, overlap_of, phase_star
-from tdlm.figures import alphas_with_data, draw_heatmap, heatmap_rows
 from tdlm.paper.plots_common import THRESHOLD, Drawn, alpha_label, colours
 from tdlm.paper.select import Point, alpha_index, at_L_T
+from tdlm.sweep.classify import overlap_label, overlap_of, phase_star
+from tdlm.sweep.figures import alphas_with_data, draw_heatmap, heatmap_rows
 
 
 def _threshold(phase: xr.Dataset) -> float:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import xarray as xr
 
-from tdlm.classify import overlap_of
 from tdlm.paper import plots_design, plots_dynamics, plots_profiles
 from tdlm.paper.plots_common import Drawn, write_plotted
 from tdlm.paper.select import PHASE_L, Point, choose, points_with_data
+from tdlm.sweep.classify import overlap_of
 
 log = logging.getLogger("tdlm")
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tdlm.space import reflect_
+from tdlm.md.space import reflect_
 
 GradientFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (position, out) -> layer energies
 GRAPH_WARMUP_STEPS = 3  # eager steps (on a side stream) before the graph is captured

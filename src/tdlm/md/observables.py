@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from tdlm.energy import Boundary, layer_energies
-from tdlm.layout import Layout
+from tdlm.md.energy import Boundary, layer_energies
+from tdlm.md.layout import Layout
 
 
 def pair_index(R: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,16 +8,11 @@ from typing import Any
 
 import torch
 
+from tdlm.storage import atomic_replace
+
 
 class CheckpointMismatch(RuntimeError):
     """A checkpoint exists for different parameters; resuming from it would mix two runs."""
-
-
-def atomic_replace(tmp: Path, final: Path) -> None:
-    """fsync the temporary file, then rename it over the final name."""
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
 
 
 def save(path: Path, payload: dict[str, Any]) -> None:

@@ -9,10 +9,10 @@ import numpy as np
 import torch
 import xarray as xr
 
-from tdlm.integrate import NOISE_CHUNK
-from tdlm.observables import pair_index
-from tdlm.params import SimParams
-from tdlm.protocol import Runner, noise_seed, prepare, sample_seeds
+from tdlm.md.integrate import NOISE_CHUNK
+from tdlm.md.observables import pair_index
+from tdlm.md.params import SimParams
+from tdlm.md.protocol import Runner, noise_seed, prepare, sample_seeds
 from tdlm.storage import build_dataset, provenance, write_atomic
 
 log = logging.getLogger("tdlm")

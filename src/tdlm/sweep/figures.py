@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from tdlm.classify import LIQUID, SOLID, UNCERTAIN, overlap_label, overlap_of, phase_star  # noqa: E402
+from tdlm.sweep.classify import LIQUID, SOLID, UNCERTAIN, overlap_label, overlap_of, phase_star  # noqa: E402
 
 PHASE_COLOURS = {SOLID: "#3b6fb6", LIQUID: "#e07b39", UNCERTAIN: "#b0b0b0"}
 PHASE_NAMES = {SOLID: "solid", LIQUID: "liquid", UNCERTAIN: "uncertain"}

@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from tdlm import checkpoint
 from tdlm.data import Dataset, draw, load_pool
-from tdlm.energy import Boundary, force_field
-from tdlm.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
-from tdlm.layout import Layout
-from tdlm.observables import measure_branches, measure_history
-from tdlm.params import ConfigError, SimParams
+from tdlm.md import checkpoint
+from tdlm.md.energy import Boundary, force_field
+from tdlm.md.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
+from tdlm.md.layout import Layout
+from tdlm.md.observables import measure_branches, measure_history
+from tdlm.md.params import ConfigError, SimParams
 from tdlm.progress import Progress
 
 log = logging.getLogger("tdlm")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tdlm.layout import Layout
+from tdlm.md.layout import Layout
 
 # A layer uses the "transposed" working layout (feature-major, (N_l, M) per configuration) on
 # the CPU when its widths are at most this: BLAS is several times faster when the output of a

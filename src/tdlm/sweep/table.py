@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-from tdlm.params import FIELDS, ConfigError, build
+from tdlm.md.params import FIELDS, ConfigError, build
 
 POINT_COLUMNS = ["M", "N", "L", "T"]
 JOB_COLUMNS = POINT_COLUMNS + ["job"]

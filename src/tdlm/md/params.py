@@ -6,6 +6,7 @@ validation, so the three can never disagree.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import json
@@ -263,3 +264,17 @@ def load(config_path: str | None = None, overrides: dict[str, Any] | None = None
 def as_dict(params: SimParams) -> dict[str, Any]:
     """Nested plain dict (for YAML round trips)."""
     return json.loads(json.dumps(dataclasses.asdict(params)))
+
+
+def _flag(f: Field) -> str:
+    return "--" + f.name.replace(".", "-").replace("_", "-")
+
+
+def add_param_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per parameter, documented from the field table; unset flags do not override the YAML."""
+    group = parser.add_argument_group("parameters (override the YAML file)")
+    for f in FIELDS:
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": f"{f.help} (default: {f.default})"}
+        if f.kind is list:
+            kwargs["nargs"] = "+"
+        group.add_argument(_flag(f), **kwargs)

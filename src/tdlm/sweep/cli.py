@@ -1,0 +1,148 @@
+"""The sweep's subcommands: gather job files, classify the layers, draw the phase diagram, check a config."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from tdlm.cli import EXIT_BAD_INPUT, add_command, combining, fail
+from tdlm.md.params import ConfigError
+
+
+def gather_parser(p: argparse.ArgumentParser) -> None:
+    """Flags of a command that combines job or point files into one."""
+    p.add_argument("jobs", nargs="+", help="per-job netCDF files of one parameter point")
+    p.add_argument("--out", required=True)
+
+
+def _classify_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("overlaps", help="overlaps.nc from `tdlm gather`")
+    p.add_argument("--out", required=True, help="phase.nc")
+    p.add_argument("--threshold", type=float, default=math.exp(-1), help="q* below this is liquid")
+    p.add_argument("--t-w", type=int, default=None, help="waiting time to classify at (default: the largest)")
+    p.add_argument("--n-sigma", type=float, default=2.0, help="uncertain when |q* - threshold| <= n_sigma * SEM")
+    p.add_argument(
+        "--overlap",
+        choices=("q_norm", "q"),
+        default="q_norm",
+        help="the overlap that classifies: q_norm (normalised by the self-overlaps, default) or q (raw)",
+    )
+
+
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from tdlm.sweep.classify import classify_file
+
+    classify_file(args.overlaps, args.out, args.threshold, args.t_w, args.n_sigma, args.overlap)
+    return 0
+
+
+def _plot_phase_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("phase", help="phase.nc from `tdlm classify`")
+    p.add_argument("--outdir", required=True, help="folder for phase_diagram.{png,pdf} and q_star_L<L>.{png,pdf}")
+    p.add_argument("--T", type=float, default=None, help="temperature to draw (default: the lowest)")
+
+
+def _cmd_plot_phase(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import xarray as xr
+
+    from tdlm.sweep.figures import phase_diagram, q_star_heatmap
+
+    with xr.open_dataset(args.phase, engine="netcdf4") as phase:
+        phase.load()
+    outdir = Path(args.outdir)
+    phase_diagram(phase, outdir / "phase_diagram", args.T)
+    for L in phase.L.values:
+        q_star_heatmap(phase, int(L), outdir / f"q_star_L{int(L)}", args.T)
+    return 0
+
+
+def figure_parser(p: argparse.ArgumentParser) -> None:
+    """Flags of a figure drawn from netCDF inputs: the inputs and the figure's stem."""
+    p.add_argument("inputs", nargs="+", help="input netCDF files")
+    p.add_argument("--out", required=True, help="figure stem (writes <stem>.png and <stem>.pdf)")
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import xarray as xr
+
+    from tdlm.sweep.figures import compare_families
+
+    if len(args.inputs) != 2:
+        return fail("compare-families", "inputs: give phase.nc and measures.nc")
+    with (
+        xr.open_dataset(args.inputs[0], engine="netcdf4") as phase,
+        xr.open_dataset(args.inputs[1], engine="netcdf4") as measures,
+    ):
+        compare_families(phase.load(), measures.load(), args.out)
+    return 0
+
+
+def _sweep_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="workflow config YAML (config/config.yaml)")
+    p.add_argument(
+        "--schema",
+        default="workflow/schemas/config.schema.yaml",
+        help="JSON schema the workflow validates against (relative to the working directory)",
+    )
+
+
+def schema_errors(config: dict, schema_path: str) -> list[str]:
+    """The workflow's JSON schema applied as Snakemake's validate() does; every violation named by its key path."""
+    import jsonschema
+    import yaml
+
+    with open(schema_path) as fh:
+        schema = yaml.safe_load(fh)
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    return [f"{'.'.join(map(str, e.absolute_path)) or '<top level>'}: {e.message}" for e in errors]
+
+
+def _cmd_sweep_check(args: argparse.Namespace) -> int:
+    import yaml
+
+    from tdlm.sweep.table import check
+
+    with open(args.config) as fh:
+        config = yaml.safe_load(fh)
+    try:
+        problems = schema_errors(config, args.schema)
+    except FileNotFoundError as err:
+        return fail("sweep-check", f"--schema: {err}")
+    messages = [f"config does not match {args.schema}:\n  " + "\n  ".join(problems)] if problems else []
+    try:
+        table = check(config)
+    except (ConfigError, KeyError, TypeError, ValueError) as err:
+        # with schema violations the deeper checks may trip over the same fields: report what they found
+        messages.append(str(err) if isinstance(err, ConfigError) or not problems else "")
+    messages = [m for m in messages if m]
+    if messages:
+        print("tdlm sweep-check: error: " + "\n".join(messages), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(table.to_string(index=False))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    for name, help_text, configure, handler in (
+        (
+            "gather-point",
+            "combine the jobs (samples) of one parameter point",
+            gather_parser,
+            combining("tdlm.sweep.gather", "gather_point"),
+        ),
+        (
+            "gather",
+            "combine point files into the sweep's overlaps.nc",
+            gather_parser,
+            combining("tdlm.sweep.gather", "gather_sweep"),
+        ),
+        ("classify", "classify every layer as solid, liquid or uncertain", _classify_parser, _cmd_classify),
+        ("plot-phase", "draw the alpha-L phase diagram and q* heat maps", _plot_phase_parser, _cmd_plot_phase),
+        ("compare-families", "thermal q*_l/Q*_l beside the binary family's per-layer measures", figure_parser, _cmd_compare),
+        ("sweep-check", "validate a workflow config and list its jobs", _sweep_parser, _cmd_sweep_check),
+    ):
+        add_command(subparsers, name, help_text, configure, handler)
