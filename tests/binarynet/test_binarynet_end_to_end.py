@@ -6,8 +6,8 @@ import pytest
 import xarray as xr
 
 from tdlm.binarynet.cli import register
-from tdlm.binarynet.config import ConfigError
 from tdlm.binarynet.entropy import random_bound
+from tdlm.fields import ConfigError
 
 TINY = {
     "n_train": 400,

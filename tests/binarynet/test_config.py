@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from tdlm.binarynet.cli import register, resolve_params
-from tdlm.binarynet.config import ConfigError, defaults, network_widths, validate
+from tdlm.binarynet.config import defaults, network_widths, validate
+from tdlm.fields import ConfigError
 
 
 def parser() -> argparse.ArgumentParser:

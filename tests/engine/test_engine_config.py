@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from tdlm import cli
-from tdlm.md.params import FIELDS, ConfigError, SimParams, build, load
+from tdlm.fields import ConfigError
+from tdlm.md.params import FIELDS, SimParams, build, load
 
 # (values, field named in the message, fragments of the allowed values that must appear)
 BAD = [

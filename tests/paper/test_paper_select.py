@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tdlm.md.params import ConfigError
+from tdlm.fields import ConfigError
 from tdlm.paper.select import choose
 from tdlm.paper.workflow import settings
 from tdlm.sweep import table as sweep

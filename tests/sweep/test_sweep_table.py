@@ -10,7 +10,8 @@ import pytest
 
 from tdlm.cli import build_parser
 from tdlm.data import load_pool
-from tdlm.md.params import FIELDS, ConfigError, build, load
+from tdlm.fields import ConfigError
+from tdlm.md.params import FIELDS, build, load
 from tdlm.sweep import table as sweep
 
 # --- alpha forms --------------------------------------------------------------------------------

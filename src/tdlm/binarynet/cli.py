@@ -1,7 +1,7 @@
 """`tdlm binary-simulate`: one parameter point of the binary-network effective model to a netCDF file.
 
 Parameters come from config.FIELDS defaults, then the YAML file (--config), then flags (one per
-key, e.g. --n-runs 1000 --widths 20,15,15,10 --widths null). Bad input raises ConfigError naming
+key, e.g. --n-runs 1000 --widths 20,15,15,10 or --widths 20 15 15 10, --widths null). Bad input raises ConfigError naming
 the field and its allowed values. The result is written to a temporary file in the target folder
 and renamed into place (tdlm.storage.write_atomic), so a reader never sees a half-written file.
 """
@@ -10,53 +10,21 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tdlm.binarynet.config import FIELDS, ConfigError, Field, load_yaml, validate
+from tdlm.binarynet.config import FIELDS, validate
 from tdlm.cli import add_command, combining, fail
+from tdlm.fields import ConfigError, load_yaml
 from tdlm.sweep.cli import figure_parser, gather_parser
 
 COMMAND = "binary-simulate"
-_NULLS = ("null", "none")
-
-
-def _parser_for(field: Field) -> Callable[[str], Any]:
-    """Turn a flag's text into a value of the field's type (range checks happen in validate)."""
-
-    def parse(text: str) -> Any:
-        if field.nullable and text.lower() in _NULLS:
-            return None
-        try:
-            if field.kind is bool:
-                if text.lower() not in ("true", "false"):
-                    raise ValueError
-                return text.lower() == "true"
-            if field.kind is list:
-                return [int(v) for v in text.split(",")]
-            return field.kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{field.name}: cannot read {text!r} as {field.kind.__name__}; allowed values: {field.allowed}"
-            ) from None
-
-    parse.__name__ = field.kind.__name__  # argparse names the type in its messages
-    return parse
 
 
 def _simulate_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="YAML file of parameters (flat mapping; keys below)")
     p.add_argument("--out", type=Path, required=True, help="output netCDF file")
-    for field in FIELDS:
-        p.add_argument(
-            "--" + field.name.replace("_", "-"),
-            dest=field.name,
-            type=_parser_for(field),
-            default=argparse.SUPPRESS,
-            metavar=field.kind.__name__.upper(),
-            help=f"default {field.default!r}; allowed: {field.allowed}",
-        )
+    FIELDS.add_flags(p)
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
@@ -87,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def resolve_params(args: argparse.Namespace) -> dict[str, Any]:
     """Defaults <- YAML file <- flags given on the command line, validated."""
     params = load_yaml(args.config) if args.config is not None else {}
-    params.update({f.name: getattr(args, f.name) for f in FIELDS if hasattr(args, f.name)})
+    params.update(FIELDS.from_args(args))
     return validate(params)
 
 

@@ -24,11 +24,12 @@ import torch
 import xarray as xr
 
 from tdlm.binarynet.align import align_ensemble
-from tdlm.binarynet.config import ConfigError, network_widths, validate
+from tdlm.binarynet.config import network_widths, validate
 from tdlm.binarynet.data import Split, load_split
 from tdlm.binarynet.entropy import BetheResult, Jump, Landscape, bethe, detect_jump, entropy_landscape, random_bound
 from tdlm.binarynet.ising import IsingModel, fit_pseudolikelihood, metropolis, moments
 from tdlm.binarynet.lrnet import LRNetConfig, accuracy, draw_binary, n_steps, train_lrnet
+from tdlm.fields import ConfigError
 from tdlm.md.protocol import resolve_device
 from tdlm.progress import Progress
 from tdlm.storage import provenance

@@ -8,7 +8,6 @@ and a two-dimensional `ln_alpha` coordinate, the same dimension names as the the
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from tdlm.binarynet.config import validate
+from tdlm.binarynet.config import FIELDS, validate
 from tdlm.binarynet.measures import CONVENTIONS, FAMILY
 from tdlm.storage import provenance, write_atomic
 
@@ -62,19 +61,7 @@ def check(config: dict[str, Any]) -> pd.DataFrame:
 
 def flags(config: dict[str, Any], P: int, L: int) -> str:
     """Command-line flags of `tdlm binary-simulate` for one point."""
-    parts = []
-    for key, value in _overrides(config, P, L).items():
-        text = (
-            "null"
-            if value is None
-            else ",".join(map(str, value))
-            if isinstance(value, list)
-            else str(value).lower()
-            if isinstance(value, bool)
-            else str(value)
-        )
-        parts.append(f"--{key.replace('_', '-')} {shlex.quote(text)}")
-    return " ".join(parts)
+    return FIELDS.to_flags(_overrides(config, P, L))
 
 
 def gather(files: Iterable[str | Path], out: str | Path) -> xr.Dataset:

@@ -6,13 +6,14 @@ import argparse
 import sys
 
 from tdlm.cli import EXIT_DIVERGED, add_command, fail
-from tdlm.md.params import FIELDS, ConfigError, add_param_flags
+from tdlm.fields import ConfigError
+from tdlm.md.params import FIELDS
 
 
 def _simulate_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML file of parameters (nested `data:` mapping allowed)")
     p.add_argument("--out", required=True, help="output netCDF file (written atomically)")
-    add_param_flags(p)
+    FIELDS.add_flags(p)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -21,9 +22,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from tdlm.md.protocol import Divergence, Interrupted
     from tdlm.md.simulate import run
 
-    overrides = {f.name: getattr(args, f.name) for f in FIELDS if hasattr(args, f.name)}
     try:
-        params = P.load(args.config, overrides)
+        params = P.load(args.config, FIELDS.from_args(args))
         run(params, args.out)
     except (ConfigError, CheckpointMismatch, FileNotFoundError, ValueError) as err:
         return fail("simulate", err)

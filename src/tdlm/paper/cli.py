@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tdlm.cli import add_command, fail
-from tdlm.md.params import ConfigError
+from tdlm.fields import ConfigError
 
 
 def _figures_parser(p: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from tdlm.md.params import ConfigError
+from tdlm.fields import ConfigError
 
 PHASE_L = 10  # the paper's phase diagram is drawn at L = 10
 

@@ -7,7 +7,7 @@ import math
 import sys
 
 from tdlm.cli import EXIT_BAD_INPUT, add_command, combining, fail
-from tdlm.md.params import ConfigError
+from tdlm.fields import ConfigError
 
 
 def gather_parser(p: argparse.ArgumentParser) -> None:

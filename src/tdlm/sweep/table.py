@@ -8,13 +8,13 @@ and its temperatures T. Samples are split into jobs of `samples_per_job` each.
 from __future__ import annotations
 
 import math
-import shlex
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
 
-from tdlm.md.params import FIELDS, ConfigError, build
+from tdlm.fields import ConfigError
+from tdlm.md.params import FIELDS, build
 
 POINT_COLUMNS = ["M", "N", "L", "T"]
 JOB_COLUMNS = POINT_COLUMNS + ["job"]
@@ -91,16 +91,8 @@ def job_overrides(config: dict[str, Any], M: int, N: int, L: int, T: float, job:
 
 
 def to_flags(values: dict[str, Any]) -> str:
-    """Command-line flags for `tdlm simulate` (lists as repeated values)."""
-    by_name = {f.name: f for f in FIELDS}
-    parts = []
-    for key, value in values.items():
-        if value is None:
-            continue
-        flag = "--" + by_name[key].name.replace(".", "-").replace("_", "-")
-        items = value if isinstance(value, (list, tuple)) else [value]
-        parts.append(" ".join([flag, *(shlex.quote(str(v)) for v in items)]))
-    return " ".join(parts)
+    """Command-line flags for `tdlm simulate`."""
+    return FIELDS.to_flags(values)
 
 
 def check(config: dict[str, Any]) -> pd.DataFrame:
