@@ -39,36 +39,45 @@ class Dataset:
     test_index: np.ndarray  # (n_test,)
 
 
-def _find(folder: Path, names: tuple[str, ...], what: str) -> Path:
+def _find(folder: Path, names: tuple[str, ...], what: str, field: str) -> Path:
     for name in names:
         if (folder / name).is_file():
             return folder / name
-    raise FileNotFoundError(f"data.path: no MNIST {what} file in {folder}; looked for {', '.join(names)}")
+    raise FileNotFoundError(f"{field}: no MNIST {what} file in {folder}; looked for {', '.join(names)}")
+
+
+def read_images(
+    source: str, path: str | Path | None = None, field: str = "data.path"
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """(flattened raw images, labels, grey-value range) of the embedded digits or an MNIST IDX folder: the
+    one loader of both model families. `field` is the parameter named in errors (data.path, mnist_dir)."""
+    if source == "digits":
+        from sklearn.datasets import load_digits  # sklearn is slow to import: only when used
+
+        bunch = load_digits()
+        return bunch.data, bunch.target, (0.0, 16.0)
+    if source != "mnist":
+        raise ValueError(f"data.source: unknown source {source!r}; allowed values: {', '.join(SOURCES)}")
+    from tdlm.idx import read_idx
+
+    if not path:
+        raise ValueError(f"{field}: required when the source is 'mnist' (a folder with the IDX files)")
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{field}: MNIST folder not found: {folder}")
+    files = _find(folder, IMAGE_FILES, "images", field), _find(folder, LABEL_FILES, "labels", field)
+    try:
+        images, labels = (read_idx(file, expected_ndim=n) for file, n in zip(files, (3, 1)))
+    except (OSError, EOFError, ValueError) as err:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{field}: cannot read the MNIST files in {folder}: {err}") from None
+    if len(images) != len(labels):
+        raise ValueError(f"{field}: {len(images)} images but {len(labels)} labels in {folder}")
+    return images.reshape(len(images), -1), labels, (0.0, 255.0)
 
 
 def load_pool(source: str, classes: list[int], path: str | None = None) -> Pool:
-    """Load the raw images of the requested classes from the embedded digits or an MNIST IDX folder."""
-    if source == "digits":
-        from sklearn.datasets import load_digits
-
-        bunch = load_digits()
-        images, labels, value_range = bunch.data, bunch.target, (0.0, 16.0)
-    elif source == "mnist":
-        from tdlm.idx import read_idx
-
-        if not path:
-            raise ValueError("data.path: required when data.source is 'mnist' (a folder with the IDX files)")
-        folder = Path(path)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"data.path: MNIST folder not found: {folder}")
-        images = read_idx(_find(folder, IMAGE_FILES, "images"), expected_ndim=3)
-        labels = read_idx(_find(folder, LABEL_FILES, "labels"), expected_ndim=1)
-        if len(images) != len(labels):
-            raise ValueError(f"data.path: {len(images)} images but {len(labels)} labels in {folder}")
-        images = images.reshape(len(images), -1)
-        value_range = (0.0, 255.0)
-    else:
-        raise ValueError(f"data.source: unknown source {source!r}; allowed values: {', '.join(SOURCES)}")
+    """The raw images of the requested classes from the embedded digits or an MNIST IDX folder."""
+    images, labels, value_range = read_images(source, path)
     available = sorted(int(c) for c in np.unique(labels))
     unknown = [c for c in classes if c not in available]
     if unknown:

@@ -11,11 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tdlm.idx import read_idx
+from tdlm.data import SOURCES, read_images
 
-SOURCES = ("digits", "mnist")
 PCA_FITS = ("train", "all")
-MNIST_FILES = ("images-idx3-ubyte.gz", "labels-idx1-ubyte.gz")
 
 
 @dataclass(frozen=True)
@@ -35,22 +33,11 @@ class Split:
 
 
 def load_images(source: str, mnist_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Return (images as float64 rows scaled to [0, 1], integer labels) of one source."""
-    if source == "digits":
-        from sklearn.datasets import load_digits  # sklearn is slow to import: only when used
-
-        bunch = load_digits()
-        return bunch.data / 16.0, bunch.target.astype(np.int64)
-    if source == "mnist":
-        if mnist_dir is None:
-            raise ValueError("mnist_dir: required when dataset is 'mnist' (a folder holding " + " and ".join(MNIST_FILES) + ")")
-        folder = Path(mnist_dir)
-        images = read_idx(folder / MNIST_FILES[0], expected_ndim=3)
-        labels = read_idx(folder / MNIST_FILES[1], expected_ndim=1)
-        if len(images) != len(labels):
-            raise ValueError(f"{folder}: {len(images)} images but {len(labels)} labels")
-        return images.reshape(len(images), -1) / 255.0, labels.astype(np.int64)
-    raise ValueError(f"dataset: got {source!r}; allowed values: {', '.join(SOURCES)}")
+    """Return (images as float64 rows scaled to [0, 1], integer labels) of one source (tdlm.data's loader)."""
+    if source not in SOURCES:
+        raise ValueError(f"dataset: got {source!r}; allowed values: {', '.join(SOURCES)}")
+    images, labels, (_, top) = read_images(source, mnist_dir, field="mnist_dir")
+    return images / top, labels.astype(np.int64)
 
 
 def pca_split(
