@@ -38,6 +38,8 @@ class Rule:
 
 
 ANY = Rule("any value")
+FOLDER = Rule("a folder path")
+FILE = Rule("a file path")
 
 
 def one_of(*values: str) -> Rule:
@@ -90,7 +92,7 @@ class Field:
         else:
             size = {0: "a list", 1: "a non-empty list"}.get(self.min_items, f"a list of >= {self.min_items}")
             items = self.rule.allowed if self.rule is not ANY else f"{self.item.__name__} values"
-            text = f"{size} of {'distinct ' if self.unique else ''}{items}"
+            text = f"{'distinct ' if self.unique else ''}{items} ({size})"
         return f"{text}, or null" if self.nullable else text
 
     def check(self, value: Any) -> str | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from tdlm.binarynet.align import REFERENCES
 from tdlm.binarynet.data import PCA_FITS, SOURCES
-from tdlm.fields import ConfigError, Field, FieldSet, above, at_least, interval, one_of
+from tdlm.fields import FOLDER, ConfigError, Field, FieldSet, above, at_least, interval, one_of
 
 DEVICES = ("auto", "cpu", "cuda")
 _POS_INT = at_least(1)
@@ -37,6 +37,7 @@ FIELDS = FieldSet(
             str,
             None,
             "folder with `images-idx3-ubyte[.gz]` and `labels-idx1-ubyte[.gz]` (also `train-*` names; required for `mnist`)",
+            FOLDER,
             nullable=True,
         ),
         Field("n_train", int, 1000, "P, training examples (a seeded permutation's first P)", _POS_INT),

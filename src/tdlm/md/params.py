@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tdlm.data import SOURCES
-from tdlm.fields import ConfigError, Field, FieldSet, above, at_least, interval, load_yaml, one_of
+from tdlm.fields import FILE, FOLDER, ConfigError, Field, FieldSet, above, at_least, interval, load_yaml, one_of
 
 __all__ = ["FIELDS", "ConfigError", "DataSpec", "SimParams", "build", "load"]  # ConfigError: until protocol.py is split
 
@@ -35,6 +35,7 @@ FIELDS = FieldSet(
             str,
             None,
             "folder with `images-idx3-ubyte[.gz]` and `labels-idx1-ubyte[.gz]` (also `train-*` names); required for mnist",
+            FOLDER,
             nullable=True,
         ),
         Field(
@@ -112,7 +113,7 @@ FIELDS = FieldSet(
             at_least(0, integer=False),
             physics=False,
         ),
-        Field("checkpoint_path", str, None, "checkpoint file (default: <out>.ckpt)", nullable=True, physics=False),
+        Field("checkpoint_path", str, None, "checkpoint file (default: <out>.ckpt)", FILE, nullable=True, physics=False),
         Field("progress_seconds", float, 30.0, "seconds between progress log lines", above(0), physics=False),
     ),
 )

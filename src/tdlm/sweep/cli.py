@@ -87,6 +87,11 @@ def _sweep_parser(p: argparse.ArgumentParser) -> None:
         default="workflow/schemas/config.schema.yaml",
         help="JSON schema the workflow validates against (relative to the working directory)",
     )
+    p.add_argument(
+        "--base",
+        default="config/config.yaml",
+        help="the Snakefile's configfile, which the workflow merges under CONFIG as Snakemake does ('' for none)",
+    )
 
 
 def schema_errors(config: dict, schema_path: str) -> list[str]:
@@ -104,25 +109,73 @@ def schema_errors(config: dict, schema_path: str) -> list[str]:
 def _cmd_sweep_check(args: argparse.Namespace) -> int:
     import yaml
 
-    from tdlm.sweep.table import check
-
-    with open(args.config) as fh:
-        config = yaml.safe_load(fh)
+    config: dict = {}
+    for flag, path in (("--base", args.base), ("config", args.config)):
+        if not path:
+            continue
+        try:
+            with open(path) as fh:
+                merge(config, yaml.safe_load(fh) or {})
+        except (OSError, yaml.YAMLError) as err:
+            return fail("sweep-check", f"{flag}: cannot read {path}: {err}")
     try:
         problems = schema_errors(config, args.schema)
     except FileNotFoundError as err:
         return fail("sweep-check", f"--schema: {err}")
     messages = [f"config does not match {args.schema}:\n  " + "\n  ".join(problems)] if problems else []
-    try:
-        table = check(config)
-    except (ConfigError, KeyError, TypeError, ValueError) as err:
-        # with schema violations the deeper checks may trip over the same fields: report what they found
-        messages.append(str(err) if isinstance(err, ConfigError) or not problems else "")
+    table = None
+    for family, check in _family_checks(config):
+        try:
+            found = check(config)
+        except (ConfigError, KeyError, TypeError, ValueError) as err:
+            # with schema violations the deeper checks may trip over the same fields: report what they found
+            messages.append(f"{family}: {err}" if isinstance(err, ConfigError) or not problems else "")
+            continue
+        table = found if table is None else table
     messages = [m for m in messages if m]
     if messages:
         print("tdlm sweep-check: error: " + "\n".join(messages), file=sys.stderr)
         return EXIT_BAD_INPUT
     print(table.to_string(index=False))
+    return 0
+
+
+def merge(base: dict, update: dict) -> dict:
+    """`update` merged into `base` key by key, nested mappings recursively (Snakemake's config update)."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def _family_checks(config: dict) -> list[tuple[str, object]]:
+    """The pre-submission check of every family the config selects (each returns its point or job table)."""
+    from tdlm.binarynet import sweep as binary_sweep
+    from tdlm.sweep import table
+
+    families = config.get("families", ["thermal"]) if isinstance(config, dict) else ["thermal"]
+    checks = {"thermal": table.check, "binary": binary_sweep.check}
+    return [(family, checks[family]) for family in checks if family in families]
+
+
+FIELD_SETS = {"simulate": "tdlm.md.params", "binary-simulate": "tdlm.binarynet.config"}
+
+
+def _params_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("command", choices=tuple(FIELD_SETS), help="the command whose parameters to show")
+    p.add_argument("--format", choices=("markdown", "schema"), default="markdown", help="README table, or JSON-schema properties")
+
+
+def _cmd_params(args: argparse.Namespace) -> int:
+    import importlib
+    import json
+
+    from tdlm.fields import schema_of
+
+    fields = importlib.import_module(FIELD_SETS[args.command]).FIELDS
+    print(fields.markdown() if args.format == "markdown" else json.dumps(schema_of(fields), indent=2))
     return 0
 
 
@@ -143,6 +196,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("classify", "classify every layer as solid, liquid or uncertain", _classify_parser, _cmd_classify),
         ("plot-phase", "draw the alpha-L phase diagram and q* heat maps", _plot_phase_parser, _cmd_plot_phase),
         ("compare-families", "thermal q*_l/Q*_l beside the binary family's per-layer measures", figure_parser, _cmd_compare),
-        ("sweep-check", "validate a workflow config and list its jobs", _sweep_parser, _cmd_sweep_check),
+        (
+            "sweep-check",
+            "validate a workflow config (every family it selects) and list its jobs",
+            _sweep_parser,
+            _cmd_sweep_check,
+        ),
+        ("params", "the parameter table of simulate or binary-simulate (as the READMEs show it)", _params_parser, _cmd_params),
     ):
         add_command(subparsers, name, help_text, configure, handler)
