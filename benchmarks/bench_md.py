@@ -20,7 +20,7 @@ median taken, so that the ratios are robust against other load on the machine:
               then the Langevin update and walls written naively (per tensor, boolean masks)
   autograd-batched  the same, but each layer's tensor carries a replica axis (R, rows, cols)
               so that one autograd graph serves all replicas (a stronger reference)
-  products    the bare matrix products of one engine step (ForceField.products_only: the
+  products    the bare matrix products of one engine step (products_only below: the
               same calls on the same buffers and layouts, nothing else): 2 for layer 1
               (pre-activation and dE/dJ_1; S_0 is fixed so dE/dS_0 is never formed), 3 for
               layers 2..L (pre-activation, dE/dJ_l, dE/dS_{l-1}); the "roofline" of the step
@@ -62,8 +62,9 @@ import torch
 import tdlm.md.energy
 import tdlm.md.integrate
 import tdlm.md.layout
+from tdlm.md.cuda_graph import GRAPH_WARMUP_STEPS
 from tdlm.md.energy import Boundary, ForceField
-from tdlm.md.integrate import GRAPH_WARMUP_STEPS, Integrator, Thermostat, maxwell_boltzmann
+from tdlm.md.integrate import Integrator, Thermostat, maxwell_boltzmann
 from tdlm.md.layout import Layout
 
 M, N0, L, CLASSES = 2000, 784, 10, 2
@@ -227,6 +228,25 @@ def build_autograd_batched(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> 
 # ----------------------------------------------------------------------------- bare products
 
 
+def products_only(ff: ForceField, flat: torch.Tensor, out: torch.Tensor) -> None:
+    """Only the matrix products of one call of `ff`, on its buffers and layouts (the roofline).
+
+    The results are meaningless (the element-wise work between the products is skipped, except
+    the tiny copy of each J that keeps the operands real numbers); `out` is overwritten. It walks
+    the ForceField's own per-layer helpers, so the products are exactly those of a force call.
+    """
+    lay = ff.layout
+    SK, M = lay.S * lay.K, lay.M
+    J, spins, dJ, dS = ff._blocks(flat, out)
+    for l in range(lay.L, 0, -1):
+        n_out, n_in, tr, a, Jl, js, below = ff._layer(l, J, spins)
+        torch.add(Jl, Jl, out=js)  # real operands
+        ff._preactivation(l, tr, js, below, a)
+        ff._weight_product(l, tr, a, below, dJ[l - 1].view(SK, n_out, n_in))
+        if l > 1:
+            ff._input_product(tr, js, a, dS[l - 2].view(SK, M, n_in))
+
+
 def build_products(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Step:
     """The matrix products of one engine step, nothing else (the engine's own calls and buffers)."""
     device, dtype = x.device, x.dtype
@@ -234,7 +254,7 @@ def build_products(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Step:
     position, _, _ = _engine_state(layout, dtype, device)
     out = torch.empty_like(position)
     ff = ForceField(layout, Boundary(x.unsqueeze(0), y.unsqueeze(0)), dtype=dtype, device=device)
-    return lambda: ff.products_only(position, out)
+    return lambda: products_only(ff, position, out)
 
 
 def build_floor(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Step:

@@ -5,7 +5,7 @@
 
 Times (process CPU time, median of interleaved repetitions, same data as bench_md.py) of the
 full Integrator.step, the ForceField call alone, its matrix products alone
-(ForceField.products_only) and the step's noise alone (Integrator.draw_noise: the same streams
+(bench_md.products_only) and the step's noise alone (Integrator.draw_noise: the same streams
 and workers as the step); the rest is derived: force element-wise work = forces - products,
 update = step - forces, of which noise = draw_noise.
 --torch-profiler also prints torch.profiler's table of the top operators of a few steps.
@@ -41,7 +41,7 @@ def main() -> int:
     parts = {
         "step": lambda: integ.step(state),
         "forces": lambda: ff(pos, grad),
-        "products": lambda: ff.products_only(pos, grad),
+        "products": lambda: b.products_only(ff, pos, grad),
         "noise": lambda: integ.draw_noise(rng, noise),
     }
     res: dict[str, list[float]] = {k: [] for k in parts}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tdlm
-from tdlm import integrate
+from tdlm.md import noise
 from tdlm.md.params import FIELDS, build
 from tdlm.md.protocol import log_grid
 
@@ -87,7 +87,7 @@ def test_attributes_hold_every_parameter(out):
     assert ds["energy"].dtype == np.float32 and ds["J_final"].dtype == np.float32
     for key in ("data_seeds", "init_seeds", "noise_seed"):
         assert key in a, key
-    assert str(integrate.NOISE_CHUNK) in a["noise"], "the noise streams' size is part of the provenance"
+    assert str(noise.NOISE_CHUNK) in a["noise"], "the noise streams' size is part of the provenance"
     assert np.size(a["data_seeds"]) == len(params.samples) == np.size(a["init_seeds"])
     assert a["param_thermostat"] == params.thermostat
     np.testing.assert_array_equal(np.atleast_1d(a["param_t_w"]), params.t_w)

@@ -46,8 +46,8 @@ def test_from_params_friction_and_noise(kind, eta, dt, gamma):
 def pieces(request, monkeypatch):
     """Run the Integrator with its default pieces, or with many small pieces (one noise stream each)."""
     if request.param == "many pieces":
-        monkeypatch.setattr("tdlm.md.integrate.CPU_CHUNK", 4096)
-        monkeypatch.setattr("tdlm.md.integrate.NOISE_CHUNK", 1024)
+        monkeypatch.setattr("tdlm.md.noise.CPU_CHUNK", 4096)
+        monkeypatch.setattr("tdlm.md.noise.NOISE_CHUNK", 1024)
     return request.param
 
 
@@ -190,8 +190,8 @@ def _free_run(n: int, steps: int, workers: int | None, split: int | None = None,
 def test_noise_streams_of_pieces_do_not_depend_on_workers(monkeypatch):
     """Many streams (two per piece of the update): drawn piece by piece (1 worker), ahead by 2 or 3 workers,
     overlapped with the forces, or across a checkpoint split: one trajectory."""
-    monkeypatch.setattr("tdlm.md.integrate.CPU_CHUNK", 512)
-    monkeypatch.setattr("tdlm.md.integrate.NOISE_CHUNK", 256)
+    monkeypatch.setattr("tdlm.md.noise.CPU_CHUNK", 512)
+    monkeypatch.setattr("tdlm.md.noise.NOISE_CHUNK", 256)
     n = 256 * 7 + 100
     ref = _free_run(n, 30, workers=1)
     for other in (
@@ -206,8 +206,8 @@ def test_noise_streams_of_pieces_do_not_depend_on_workers(monkeypatch):
 
 def test_noise_streams_of_pieces_are_independent_normals(monkeypatch):
     """The streams' numbers of one step: N(0, 1) each, and uncorrelated between streams and between steps."""
-    monkeypatch.setattr("tdlm.md.integrate.CPU_CHUNK", 100_000)
-    monkeypatch.setattr("tdlm.md.integrate.NOISE_CHUNK", 50_000)
+    monkeypatch.setattr("tdlm.md.noise.CPU_CHUNK", 100_000)
+    monkeypatch.setattr("tdlm.md.noise.NOISE_CHUNK", 50_000)
     n = 200_000
     rng = torch.Generator().manual_seed(3)
     state = MDState(torch.zeros(n, dtype=F64), torch.zeros(n, dtype=F64), rng)

@@ -252,23 +252,6 @@ class ForceField:
             self._input_product(tr, js, a, dS[l - 2].view(SK, M, n_in))
         return energies.view(L, S, K).permute(1, 2, 0).contiguous()
 
-    def products_only(self, flat: torch.Tensor, out: torch.Tensor) -> None:
-        """Only the matrix products of one call, on the same buffers and layouts (the benchmark's roofline).
-
-        The results are meaningless (the element-wise work between the products is skipped, except
-        the tiny copy of each J that keeps the operands real numbers); `out` is overwritten.
-        """
-        lay = self.layout
-        SK, M = lay.S * lay.K, lay.M
-        J, spins, dJ, dS = self._blocks(flat, out)
-        for l in range(lay.L, 0, -1):
-            n_out, n_in, tr, a, Jl, js, below = self._layer(l, J, spins)
-            torch.add(Jl, Jl, out=js)  # real operands
-            self._preactivation(l, tr, js, below, a)
-            self._weight_product(l, tr, a, below, dJ[l - 1].view(SK, n_out, n_in))
-            if l > 1:
-                self._input_product(tr, js, a, dS[l - 2].view(SK, M, n_in))
-
 
 def force_field(
     layout: Layout, boundary: Boundary, dtype: torch.dtype | None = None, device: torch.device | str | None = None

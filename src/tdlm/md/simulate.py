@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from tdlm.md.integrate import NOISE_CHUNK
+from tdlm.md.noise import NOISE_CHUNK
 from tdlm.md.observables import pair_index
 from tdlm.md.params import SimParams
 from tdlm.md.protocol import Runner, noise_seed, prepare, sample_seeds
