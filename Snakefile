@@ -1,4 +1,5 @@
 import os
+import shlex
 
 from snakemake.utils import min_version
 
@@ -8,23 +9,29 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-# Every rule runs `python -m tdlm.cli` with the checkout's src/ first on PYTHONPATH, so a job imports the
-# package of the workflow it belongs to in any environment that holds the dependencies (envs/tdlm.yaml
-# under --software-deployment-method conda, or the environment the package was pip-installed into).
-# A shell prefix, not a rule parameter: moving the checkout must not rerun finished jobs.
-# (Snakemake formats the prefix like a command: literal braces are doubled.)
-SRC = os.path.join(os.path.abspath(workflow.basedir), "src")
-shell.prefix(
-    'set -euo pipefail; export PYTHONPATH="'
-    + SRC.replace("{", "{{").replace("}", "}}")
-    + '${{PYTHONPATH:+:$PYTHONPATH}}"; '
-)
-
-
 report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+# Every rule runs `python -m tdlm.cli` with the checkout's src/ first on PYTHONPATH, so a job imports the
+# package of the workflow it belongs to in any environment that holds the dependencies (envs/tdlm.yaml
+# under --software-deployment-method conda, or the environment the package was pip-installed into).
+# Progress and checkpoint cadence (the same for every simulate job) reach the simulate command as
+# $TDLM_BOOKKEEPING_FLAGS. Both go through the shell prefix, not rule params: moving the checkout or
+# changing the cadence in a finished sweep's config must rerun nothing.
+# (Snakemake formats the prefix like a command: literal braces are doubled.)
+SRC = os.path.join(os.path.abspath(workflow.basedir), "src")
+shell.prefix(
+    'set -euo pipefail; export PYTHONPATH="'
+    + shell_literal(SRC)
+    + '${{PYTHONPATH:+:$PYTHONPATH}}"; export TDLM_BOOKKEEPING_FLAGS='
+    + shell_literal(shlex.quote(BOOKKEEPING_FLAGS))
+    + "; "
+)
+
+
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/gather.smk"
 include: "workflow/rules/classify.smk"

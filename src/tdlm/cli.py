@@ -46,7 +46,10 @@ def combining(module: str, function: str) -> Handler:
     """Handler of a command that combines netCDF files into one; the module is imported on use only."""
 
     def handler(args: argparse.Namespace) -> int:
-        getattr(importlib.import_module(module), function)(args.jobs, args.out)
+        try:
+            getattr(importlib.import_module(module), function)(args.jobs, args.out)
+        except ValueError as err:  # inconsistent or damaged inputs: named, nothing written
+            return fail(args.command, err)
         return 0
 
     return handler

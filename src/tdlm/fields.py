@@ -79,7 +79,8 @@ class Field:
     min_items: int = 0  # lists only
     unique: bool = False  # lists only: distinct items
     nullable: bool = False
-    physics: bool = True  # False: does not change the trajectory or result (checkpoint key, reruns)
+    physics: bool = True  # False: does not change the trajectory (left out of the checkpoint key)
+    rerun: bool = True  # False: changes neither the trajectory nor the file (a workflow does not rerun for it)
 
     @property
     def flag(self) -> str:

@@ -61,6 +61,14 @@ DESCRIPTIONS = {
 }
 
 
+def move_aside(path: str | Path) -> Path:
+    """Rename a damaged file to `<name>.damaged` (kept for inspection, no longer taken for a result)."""
+    path = Path(path)
+    aside = path.with_name(path.name + ".damaged")
+    os.replace(path, aside)
+    return aside
+
+
 def atomic_replace(tmp: Path, final: Path) -> None:
     """fsync the temporary file, then rename it over the final name."""
     with open(tmp, "rb") as fh:

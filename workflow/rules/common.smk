@@ -36,7 +36,8 @@ wildcard_constraints:
 
 
 def simulate_flags(wildcards):
-    """All simulate parameters of one job as command-line flags (builtin types only)."""
+    """The simulate parameters of one job that change its result, as command-line flags (builtin types
+    only): rule params, so that changing one reruns the job."""
     values = sweep.job_overrides(
         config,
         int(wildcards.M),
@@ -45,7 +46,18 @@ def simulate_flags(wildcards):
         float(wildcards.T),
         int(wildcards.job),
     )
-    return sweep.to_flags(values)
+    return sweep.to_flags(sweep.split_rerun(values)[0])
+
+
+# progress and checkpoint cadence, the same for every simulate job (see the Snakefile's shell prefix)
+BOOKKEEPING_FLAGS = sweep.to_flags(
+    sweep.split_rerun(sweep.job_overrides(config, 1, 1, 2, 0.0, 0))[1]
+)
+
+
+def shell_literal(text):
+    """Text as it must appear in a shell command that Snakemake formats: braces doubled."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def point_jobs(wildcards):
@@ -81,6 +93,9 @@ def all_outputs():
     outputs = []
     if "thermal" in FAMILIES:
         outputs += [f"{OUT}/overlaps.nc", f"{OUT}/phase.nc"] + figure_files()
+        # the job files are targets too: one that is missing (removed, or moved aside as damaged by
+        # gather_point) is recomputed, and everything downstream of it with it
+        outputs += expand(f"{OUT}/sims/{{job}}.nc", job=JOB_SPACE.instance_patterns)
     if "binary" in FAMILIES:
         outputs += [f"{OUT}/binary/measures.nc"]
         outputs += [

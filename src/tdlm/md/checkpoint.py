@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from tdlm.storage import atomic_replace
+from tdlm.storage import atomic_replace, move_aside
 
 MAGIC = b"TDLM-CKPT-1\n"
 DIGEST_BYTES = 32
@@ -71,8 +71,7 @@ def load(path: Path, key: str) -> dict[str, Any] | None:
     try:
         payload = read(path)
     except CheckpointDamaged as err:
-        aside = path.with_name(path.name + ".damaged")
-        os.replace(path, aside)
+        aside = move_aside(path)
         log.warning("%s; moved to %s, starting over from t = 0", err, aside)
         return None
     if payload.get("key") != key:

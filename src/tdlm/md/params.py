@@ -104,6 +104,7 @@ FIELDS = FieldSet(
             "write a checkpoint every this many steps (0: never by steps)",
             at_least(0),
             physics=False,
+            rerun=False,
         ),
         Field(
             "checkpoint_seconds",
@@ -112,9 +113,12 @@ FIELDS = FieldSet(
             "write a checkpoint every this many seconds (0: never by time)",
             at_least(0, integer=False),
             physics=False,
+            rerun=False,
         ),
-        Field("checkpoint_path", str, None, "checkpoint file (default: <out>.ckpt)", FILE, nullable=True, physics=False),
-        Field("progress_seconds", float, 30.0, "seconds between progress log lines", above(0), physics=False),
+        Field(
+            "checkpoint_path", str, None, "checkpoint file (default: <out>.ckpt)", FILE, nullable=True, physics=False, rerun=False
+        ),
+        Field("progress_seconds", float, 30.0, "seconds between progress log lines", above(0), physics=False, rerun=False),
     ),
 )
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from tdlm.storage import provenance, write_atomic
+from tdlm.storage import move_aside, provenance, write_atomic
 
 REPLICA_VARS = ("energy", "energy_layer", "kinetic_temperature", "accuracy", "accuracy_tanh", "c", "c_norm", "C", "C_norm")
 PAIR_VARS = ("q", "q_norm", "Q", "Q_norm", "q_test")
@@ -35,20 +35,35 @@ def _reduce(job: xr.Dataset) -> xr.Dataset:
     return ds
 
 
+class DamagedJobFile(ValueError):
+    """A job file cannot be read; it has been moved aside so that the workflow recomputes the job."""
+
+
+def read_job(path: str | Path) -> tuple[dict[str, Any], xr.Dataset]:
+    """(parameters, dataset read completely) of one job file. A file that cannot be read in full
+    (truncated, overwritten, foreign) is moved to `<name>.damaged` and raises DamagedJobFile naming it."""
+    try:
+        job = xr.load_dataset(path, engine="netcdf4")
+        return json.loads(job.attrs["params_json"]), job
+    except (OSError, RuntimeError, ValueError, KeyError) as err:
+        aside = move_aside(path) if Path(path).exists() else None
+        where = f"; moved to {aside}, so the next run of the workflow recomputes this job" if aside else ""
+        raise DamagedJobFile(f"{path}: unreadable job file ({type(err).__name__}: {err}){where}") from None
+
+
 def jobs_of_one_point(job_files: Iterable[str | Path]) -> Iterator[tuple[str, dict[str, Any], xr.Dataset]]:
-    """(path, parameters, open dataset) of each job file, sorted by name; raises ValueError when a
-    job's point or any parameter but the per-job ones differs from the first job's."""
+    """(path, parameters, dataset) of each job file, sorted by name; raises ValueError when a job's point
+    or any parameter but the per-job ones differs from the first job's (DamagedJobFile when unreadable)."""
     point = shared = None
     for path in sorted(map(str, job_files)):
-        with xr.open_dataset(path, engine="netcdf4") as job:
-            params = json.loads(job.attrs["params_json"])
-            key = {k: params[k] for k in POINT_KEYS}
-            rest = {k: v for k, v in params.items() if k not in POINT_KEYS + PER_JOB_KEYS}
-            if point is None:
-                point, shared = key, rest
-            elif key != point or rest != shared:
-                raise ValueError(f"{path}: parameters differ from the other jobs of point {point}")
-            yield path, params, job
+        params, job = read_job(path)
+        key = {k: params[k] for k in POINT_KEYS}
+        rest = {k: v for k, v in params.items() if k not in POINT_KEYS + PER_JOB_KEYS}
+        if point is None:
+            point, shared = key, rest
+        elif key != point or rest != shared:
+            raise ValueError(f"{path}: parameters differ from the other jobs of point {point}")
+        yield path, params, job
 
 
 def gather_point(job_files: Iterable[str | Path], out: str | Path) -> xr.Dataset:

@@ -95,6 +95,14 @@ def to_flags(values: dict[str, Any]) -> str:
     return FIELDS.to_flags(values)
 
 
+def split_rerun(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(values that change a job's result, bookkeeping values: progress and checkpoint cadence). The
+    workflow passes the first as rule params (a change reruns the job) and the second in the command
+    only, so that changing them does not rerun a finished sweep."""
+    rerun = {f.name for f in FIELDS if f.rerun}
+    return {k: v for k, v in values.items() if k in rerun}, {k: v for k, v in values.items() if k not in rerun}
+
+
 def check(config: dict[str, Any]) -> pd.DataFrame:
     """Validate every job's parameters (and the data pool) before anything runs; returns the job table."""
     table = jobs(config)

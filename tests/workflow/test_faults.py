@@ -1,0 +1,80 @@
+"""Faults in a finished sweep: settings that do not change a result rerun nothing, a physics change reruns
+the simulations, and a damaged job file is recomputed by the next run instead of being lost."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from wf_helpers import copy_workflow, load_tiny, run_snakemake, write_config
+
+pytestmark = pytest.mark.slow
+
+
+def _config() -> dict:
+    config = copy.deepcopy(load_tiny())
+    config["run"] = "faults"
+    config["grids"][0]["alpha"] = {"M": 20, "N": [4]}
+    config["grids"][0]["L"] = [3]
+    return config  # one point, two jobs (samples 0 and 1)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("faults") / "wf")
+    path = write_config(workdir / "faults.yaml", _config())
+    result = run_snakemake(workdir, "--configfile", str(path), timeout=900)
+    assert result.returncode == 0, result.output[-5000:]
+    out = workdir / "results" / "faults"
+    return workdir, out, xr.load_dataset(out / "phase.nc", engine="netcdf4")
+
+
+def _dry_run(workdir, config: dict):
+    path = write_config(workdir / "changed.yaml", config)
+    return run_snakemake(workdir, "-n", "--configfile", str(path), timeout=300)
+
+
+def test_bookkeeping_changes_rerun_nothing(finished):
+    workdir, _, _ = finished
+    config = _config()
+    config.update(progress_seconds=1, checkpoint_steps=7, checkpoint_seconds=11)
+    result = _dry_run(workdir, config)
+    assert result.returncode == 0, result.output[-3000:]
+    assert "Nothing to be done" in result.output, result.output[-3000:]
+
+
+def test_a_physics_change_reruns_the_simulations(finished):
+    workdir, _, _ = finished
+    config = _config()
+    config["dt"] = 0.02
+    result = _dry_run(workdir, config)
+    assert result.returncode == 0, result.output[-3000:]
+    assert "rule simulate:" in result.output and "Params have changed" in result.output
+
+
+def test_a_truncated_job_file_is_recomputed(finished):
+    workdir, out, phase = finished
+    config_path = workdir / "faults.yaml"
+    job = next((out / "sims").glob("**/job~0.nc"))
+    raw = job.read_bytes()
+    job.write_bytes(raw[: len(raw) // 2])
+
+    failed = run_snakemake(workdir, "--configfile", str(config_path), timeout=600)
+    assert failed.returncode != 0
+    log = next((out / "logs" / "gather_point").glob("**/*.log")).read_text()
+    assert str(job.relative_to(workdir)) in log and "unreadable job file" in log and "moved to" in log, log
+    assert "Traceback" not in log
+    assert not job.exists() and job.with_name(job.name + ".damaged").exists()
+    assert (out / "phase.nc").exists()  # nothing downstream was lost
+
+    healed = run_snakemake(workdir, "--configfile", str(config_path), timeout=900)
+    assert healed.returncode == 0, healed.output[-5000:]
+    assert job.exists()
+    again = xr.load_dataset(out / "phase.nc", engine="netcdf4")
+    for name in phase.data_vars:
+        assert np.array_equal(again[name].values, phase[name].values, equal_nan=True), name
+    nothing = run_snakemake(workdir, "-n", "--configfile", str(config_path), timeout=300)
+    assert "Nothing to be done" in nothing.output
