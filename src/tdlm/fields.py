@@ -295,6 +295,22 @@ def _reader(f: Field) -> Callable[[str], Any]:
     return read
 
 
+def flag_type(f: Field) -> Callable[[str], Any]:
+    """argparse type of a stand-alone flag: the text as the field's type, checked against its allowed
+    values at parse time (a usage error, exit 2, that names the flag and the allowed values)."""
+    read = _reader(f)
+
+    def read_and_check(text: str) -> Any:
+        value = read(text)
+        err = f.check(value)
+        if err:
+            raise argparse.ArgumentTypeError(f"{f.name}: {err}")
+        return value
+
+    read_and_check.__name__ = read.__name__
+    return read_and_check
+
+
 def load_yaml(path: str | Path, where: str = "--config") -> dict[str, Any]:
     """A YAML mapping of parameters (not yet validated); a missing, unreadable or malformed file is a
     ConfigError that names it."""

@@ -5,6 +5,7 @@ from snakemake.utils import Paramspace, validate
 from tdlm.sweep import table as sweep
 from tdlm.binarynet import sweep as binary_sweep
 
+sweep.check_run_named(workflow.overwrite_configfiles, workflow.config_settings.config)
 validate(config, schema="../schemas/config.schema.yaml")
 
 RUN = config["run"]

@@ -7,7 +7,7 @@ import math
 import sys
 
 from tdlm.cli import EXIT_BAD_INPUT, add_command, combining, fail
-from tdlm.fields import ConfigError
+from tdlm.fields import ConfigError, Field, at_least, flag_type, interval
 
 
 def gather_parser(p: argparse.ArgumentParser) -> None:
@@ -19,9 +19,24 @@ def gather_parser(p: argparse.ArgumentParser) -> None:
 def _classify_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("overlaps", help="overlaps.nc from `tdlm gather`")
     p.add_argument("--out", required=True, help="phase.nc")
-    p.add_argument("--threshold", type=float, default=math.exp(-1), help="q* below this is liquid")
-    p.add_argument("--t-w", type=int, default=None, help="waiting time to classify at (default: the largest)")
-    p.add_argument("--n-sigma", type=float, default=2.0, help="uncertain when |q* - threshold| <= n_sigma * SEM")
+    p.add_argument(
+        "--threshold",
+        type=flag_type(Field("threshold", float, None, "", interval(0, 1, "()"))),
+        default=math.exp(-1),
+        help="q* below this is liquid (0 < threshold < 1)",
+    )
+    p.add_argument(
+        "--t-w",
+        type=flag_type(Field("t_w", int, None, "", at_least(0))),
+        default=None,
+        help="waiting time to classify at (default: the largest)",
+    )
+    p.add_argument(
+        "--n-sigma",
+        type=flag_type(Field("n_sigma", float, None, "", at_least(0, integer=False))),
+        default=2.0,
+        help="uncertain when |q* - threshold| <= n_sigma * SEM",
+    )
     p.add_argument(
         "--overlap",
         choices=("q_norm", "q"),
@@ -33,7 +48,10 @@ def _classify_parser(p: argparse.ArgumentParser) -> None:
 def _cmd_classify(args: argparse.Namespace) -> int:
     from tdlm.sweep.classify import classify_file
 
-    classify_file(args.overlaps, args.out, args.threshold, args.t_w, args.n_sigma, args.overlap)
+    try:
+        classify_file(args.overlaps, args.out, args.threshold, args.t_w, args.n_sigma, args.overlap)
+    except (OSError, KeyError, ValueError) as err:  # a missing or foreign overlaps file, a t_w it lacks
+        return fail("classify", err)
     return 0
 
 
@@ -123,6 +141,13 @@ def _cmd_sweep_check(args: argparse.Namespace) -> int:
     except FileNotFoundError as err:
         return fail("sweep-check", f"--schema: {err}")
     messages = [f"config does not match {args.schema}:\n  " + "\n  ".join(problems)] if problems else []
+    if args.base:
+        try:
+            from tdlm.sweep.table import check_run_named
+
+            check_run_named([args.config], {})
+        except ConfigError as err:
+            messages.append(str(err))
     table = None
     for family, check in _family_checks(config):
         try:

@@ -103,6 +103,41 @@ def split_rerun(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
     return {k: v for k, v in values.items() if k in rerun}, {k: v for k, v in values.items() if k not in rerun}
 
 
+def check_run_named(configfiles: list, command_line: dict[str, Any]) -> None:
+    """A sweep config given on top of the Snakefile's config/config.yaml must name its own `run`: else it
+    would inherit the default's and write into results/default/ beside (or over) the default sweep."""
+    import yaml
+
+    if not configfiles or "run" in command_line:
+        return
+    for path in configfiles:
+        with open(path) as fh:
+            if "run" in (yaml.safe_load(fh) or {}):
+                return
+    names = ", ".join(map(str, configfiles))
+    raise ConfigError(
+        f"run: {names} does not set `run`; allowed values: a name for its results/<run>/ folder (letters, digits, _.-)"
+    )
+
+
+# a job's memory: the branched state (positions), velocities, gradient, noise, the reference configurations
+# and two state-sized temporaries of the forces; the snapshots at each t_w; and the interpreter with torch
+STATE_COPIES = 7
+BASE_MB = 500
+
+
+def job_memory_mb(config: dict[str, Any], M: int, N: int, L: int, n_inputs: int) -> float:
+    """Estimated peak memory of one simulate job (MB), for the check against resources.simulate.mem_mb."""
+    from tdlm.md.layout import Layout
+
+    classes = len(config.get("data", {}).get("classes", [0, 1]))
+    n_tw, S = len(config["t_w"]), config.get("samples_per_job", 1)
+    layout = Layout((n_inputs,) + (N,) * (L - 1) + (classes,), M, S, 1)
+    itemsize = 8 if config.get("dtype") == "float64" else 4
+    coordinates = layout.total * (STATE_COPIES * n_tw * config["n_replicas"] + n_tw)
+    return BASE_MB + coordinates * itemsize / 1e6
+
+
 def check(config: dict[str, Any]) -> pd.DataFrame:
     """Validate every job's parameters (and the data pool) before anything runs; returns the job table."""
     table = jobs(config)
@@ -121,15 +156,19 @@ def check(config: dict[str, Any]) -> pd.DataFrame:
             build(job_overrides(config, row.M, row.N, row.L, row.T, 0))
         except ConfigError as err:
             errors.append(f"point M={row.M} N={row.N} L={row.L} T={row.T}: {err}")
+    classify_tw = config.get("classify", {}).get("t_w")
+    if classify_tw is not None and classify_tw not in config["t_w"]:
+        errors.append(f"classify.t_w: got {classify_tw}; allowed values: one of t_w {config['t_w']}, or null (the largest)")
     if not errors:
-        errors.extend(_check_pool(config, sorted({int(m) for m in table.M})))
+        errors.extend(_check_data(config, table))
     if errors:
         raise ConfigError("invalid sweep config:\n  " + "\n  ".join(errors))
     return table
 
 
-def _check_pool(config: dict[str, Any], Ms: list[int]) -> list[str]:
-    """M must fit the balanced pool of the data set, checked once per sweep before submission."""
+def _check_data(config: dict[str, Any], table: pd.DataFrame) -> list[str]:
+    """M must fit the balanced pool of the data set and leave test examples, and the largest job must fit
+    its memory: checked once per sweep before submission."""
     from tdlm.data import load_pool
 
     data = config.get("data", {})
@@ -139,8 +178,23 @@ def _check_pool(config: dict[str, Any], Ms: list[int]) -> list[str]:
     except (FileNotFoundError, ValueError) as err:
         return [str(err)]
     limit = len(classes) * min(int((pool.labels == c).sum()) for c in classes)
-    return [
-        f"grids: M = {m} exceeds the balanced pool of {pool.source} classes {classes}; allowed values: M <= {limit}"
-        for m in Ms
-        if m > limit
-    ]
+    errors = []
+    for m in sorted({int(m) for m in table.M}):
+        if m > limit:
+            errors.append(
+                f"grids: M = {m} exceeds the balanced pool of {pool.source} classes {classes}; allowed values: M <= {limit}"
+            )
+        elif m >= len(pool.labels):
+            errors.append(
+                f"grids: M = {m} leaves no test examples in the {len(pool.labels)} images of {pool.source} classes {classes}; "
+                f"allowed values: M < {len(pool.labels)}"
+            )
+    mem_mb = config.get("resources", {}).get("simulate", {}).get("mem_mb")
+    if mem_mb and not table.empty:
+        need, row = max((job_memory_mb(config, r.M, r.N, r.L, pool.images.shape[1]), r) for r in table.itertuples(index=False))
+        if need > mem_mb:
+            errors.append(
+                f"resources.simulate.mem_mb: got {mem_mb}; the largest job (M={row.M} N={row.N} L={row.L}) needs about "
+                f"{need:.0f} MB; allowed values: >= {need:.0f}, or a smaller M, N, L, n_replicas or samples_per_job"
+            )
+    return errors
