@@ -1,6 +1,6 @@
 """Probe of the test-accuracy gap (docs/validation.md, "The accuracy gap"): one configuration per choice.
 
-Runs the machine from t = 0 with the project's own engine (tdlm.md.protocol.prepare, the ForceField and
+Runs the machine from t = 0 with the project's own engine (tdlm.md.setup.prepare, the ForceField and
 the Integrator of every simulate job) and records, on a log-time grid, what the job files do not hold:
 the read-out on training and test inputs through sign and tanh units, the machine's own prediction
 (its free S_{L-1} through the last layer), the size of the spins and weights per layer, how far the
@@ -23,7 +23,7 @@ from tdlm.md.energy import force_field, layer_energies
 from tdlm.md.integrate import Integrator, Thermostat
 from tdlm.md.observables import accuracy
 from tdlm.md.params import build
-from tdlm.md.protocol import initial_state, log_grid, prepare
+from tdlm.md.setup import initial_state, log_grid, prepare
 
 VARIANTS = {
     "default": {},  # per-step thermostat, S and J uniform in (-1, 1), pixels and labels +/-1

@@ -30,7 +30,9 @@ def add_command(
     handler: Handler,
 ) -> argparse.ArgumentParser:
     """One subcommand: its flags from `configure`, its handler stored as the `handler` default."""
-    p = subparsers.add_parser(name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = subparsers.add_parser(
+        name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False
+    )
     configure(p)
     p.set_defaults(handler=handler)
     return p
@@ -56,7 +58,7 @@ def combining(module: str, function: str) -> Handler:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tdlm", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="tdlm", description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"tdlm {__version__}")
     parser.add_argument(

@@ -104,7 +104,7 @@ class Field:
             bad = len(value) < self.min_items or (self.unique and len(set(value)) != len(value))
             bad = bad or not all(self.rule.ok(v) for v in value)
         else:
-            bad = isinstance(value, float) and math.isnan(value) or not self.rule.ok(value)
+            bad = isinstance(value, float) and not math.isfinite(value) or not self.rule.ok(value)
         return f"got {_show(value)}; allowed values: {self.allowed}" if bad else None
 
     def schema(self) -> dict[str, Any]:

@@ -61,6 +61,21 @@ DESCRIPTIONS = {
 }
 
 
+def check_writable(out: str | Path, flag: str = "--out") -> None:
+    """Make sure `out` can be written before any work starts (the folder is created): an unwritable place
+    found only after hours of MD would lose them. Raises ValueError naming the flag."""
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = out.with_name(f".{out.name}.probe{os.getpid()}")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"{flag}: cannot write {out}: {err.strerror or err}") from None
+    if out.is_dir():
+        raise ValueError(f"{flag}: {out} is a folder; allowed values: a file path")
+
+
 def move_aside(path: str | Path) -> Path:
     """Rename a damaged file to `<name>.damaged` (kept for inspection, no longer taken for a result)."""
     path = Path(path)

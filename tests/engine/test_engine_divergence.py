@@ -9,8 +9,8 @@ import pytest
 
 import tdlm.data
 from tdlm import cli
+from tdlm.md.checks import Divergence
 from tdlm.md.params import build
-from tdlm.md.protocol import Divergence
 from tdlm.md.simulate import run
 
 
@@ -118,7 +118,7 @@ def test_coordinate_out_of_the_box_is_a_named_divergence(case, tmp_path, capsys)
 def test_observables_beyond_their_physical_range_are_refused():
     import torch
 
-    from tdlm.md.protocol import _check_observables
+    from tdlm.md.checks import check_observables as _check_observables
 
     fine = {"q_norm": torch.tensor([[[0.5, 1.0 + 1e-6, float("nan")]]]), "kinetic_temperature": torch.tensor([1e-5])}
     _check_observables(7, fine)  # rounding above 1 and NaN padding are no error

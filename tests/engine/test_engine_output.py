@@ -12,7 +12,7 @@ import pytest
 import tdlm
 from tdlm.md import noise
 from tdlm.md.params import FIELDS, build
-from tdlm.md.protocol import log_grid
+from tdlm.md.setup import log_grid
 
 BRANCH_VARS = ("energy", "kinetic_temperature", "accuracy", "c", "C", "q", "Q", "c_norm", "C_norm", "q_norm", "Q_norm")
 SPIN_VARS = ("c", "c_norm", "q", "q_norm")

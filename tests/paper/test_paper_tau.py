@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tdlm.md.protocol import log_grid
+from tdlm.md.setup import log_grid
 from tdlm.paper.tau import THRESHOLD, crossing_times, first_crossing
 
 

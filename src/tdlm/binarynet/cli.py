@@ -62,15 +62,19 @@ def resolve_params(args: argparse.Namespace) -> dict[str, Any]:
 def simulate(args: argparse.Namespace) -> int:
     """Handler of `binary-simulate`: resolve parameters, run one point, write the result atomically."""
     from tdlm.binarynet.measures import run_effective_model  # heavy: imported only when a point runs
-    from tdlm.storage import write_atomic
+    from tdlm.storage import check_writable, write_atomic
 
     try:
         params = resolve_params(args)
         if args.out.suffix != ".nc":
             raise ConfigError(f"--out: got {str(args.out)!r}; allowed values: a path ending in .nc")
-    except ConfigError as err:
+        check_writable(args.out)
+    except (ConfigError, ValueError) as err:
         return fail(COMMAND, err)
-    ds = run_effective_model(params)
+    try:
+        ds = run_effective_model(params)
+    except (ConfigError, ValueError, FileNotFoundError) as err:  # found with the data (classes, pool, acceptance)
+        return fail(COMMAND, err)
     write_atomic(ds, args.out)
     logging.getLogger("tdlm.binarynet").info("wrote %s (%.1f s)", args.out, ds.attrs["wall_time_s"])
     return 0

@@ -172,6 +172,13 @@ def _consistency_errors(p: dict[str, Any]) -> list[str]:
         )
     elif w is not None and w[0] != p["n_components"]:
         errors.append(f"widths: first entry {w[0]} must equal n_components = {p['n_components']}")
+    ensemble = p["n_runs"] * p["draws_per_run"]
+    if p["landscape_reference"] >= ensemble:
+        errors.append(
+            f"landscape_reference: got {p['landscape_reference']}; allowed values: < n_runs x draws_per_run = {ensemble}"
+        )
+    if p["n_components"] > p["n_train"]:
+        errors.append(f"n_components: got {p['n_components']}; allowed values: <= n_train = {p['n_train']} (the PCA's fit)")
     if p["landscape_x_max"] <= p["landscape_x_min"]:
         errors.append(
             f"landscape_x_max: got {p['landscape_x_max']}; allowed values: numbers above landscape_x_min = {p['landscape_x_min']}"

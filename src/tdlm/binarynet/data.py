@@ -57,6 +57,8 @@ def pca_split(
     n_test = n_total - n_train if n_test is None else n_test
     if n_train < 1 or n_test < 1 or n_train + n_test > n_total:
         raise ValueError(f"n_train={n_train}, n_test={n_test}: need both >= 1 and n_train + n_test <= {n_total} examples")
+    if not 1 <= n_components <= images.shape[1]:
+        raise ValueError(f"n_components: got {n_components}; allowed values: 1 to the {images.shape[1]} pixels of an image")
     if pca_fit not in PCA_FITS:
         raise ValueError(f"pca_fit: got {pca_fit!r}; allowed values: {', '.join(PCA_FITS)}")
     order = np.random.default_rng(seed).permutation(n_total)

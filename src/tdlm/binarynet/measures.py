@@ -30,7 +30,7 @@ from tdlm.binarynet.entropy import BetheResult, Jump, Landscape, bethe, detect_j
 from tdlm.binarynet.ising import IsingModel, fit_pseudolikelihood, metropolis, moments
 from tdlm.binarynet.lrnet import LRNetConfig, accuracy, draw_binary, n_steps, train_lrnet
 from tdlm.fields import ConfigError
-from tdlm.md.protocol import resolve_device
+from tdlm.md.setup import resolve_device
 from tdlm.progress import Progress
 from tdlm.storage import provenance
 
@@ -164,10 +164,15 @@ def train_and_draw(p: Mapping[str, Any], split: Split, cfg: LRNetConfig, device:
     run_ids = np.repeat(np.arange(p["n_runs"]), p["draws_per_run"])
     keep = test_acc >= p["min_accuracy"]
     n_kept_runs = len(np.unique(run_ids[keep]))
-    if n_kept_runs < 2 or keep.sum() <= p["landscape_reference"]:
+    if n_kept_runs < 2:
         raise ConfigError(
             f"min_accuracy: only {keep.sum()} networks (from {n_kept_runs} runs) reach {p['min_accuracy']}; allowed values: "
-            "a lower min_accuracy leaving networks from >= 2 runs and more than landscape_reference"
+            "a lower min_accuracy leaving networks from >= 2 runs"
+        )
+    if keep.sum() <= p["landscape_reference"]:
+        raise ConfigError(
+            f"landscape_reference: got {p['landscape_reference']} but only {keep.sum()} networks reach min_accuracy "
+            f"{p['min_accuracy']}; allowed values: < {keep.sum()}"
         )
     log.info(
         "test accuracy mean %.3f (min %.3f, max %.3f); %d of %d networks accepted",

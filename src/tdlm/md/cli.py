@@ -19,7 +19,8 @@ def _simulate_parser(p: argparse.ArgumentParser) -> None:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from tdlm.md import params as P
     from tdlm.md.checkpoint import CheckpointMismatch
-    from tdlm.md.protocol import Divergence, Interrupted
+    from tdlm.md.checks import Divergence
+    from tdlm.md.run import Interrupted
     from tdlm.md.simulate import run
 
     try:

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tdlm.data import SOURCES
-from tdlm.fields import FILE, FOLDER, ConfigError, Field, FieldSet, above, at_least, interval, load_yaml, one_of
-
-__all__ = ["FIELDS", "ConfigError", "DataSpec", "SimParams", "build", "load"]  # ConfigError: until protocol.py is split
+from tdlm.fields import FILE, FOLDER, Field, FieldSet, above, at_least, interval, load_yaml, one_of
 
 THERMOSTATS = ("per_step", "literal")
 DEVICES = ("auto", "cpu", "cuda")

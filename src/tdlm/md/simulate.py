@@ -12,8 +12,9 @@ import xarray as xr
 from tdlm.md.noise import NOISE_CHUNK
 from tdlm.md.observables import pair_index
 from tdlm.md.params import SimParams
-from tdlm.md.protocol import Runner, noise_seed, prepare, sample_seeds
-from tdlm.storage import build_dataset, provenance, write_atomic
+from tdlm.md.run import Runner
+from tdlm.md.setup import noise_seed, prepare, sample_seeds
+from tdlm.storage import build_dataset, check_writable, provenance, write_atomic
 
 log = logging.getLogger("tdlm")
 
@@ -25,6 +26,7 @@ def default_checkpoint(out: str | Path) -> Path:
 
 def run(params: SimParams, out: str | Path) -> xr.Dataset:
     """Simulate (resuming from the checkpoint if there is one), write `out` atomically, drop the checkpoint."""
+    check_writable(out)  # before the data, the wait phase and the branches, not after them
     setup = prepare(params)
     ckpt = Path(params.checkpoint_path) if params.checkpoint_path else default_checkpoint(out)
     log.info(
