@@ -17,7 +17,24 @@ from tdlm import cli
 from wf_helpers import copy_workflow, load_tiny, run_snakemake, write_config
 
 # a tiny simulate job: a run that is accepted takes about a second
-SIM = ["--M", "20", "--N", "4", "--L", "3", "--t-w", "10", "--t-star", "50", "--n-replicas", "2", "--n-test", "20", "--device", "cpu"]
+SIM = [
+    "--M",
+    "20",
+    "--N",
+    "4",
+    "--L",
+    "3",
+    "--t-w",
+    "10",
+    "--t-star",
+    "50",
+    "--n-replicas",
+    "2",
+    "--n-test",
+    "20",
+    "--device",
+    "cpu",
+]
 # a tiny binary point
 BIN = ["--n-train", "200", "--n-runs", "4", "--epochs", "1", "--mc-chains", "4", "--landscape-n-x", "3", "--device", "cpu"]
 
@@ -67,7 +84,12 @@ SIMULATE = [
     ("store-spins", lambda t: ["--store-spins", "maybe"], 2, ["store_spins", "bool"]),
     ("source", lambda t: ["--data-source", "cifar"], 2, ["data.source", "digits, mnist"]),
     ("mnist-without-path", lambda t: ["--data-source", "mnist"], 2, ["data.path", "required"]),
-    ("mnist-missing-folder", lambda t: ["--data-source", "mnist", "--data-path", str(t / "nowhere")], 2, ["data.path", "not found"]),
+    (
+        "mnist-missing-folder",
+        lambda t: ["--data-source", "mnist", "--data-path", str(t / "nowhere")],
+        2,
+        ["data.path", "not found"],
+    ),
     ("mnist-corrupt-gz", lambda t: ["--data-source", "mnist", "--data-path", _corrupt_mnist(t)], 2, ["data.path", "cannot read"]),
     ("class-not-in-data", lambda t: ["--data-classes", "0", "10"], 2, ["data.classes", "unknown class"]),
     ("one-class", lambda t: ["--data-classes", "3"], 2, ["data.classes", ">= 2"]),
