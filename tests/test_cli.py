@@ -50,7 +50,7 @@ def test_log_lines_carry_the_date(tmp_path):
     """Progress and checkpoint lines of long jobs are read across midnight: the timestamp has the date."""
     import re
 
-    from wf_helpers import run_tdlm
+    from helpers.workflow import run_tdlm
 
     out = tmp_path / "job.nc"
     flags = "--M 20 --N 4 --L 3 --t-w 10 --t-star 20 --n-replicas 2 --n-test 20 --device cpu".split()

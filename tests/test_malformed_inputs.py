@@ -14,7 +14,7 @@ import pytest
 
 from tdlm import cli
 
-from wf_helpers import copy_workflow, load_tiny, run_snakemake, write_config
+from helpers.workflow import copy_workflow, load_tiny, run_snakemake, write_config
 
 # a tiny simulate job: a run that is accepted takes about a second
 SIM = [

@@ -7,7 +7,7 @@ import time
 
 import xarray as xr
 
-from wf_helpers import subprocess_env
+from helpers.workflow import subprocess_env
 
 ARGS = [
     "--M",

@@ -6,7 +6,7 @@ import pytest
 
 from tdlm.binarynet.data import load_split
 
-from wf_helpers import MNIST01
+from helpers.workflow import MNIST01
 
 
 def test_digits_split_is_seeded_centred_and_reduced() -> None:

@@ -1,15 +1,10 @@
-"""Shared fixtures of the engine tests: one BLAS thread, tiny job parameters, subprocess environment."""
+"""Shared fixtures of the engine tests: tiny job parameters, output comparison (one thread: tests/conftest.py)."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
-import torch
 import xarray as xr
-
-import wf_helpers
 
 # The tiny job of the determinism/output tests (spec-scale parameters would take hours).
 TINY = {
@@ -22,21 +17,6 @@ TINY = {
     "device": "cpu",
     "seed": 11,
 }
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _one_thread_session():
-    """The machine is shared: one intra-op thread, already for module- and session-scoped fixtures."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """...and again for every test, in case something in between changed it."""
-    torch.set_num_threads(1)
 
 
 @pytest.fixture
@@ -55,18 +35,6 @@ def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny") / "tiny.nc"
     run(params, out)
     return params, out
-
-
-@pytest.fixture
-def subprocess_env() -> dict:
-    """Environment for `tdlm` subprocesses: one thread, the checkout's sources importable."""
-    return wf_helpers.subprocess_env()
-
-
-@pytest.fixture
-def tdlm_cmd() -> list[str]:
-    """The command line of the CLI (module form, so it works without the console script on PATH)."""
-    return [sys.executable, "-m", "tdlm.cli"]
 
 
 def _load(path) -> xr.Dataset:

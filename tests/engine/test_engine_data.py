@@ -12,7 +12,7 @@ import pytest
 from tdlm.data import binarise, draw, load_pool, one_hot
 from tdlm.idx import read_idx
 
-from wf_helpers import MNIST01
+from helpers.workflow import MNIST01
 
 # IDX type byte -> (big-endian struct code, numpy dtype), written here from the IDX format description
 IDX_TYPES = {

@@ -27,7 +27,7 @@ from tdlm import cli
 from tdlm.md.params import load
 from tdlm.md.simulate import run
 
-from wf_helpers import subprocess_env
+from helpers.workflow import subprocess_env
 
 # about 5 s of MD on one core: ~400 waiting steps and 600 branched steps, a checkpoint every 25 steps
 CONFIG = {

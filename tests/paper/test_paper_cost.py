@@ -9,7 +9,7 @@ import yaml
 
 from tdlm.paper import cost
 
-from wf_helpers import run_tdlm
+from helpers.workflow import run_tdlm
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ import yaml
 
 from tdlm.paper.render import FIGURES, PLOTTED, reference_point, render_all
 
-from wf_helpers import MNIST01, copy_workflow, run_snakemake  # tests/workflow is on pytest's pythonpath
+from helpers.workflow import MNIST01, copy_workflow, run_snakemake
 
 REPO = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

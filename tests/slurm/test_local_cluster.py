@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from wf_helpers import SLURM_POLL_FLAGS
+from helpers.workflow import SLURM_POLL_FLAGS
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 

@@ -40,7 +40,7 @@ import pytest
 import xarray as xr
 import yaml
 
-from wf_helpers import SLURM_POLL_FLAGS, copy_workflow, subprocess_env, write_config
+from helpers.workflow import SLURM_POLL_FLAGS, copy_workflow, subprocess_env, write_config
 
 pytestmark = pytest.mark.slurm
 

@@ -1,4 +1,4 @@
-"""Fixtures of the sweep-layer unit tests (the synthetic data themselves live in sweep_synthetic.py)."""
+"""Fixtures of the sweep-layer unit tests (the synthetic data themselves live in tests/helpers/synthetic.py)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,8 @@ import copy
 from typing import Any
 
 import pytest
-import torch
 
-from sweep_synthetic import BASE_CONFIG, make_job
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The machine is shared: tests use one intra-op thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from helpers.synthetic import BASE_CONFIG, make_job
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import xarray as xr
 
 from tdlm.sweep.classify import FLAG_MEANINGS, FLAG_VALUES, LIQUID, SOLID, UNCERTAIN, UNDEFINED, classify, liquid_depth
 
-from sweep_synthetic import THRESHOLD_CASES, synthetic_overlaps
+from helpers.synthetic import THRESHOLD_CASES, synthetic_overlaps
 
 THR = math.exp(-1)
 

@@ -12,8 +12,8 @@ from tdlm.storage import write_atomic
 from tdlm.sweep.classify import classify
 from tdlm.sweep.figures import heatmap_rows, phase_diagram, q_star_heatmap
 
-from sweep_synthetic import synthetic_overlaps
-from wf_helpers import run_tdlm
+from helpers.synthetic import synthetic_overlaps
+from helpers.workflow import run_tdlm
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

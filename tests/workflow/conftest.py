@@ -1,4 +1,4 @@
-"""Fixtures of the workflow tests; the helpers themselves are in wf_helpers.py."""
+"""Fixtures of the workflow tests; the helpers themselves are in tests/helpers/workflow.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from wf_helpers import copy_workflow, load_tiny
+from helpers.workflow import copy_workflow, load_tiny
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 import yaml
 
-from wf_helpers import copy_workflow, run_snakemake, write_config
+from helpers.workflow import copy_workflow, run_snakemake, write_config
 
 pytestmark = pytest.mark.slow
 

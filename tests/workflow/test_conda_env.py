@@ -11,7 +11,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from wf_helpers import REPO, copy_workflow, load_tiny, run_snakemake, subprocess_env, write_config
+from helpers.workflow import REPO, copy_workflow, load_tiny, run_snakemake, subprocess_env, write_config
 
 ENV = REPO / "envs" / "tdlm.yaml"
 

@@ -16,7 +16,7 @@ import yaml
 
 from tdlm.data import load_pool
 
-from wf_helpers import MNIST01, REPO, load_tiny, run_snakemake, run_tdlm, write_config
+from helpers.workflow import MNIST01, REPO, load_tiny, run_snakemake, run_tdlm, write_config
 
 
 def _pool_limit() -> int:

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import yaml
 
-from wf_helpers import REPO, run_snakemake, subprocess_env
+from helpers.workflow import REPO, run_snakemake, subprocess_env
 
 
 def _job_counts(output: str) -> dict[str, int]:

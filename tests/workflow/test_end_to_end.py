@@ -15,7 +15,7 @@ import xarray as xr
 
 from tdlm.sweep.classify import LIQUID, SOLID, UNCERTAIN, UNDEFINED, liquid_depth
 
-from wf_helpers import TINY, copy_workflow, load_tiny, run_snakemake
+from helpers.workflow import TINY, copy_workflow, load_tiny, run_snakemake
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from wf_helpers import copy_workflow, load_tiny, run_snakemake, write_config
+from helpers.workflow import copy_workflow, load_tiny, run_snakemake, write_config
 
 pytestmark = pytest.mark.slow
 

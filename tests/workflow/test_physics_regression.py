@@ -17,7 +17,7 @@ import xarray as xr
 
 from tdlm.sweep.classify import LIQUID, SOLID, UNDEFINED
 
-from wf_helpers import REPO, run_snakemake
+from helpers.workflow import REPO, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ CONFIG = REPO / "config" / "config.yaml"
 
 @pytest.fixture(scope="module")
 def physics_run(tmp_path_factory):
-    from wf_helpers import copy_workflow
+    from helpers.workflow import copy_workflow
 
     workdir = copy_workflow(tmp_path_factory.mktemp("physics") / "wf")
     extra = ["--config", f"seed={int(os.environ['TDLM_TEST_SEED'])}"] if os.environ.get("TDLM_TEST_SEED") else []

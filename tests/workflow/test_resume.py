@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
-from wf_helpers import run_snakemake, snakemake_cmd, subprocess_env
+from helpers.workflow import run_snakemake, snakemake_cmd, subprocess_env
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,5 @@
-"""Helpers of the workflow tests (imported by the test modules and conftest.py): a private copy of the workflow per test and a bounded snakemake runner.
-
-tests/workflow is on pytest's pythonpath (pyproject.toml), so the engine, paper and SLURM tests use
-the same helpers.
+"""Helpers of the tests that run the workflow or the CLI: a private copy of the workflow per test and a
+bounded snakemake runner (`from helpers.workflow import ...`; tests/conftest.py puts tests/ on the path).
 
 Every test copies Snakefile, workflow/, config/ and envs/ into its own tmp folder and runs snakemake
 there (``--snakefile`` and ``-d`` point at the copy), so tests never share a results/ folder with each
@@ -23,7 +21,7 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = Path(__file__).with_name("tiny.yaml")
+TINY = REPO / "tests" / "workflow" / "tiny.yaml"
 # the MNIST 0/1 sample data beside the checkout (tests that need it skip when it is absent)
 MNIST01 = Path(os.environ.get("TDLM_MNIST01", REPO.parent / "shared" / "data" / "mnist01"))
 CORES = 2
