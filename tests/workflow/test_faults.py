@@ -78,3 +78,26 @@ def test_a_truncated_job_file_is_recomputed(finished):
         assert np.array_equal(again[name].values, phase[name].values, equal_nan=True), name
     nothing = run_snakemake(workdir, "-n", "--configfile", str(config_path), timeout=300)
     assert "Nothing to be done" in nothing.output
+
+
+def test_a_diverged_point_is_recorded_and_the_sweep_completes(tmp_path):
+    """T = 1e4 makes every step longer than the box: that point diverges, deterministically. The sweep
+    still finishes; the point is flagged in overlaps.nc and phase.nc, the other point is classified,
+    and the job's log names the step and the layer."""
+    workdir = copy_workflow(tmp_path / "wf")
+    config = _config()
+    config["run"] = "diverge"
+    config["grids"][0]["T"] = [1.0e-5, 1.0e4]
+    path = write_config(workdir / "diverge.yaml", config)
+    result = run_snakemake(workdir, "--configfile", str(path), timeout=900)
+    assert result.returncode == 0, result.output[-5000:]
+    out = workdir / "results" / "diverge"
+    phase = xr.load_dataset(out / "phase.nc", engine="netcdf4")
+    flags = phase["diverged"].sel(alpha=0, L=3)
+    assert flags.sel(T=1.0e4).item() == 1 and flags.sel(T=1.0e-5).item() == 0
+    assert (phase["phase"].sel(alpha=0, L=3, T=1.0e4) == -1).all()
+    assert (phase["phase"].sel(alpha=0, L=3, T=1.0e-5).isel(layer=slice(0, 2)) >= 0).all()
+    assert "step" in phase.attrs["divergences_json"] and "layer" in phase.attrs["divergences_json"]
+    logs = [p.read_text() for p in (out / "logs" / "simulate").glob("**/T~10000*/*.log")]
+    assert logs and all("diverged:" in log and "step" in log and "layer" in log for log in logs)
+    assert "Traceback" not in "".join(logs)

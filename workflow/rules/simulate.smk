@@ -13,5 +13,5 @@ rule simulate:
         flags=simulate_flags,
         checkpoint=f"{OUT}/checkpoints/{JOB_SPACE.wildcard_pattern}.ckpt",
     shell:
-        "python -m tdlm.cli --threads {threads} simulate {params.flags} $TDLM_BOOKKEEPING_FLAGS "
+        "python -m tdlm.cli --threads {threads} simulate --on-divergence record {params.flags} $TDLM_BOOKKEEPING_FLAGS "
         "--checkpoint-path {params.checkpoint} --out {output} > {log} 2>&1"

@@ -13,6 +13,12 @@ from tdlm.md.params import FIELDS
 def _simulate_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML file of parameters (nested `data:` mapping allowed)")
     p.add_argument("--out", required=True, help="output netCDF file (written atomically)")
+    p.add_argument(
+        "--on-divergence",
+        choices=("fail", "record"),
+        default="fail",
+        help="fail: exit 3, write nothing; record: write a file that records the divergence (a sweep's choice), exit 0",
+    )
     FIELDS.add_flags(p)
 
 
@@ -25,7 +31,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     try:
         params = P.load(args.config, FIELDS.from_args(args))
-        run(params, args.out)
+        run(params, args.out, record_divergence=args.on_divergence == "record")
     except (ConfigError, CheckpointMismatch, FileNotFoundError, ValueError) as err:
         return fail("simulate", err)
     except Divergence as err:

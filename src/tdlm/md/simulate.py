@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from tdlm.md.checks import Divergence
 from tdlm.md.noise import NOISE_CHUNK
 from tdlm.md.observables import pair_index
 from tdlm.md.params import SimParams
@@ -24,9 +25,25 @@ def default_checkpoint(out: str | Path) -> Path:
     return out.with_name(out.name + ".ckpt")
 
 
-def run(params: SimParams, out: str | Path) -> xr.Dataset:
-    """Simulate (resuming from the checkpoint if there is one), write `out` atomically, drop the checkpoint."""
+def run(params: SimParams, out: str | Path, record_divergence: bool = False) -> xr.Dataset:
+    """Simulate (resuming from the checkpoint if there is one), write `out` atomically, drop the checkpoint.
+
+    A divergence raises Divergence; with `record_divergence` (a sweep: one diverged point must not sink
+    the others, and rerunning it would diverge again) `out` instead records the failure and no physics.
+    """
     check_writable(out)  # before the data, the wait phase and the branches, not after them
+    if not record_divergence:
+        return _run(params, out)
+    try:
+        return _run(params, out)
+    except Divergence as err:
+        log.error("diverged: %s; recorded in %s (no observables)", err, out)
+        ds = xr.Dataset(attrs=provenance(params.flat(), {"diverged": 1, "divergence": str(err)}))
+        write_atomic(ds, out)
+        return ds
+
+
+def _run(params: SimParams, out: str | Path) -> xr.Dataset:
     setup = prepare(params)
     ckpt = Path(params.checkpoint_path) if params.checkpoint_path else default_checkpoint(out)
     log.info(

@@ -131,6 +131,8 @@ def classify(
     )
     out["xi_liquid"] = xi.assign_attrs(long_name=f"liquid depth: distance between the crossings of {used} with the threshold")
     out["xi_solid"] = (out.L - xi).transpose(*xi.dims).assign_attrs(long_name="solid depth xi_s = L - xi_liquid")
+    if "diverged" in overlaps:  # a diverged point has no q*: its layers are flagged -1 like absent ones
+        out["diverged"] = overlaps["diverged"]
     out.attrs = dict(overlaps.attrs)
     out.attrs.update(
         classify_threshold=threshold,

@@ -22,6 +22,12 @@ REPLICA_VARS = ("energy", "energy_layer", "kinetic_temperature", "accuracy", "ac
 PAIR_VARS = ("q", "q_norm", "Q", "Q_norm", "q_test")
 HISTORY_VARS = ("history_energy", "history_energy_layer", "history_accuracy", "history_accuracy_tanh")
 POINT_KEYS = ("M", "N", "L", "T")
+DIVERGED_ATTRS = {
+    "long_name": "the point's MD diverged (its observables are NaN; the message is in divergences_json)",
+    "units": "1",
+    "flag_values": np.array([0, 1], dtype=np.int8),
+    "flag_meanings": "computed diverged",
+}
 PER_JOB_KEYS = ("samples", "checkpoint_path")
 
 
@@ -68,20 +74,29 @@ def jobs_of_one_point(job_files: Iterable[str | Path]) -> Iterator[tuple[str, di
 
 def gather_point(job_files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
     """Concatenate the jobs of one parameter point along `sample`."""
-    parts, sources, params = [], [], None
+    parts, sources, diverged, params = [], [], [], None
     for path, params, job in jobs_of_one_point(job_files):
+        if job.attrs.get("diverged"):
+            diverged.append(f"{path}: {job.attrs['divergence']}")
+            continue
         parts.append(_reduce(job).load())
         sources.append({"file": path, "samples": params["samples"], "noise_seed": int(job.attrs["noise_seed"])})
-    if not parts:
+    if params is None:
         raise ValueError("gather-point: no job files given")
     point = {k: params[k] for k in POINT_KEYS}
+    shared = {k: v for k, v in params.items() if k not in PER_JOB_KEYS}
+    if diverged:  # the point records its failure instead of the samples that did not diverge
+        ds = xr.Dataset(
+            attrs=provenance(
+                shared, {"diverged": 1, "divergence": "; ".join(diverged), "ln_alpha": float(np.log(point["M"] / point["N"]))}
+            )
+        )
+        write_atomic(ds, out)
+        return ds
     ds = xr.concat(parts, dim="sample").sortby("sample")
     if len(np.unique(ds.sample)) != ds.sizes["sample"]:
         raise ValueError(f"gather-point: duplicate samples {ds.sample.values.tolist()} for point {point}")
-    ds.attrs = provenance(
-        {k: v for k, v in params.items() if k not in PER_JOB_KEYS},
-        {"jobs_json": json.dumps(sources), "ln_alpha": float(np.log(point["M"] / point["N"]))},
-    )
+    ds.attrs = provenance(shared, {"jobs_json": json.dumps(sources), "ln_alpha": float(np.log(point["M"] / point["N"]))})
     write_atomic(ds, out)
     return ds
 
@@ -91,16 +106,22 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Datas
     files = sorted(map(str, point_files))
     if not files:
         raise ValueError("gather: no point files given")
-    keys, shared = [], None
+    keys, shared, template, divergences = [], None, None, {}
     for path in files:
         with xr.open_dataset(path, engine="netcdf4") as ds:
             params = json.loads(ds.attrs["params_json"])
-            keys.append(tuple(params[k] for k in POINT_KEYS) + (ds.sizes["sample"], ds.sizes["layer"]))
+            keys.append(tuple(params[k] for k in POINT_KEYS) + (ds.sizes.get("sample", 0), ds.sizes.get("layer", 0)))
             this = {k: v for k, v in params.items() if k not in POINT_KEYS}
             if shared is None:
-                shared, template = this, ds.load()
+                shared = this
             elif this != shared:
                 raise ValueError(f"{path}: shared parameters differ from {files[0]}: {this} vs {shared}")
+            if ds.attrs.get("diverged"):
+                divergences[path] = str(ds.attrs["divergence"])
+            elif template is None:
+                template = ds.load()
+    if template is None:
+        raise ValueError(f"gather: every point diverged: {'; '.join(divergences.values())}")
     alphas = sorted({(k[0], k[1]) for k in keys}, key=lambda mn: (np.log(mn[0] / mn[1]), mn))
     Ls, Ts = sorted({k[2] for k in keys}), sorted({k[3] for k in keys})
     n_sample, n_layer = max(k[4] for k in keys), max(k[5] for k in keys)
@@ -110,8 +131,12 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Datas
     for name, var in template.data_vars.items():
         shape = tuple(lead.values()) + tuple(sizes.get(d, var.sizes[d]) for d in var.dims)
         arrays[name] = (tuple(lead) + var.dims, np.full(shape, np.nan, dtype=np.float64))
+    diverged = np.zeros(tuple(lead.values()), dtype=np.int8)
     for path, key in zip(files, keys):
         idx = (alphas.index((key[0], key[1])), Ls.index(key[2]), Ts.index(key[3]))
+        if path in divergences:
+            diverged[idx] = 1
+            continue
         with xr.open_dataset(path, engine="netcdf4") as ds:
             for name, (dims, arr) in arrays.items():
                 values = ds[name].transpose(*dims[3:]).values
@@ -133,6 +158,9 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Datas
     for name in out_ds.data_vars:
         out_ds[name].attrs = dict(template[name].attrs)
     out_ds["ln_alpha"].attrs["long_name"] = "ln(M / N)"
-    out_ds.attrs = provenance(shared, {"points": len(files), "point_files_json": json.dumps(files)})
+    out_ds["diverged"] = (tuple(lead), diverged, DIVERGED_ATTRS)
+    out_ds.attrs = provenance(
+        shared, {"points": len(files), "point_files_json": json.dumps(files), "divergences_json": json.dumps(divergences)}
+    )
     write_atomic(out_ds, out, compress=True)
     return out_ds
