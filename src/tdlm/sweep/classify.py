@@ -148,7 +148,7 @@ def classify(
 def classify_file(
     overlaps_path: str, out: str, threshold: float, t_w: int | None, n_sigma: float, overlap: str = DEFAULT_OVERLAP
 ) -> xr.Dataset:
-    with xr.open_dataset(overlaps_path, engine="netcdf4") as overlaps:
-        result = classify(overlaps.load(), threshold, t_w, n_sigma, overlap)
+    with xr.open_dataset(overlaps_path, engine="netcdf4") as overlaps:  # lazily: only the slices at t* are read
+        result = classify(overlaps, threshold, t_w, n_sigma, overlap).load()
     write_atomic(result, out)
     return result

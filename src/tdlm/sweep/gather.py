@@ -9,14 +9,16 @@ samples are kept so that classification can report standard errors.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import netCDF4
 import numpy as np
 import xarray as xr
 
-from tdlm.storage import move_aside, provenance, write_atomic
+from tdlm.storage import atomic_replace, move_aside, provenance, write_atomic
 
 REPLICA_VARS = ("energy", "energy_layer", "kinetic_temperature", "accuracy", "accuracy_tanh", "c", "c_norm", "C", "C_norm")
 PAIR_VARS = ("q", "q_norm", "Q", "Q_norm", "q_test")
@@ -102,7 +104,12 @@ def gather_point(job_files: Iterable[str | Path], out: str | Path) -> xr.Dataset
 
 
 def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
-    """Dense dataset over (alpha, L, T, sample, t_w, time, layer); layers beyond a point's L are NaN."""
+    """Dense dataset over (alpha, L, T, sample, t_w, time, layer); layers beyond a point's L are NaN.
+
+    Streams in bounded memory: a first pass reads the points' metadata, the file is then created at its
+    final size and filled one point at a time (chunks of one point), so memory does not grow with the
+    number of points and time grows linearly. Returns the written file, opened lazily.
+    """
     files = sorted(map(str, point_files))
     if not files:
         raise ValueError("gather: no point files given")
@@ -119,48 +126,75 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Datas
             if ds.attrs.get("diverged"):
                 divergences[path] = str(ds.attrs["divergence"])
             elif template is None:
-                template = ds.load()
+                template = _skeleton(ds)
     if template is None:
         raise ValueError(f"gather: every point diverged: {'; '.join(divergences.values())}")
     alphas = sorted({(k[0], k[1]) for k in keys}, key=lambda mn: (np.log(mn[0] / mn[1]), mn))
     Ls, Ts = sorted({k[2] for k in keys}), sorted({k[3] for k in keys})
     n_sample, n_layer = max(k[4] for k in keys), max(k[5] for k in keys)
-    lead = {"alpha": len(alphas), "L": len(Ls), "T": len(Ts)}
-    arrays = {}
-    sizes = {"sample": n_sample, "layer": n_layer}
-    for name, var in template.data_vars.items():
-        shape = tuple(lead.values()) + tuple(sizes.get(d, var.sizes[d]) for d in var.dims)
-        arrays[name] = (tuple(lead) + var.dims, np.full(shape, np.nan, dtype=np.float64))
-    diverged = np.zeros(tuple(lead.values()), dtype=np.int8)
-    for path, key in zip(files, keys):
-        idx = (alphas.index((key[0], key[1])), Ls.index(key[2]), Ts.index(key[3]))
-        if path in divergences:
-            diverged[idx] = 1
-            continue
-        with xr.open_dataset(path, engine="netcdf4") as ds:
-            for name, (dims, arr) in arrays.items():
-                values = ds[name].transpose(*dims[3:]).values
-                arr[idx][tuple(slice(0, s) for s in values.shape)] = values
     coords = {
-        "alpha": np.arange(len(alphas)),
-        "L": Ls,
-        "T": Ts,
-        "sample": np.arange(n_sample),
-        "t_w": template.t_w.values,
-        "time": template.time.values,
-        "history_time": template.history_time.values,
-        "layer": np.arange(1, n_layer + 1),
-        "M": ("alpha", [m for m, _ in alphas]),
-        "N": ("alpha", [n for _, n in alphas]),
-        "ln_alpha": ("alpha", [float(np.log(m / n)) for m, n in alphas]),
+        "alpha": ("alpha", np.arange(len(alphas)), {}),
+        "L": ("L", np.asarray(Ls), {}),
+        "T": ("T", np.asarray(Ts, dtype=np.float64), {}),
+        "sample": ("sample", np.arange(n_sample), {}),
+        "t_w": ("t_w", template["t_w"], {}),
+        "time": ("time", template["time"], {}),
+        "history_time": ("history_time", template["history_time"], {}),
+        "layer": ("layer", np.arange(1, n_layer + 1), {}),
+        "M": ("alpha", np.asarray([m for m, _ in alphas]), {}),
+        "N": ("alpha", np.asarray([n for _, n in alphas]), {}),
+        "ln_alpha": ("alpha", np.asarray([float(np.log(m / n)) for m, n in alphas]), {"long_name": "ln(M / N)"}),
     }
-    out_ds = xr.Dataset(arrays, coords=coords)
-    for name in out_ds.data_vars:
-        out_ds[name].attrs = dict(template[name].attrs)
-    out_ds["ln_alpha"].attrs["long_name"] = "ln(M / N)"
-    out_ds["diverged"] = (tuple(lead), diverged, DIVERGED_ATTRS)
-    out_ds.attrs = provenance(
+    lead = ("alpha", "L", "T")
+    attrs = provenance(
         shared, {"points": len(files), "point_files_json": json.dumps(files), "divergences_json": json.dumps(divergences)}
     )
-    write_atomic(out_ds, out, compress=True)
-    return out_ds
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    try:
+        with netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
+            sizes = {name: len(values) for name, (dim, values, _) in coords.items() if dim == name}
+            for dim, size in sizes.items():
+                nc.createDimension(dim, size)
+            for name, (dim, values, var_attrs) in coords.items():
+                nc.createVariable(name, values.dtype, (dim,))[:] = values
+                nc[name].setncatts(var_attrs)
+            for name, (dims, var_attrs) in template["vars"].items():
+                full = lead + dims
+                var = nc.createVariable(
+                    name,
+                    "f8",
+                    full,
+                    zlib=True,
+                    complevel=4,
+                    fill_value=np.nan,
+                    chunksizes=(1, 1, 1) + tuple(sizes[d] for d in dims),
+                )
+                var.setncatts({**var_attrs, "coordinates": "M N ln_alpha"})
+            flags = nc.createVariable("diverged", "i1", lead, zlib=True, complevel=4)
+            flags.setncatts({**DIVERGED_ATTRS, "coordinates": "M N ln_alpha"})
+            flags[:] = 0
+            for path, key in zip(files, keys):
+                idx = (alphas.index((key[0], key[1])), Ls.index(key[2]), Ts.index(key[3]))
+                if path in divergences:
+                    flags[idx] = 1
+                    continue
+                with xr.open_dataset(path, engine="netcdf4") as ds:
+                    for name, (dims, _) in template["vars"].items():
+                        values = ds[name].transpose(*dims).values
+                        nc[name][idx + tuple(slice(0, n) for n in values.shape)] = values
+            nc.setncatts(attrs)
+        atomic_replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return xr.open_dataset(out, engine="netcdf4")
+
+
+def _skeleton(point: xr.Dataset) -> dict[str, Any]:
+    """What the sweep file takes from its first computed point: each variable's dims and attributes and
+    the time coordinates (no data)."""
+    return {
+        "vars": {name: (var.dims, dict(var.attrs)) for name, var in point.data_vars.items()},
+        **{name: point[name].values for name in ("t_w", "time", "history_time")},
+    }
