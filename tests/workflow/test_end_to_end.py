@@ -173,3 +173,14 @@ def test_report(sweep):
         assert sentence in folded, f"caption of {caption} missing: {sentence!r}"
     for name in ["phase_diagram.png"] + [f"q_star_L{L}.png" for L in _grid(config)[1]]:
         assert name in html
+
+
+def test_tidy_tables(sweep, phase):
+    import pandas as pd
+
+    _, out, _ = sweep
+    table, xi = pd.read_csv(out / "phase.csv"), pd.read_csv(out / "xi.csv")
+    points = int((phase.q_star.notnull().any("layer")).sum())
+    assert len(xi) == points and set(xi.columns) >= {"M", "N", "alpha", "ln_alpha", "L", "T", "xi_solid", "xi_liquid"}
+    assert len(table) == int(phase.q_star.notnull().sum())
+    assert set(table.phase) <= {"solid", "liquid", "uncertain"}

@@ -94,6 +94,7 @@ def all_outputs():
     outputs = []
     if "thermal" in FAMILIES:
         outputs += [f"{OUT}/overlaps.nc", f"{OUT}/phase.nc"] + figure_files()
+        outputs += [f"{OUT}/phase.csv", f"{OUT}/xi.csv"]
         # the job files are targets too: one that is missing (removed, or moved aside as damaged by
         # gather_point) is recomputed, and everything downstream of it with it
         outputs += expand(f"{OUT}/sims/{{job}}.nc", job=JOB_SPACE.instance_patterns)

@@ -77,6 +77,21 @@ def _cmd_plot_phase(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tables_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("phase", help="phase.nc from `tdlm classify`")
+    p.add_argument("--outdir", required=True, help="folder for phase.csv and xi.csv")
+
+
+def _cmd_tables(args: argparse.Namespace) -> int:
+    from tdlm.sweep.tables import write_tables
+
+    try:
+        write_tables(args.phase, args.outdir)
+    except (OSError, KeyError, ValueError) as err:
+        return fail("tables", err)
+    return 0
+
+
 def figure_parser(p: argparse.ArgumentParser) -> None:
     """Flags of a figure drawn from netCDF inputs: the inputs and the figure's stem."""
     p.add_argument("inputs", nargs="+", help="input netCDF files")
@@ -220,6 +235,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
         ("classify", "classify every layer as solid, liquid or uncertain", _classify_parser, _cmd_classify),
         ("plot-phase", "draw the alpha-L phase diagram and q* heat maps", _plot_phase_parser, _cmd_plot_phase),
+        (
+            "tables",
+            "phase.csv (point x layer: q*, its SEM, phase) and xi.csv (point: depths) from phase.nc",
+            _tables_parser,
+            _cmd_tables,
+        ),
         ("compare-families", "thermal q*_l/Q*_l beside the binary family's per-layer measures", figure_parser, _cmd_compare),
         (
             "sweep-check",
