@@ -184,3 +184,20 @@ def test_tidy_tables(sweep, phase):
     assert len(xi) == points and set(xi.columns) >= {"M", "N", "alpha", "ln_alpha", "L", "T", "xi_solid", "xi_liquid"}
     assert len(table) == int(phase.q_star.notnull().sum())
     assert set(table.phase) <= {"solid", "liquid", "uncertain"}
+
+
+def test_open_run_gives_every_dataset_with_physical_coordinates(sweep, phase):
+    import tdlm
+
+    _, out, _ = sweep
+    run = tdlm.open_run(out)
+    try:
+        assert {"overlaps", "phase", "phase_table", "xi"} <= set(run)
+        by_ln_alpha = run["phase"].swap_dims(alpha="ln_alpha")
+        target = float(phase.ln_alpha[0])
+        picked = by_ln_alpha.sel(ln_alpha=target + 1e-3, method="nearest")
+        assert float(picked.ln_alpha) == target and int(picked.M) == int(phase.M[0])
+        assert run["overlaps"].sel(L=int(phase.L[0])).sizes["alpha"] == phase.sizes["alpha"]
+    finally:
+        for value in run.values():
+            getattr(value, "close", lambda: None)()
