@@ -130,22 +130,32 @@ def build_engine(N: int, R: int, x: torch.Tensor, y: torch.Tensor, modules: dict
 
 
 def load_baseline(rev: str) -> None:
-    """Import layout/space/energy/integrate of git revision `rev` as a separate package."""
+    """Import the engine (layout, energy, integrate) of git revision `rev` as a separate package: its whole
+    src/tdlm tree, renamed, so that both the flat layout of old revisions and the tdlm.md one work."""
+    import importlib
+    import io
+    import tarfile
+
     root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True).stdout.strip()
     pkg = "tdlm_baseline"
     where = tempfile.mkdtemp(prefix="tdlm-baseline-")
-    os.makedirs(os.path.join(where, pkg))
-    open(os.path.join(where, pkg, "__init__.py"), "w").close()
-    for mod in ("layout", "space", "energy", "integrate"):
-        text = subprocess.run(
-            ["git", "show", f"{rev}:src/tdlm/{mod}.py"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout
-        with open(os.path.join(where, pkg, mod + ".py"), "w") as f:
-            f.write(text.replace("from tdlm.", f"from {pkg}.").replace("import tdlm.", f"import {pkg}."))
+    archive = subprocess.run(["git", "archive", rev, "src/tdlm"], cwd=root, capture_output=True, check=True).stdout
+    tarfile.open(fileobj=io.BytesIO(archive)).extractall(where, filter="data")
+    os.rename(os.path.join(where, "src", "tdlm"), os.path.join(where, pkg))
+    for folder, _, names in os.walk(os.path.join(where, pkg)):
+        for name in (n for n in names if n.endswith(".py")):
+            path = os.path.join(folder, name)
+            with open(path) as f:
+                text = f.read()
+            with open(path, "w") as f:
+                f.write(
+                    text.replace("from tdlm.", f"from {pkg}.")
+                    .replace("import tdlm.", f"import {pkg}.")
+                    .replace("from tdlm import", f"from {pkg} import")
+                )
     sys.path.insert(0, where)
-    import importlib
-
-    BASELINE.update({m: importlib.import_module(f"{pkg}.{m}") for m in ("layout", "energy", "integrate")})
+    engine = f"{pkg}.md" if os.path.isdir(os.path.join(where, pkg, "md")) else pkg
+    BASELINE.update({m: importlib.import_module(f"{engine}.{m}") for m in ("layout", "energy", "integrate")})
     BASELINE["rev"] = subprocess.run(
         ["git", "rev-parse", "--short", rev], cwd=root, capture_output=True, text=True, check=True
     ).stdout.strip()
