@@ -207,15 +207,12 @@ def _tiny(**changes) -> dict:
     return config
 
 
+# the dry-run cases that tests/workflow/test_config_validation.py does not already run
 WORKFLOW = [
     ("classify-t_w", _tiny(**{"classify/t_w": 999}), ["classify.t_w", "999"]),
     ("classes-leave-no-test", _tiny(**{"data/classes": [1, 5], "grids/0/alpha": {"N": 4, "M": [364]}}), ["no test examples"]),
     ("N-huge", _tiny(**{"grids/0/alpha": {"M": 20, "N": [1000000000]}}), ["resources.simulate.mem_mb", "needs about"]),
     ("run-missing", {k: v for k, v in load_tiny().items() if k != "run"}, ["run:", "does not set `run`"]),
-    ("samples-per-job", _tiny(samples_per_job=5), ["samples_per_job"]),
-    ("eta-1", _tiny(eta=1.0), ["eta"]),
-    ("thermostat", _tiny(thermostat="langevin"), ["thermostat"]),
-    ("unknown-key", _tiny(n_replica=4), ["n_replica"]),
 ]
 
 
