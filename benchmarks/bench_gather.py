@@ -33,9 +33,9 @@ def _params(M: int, N: int, L: int) -> dict:
 
 def point_file(path: Path, M: int, N: int, L: int, rng: np.random.Generator) -> None:
     """One synthetic point: the variables, dims and attributes of a real point file, random float32 values."""
-    from tdlm.storage import provenance, write_atomic
+    from tdlm.storage import point_coords, provenance, write_atomic
 
-    branch, shape = ("sample", "t_w", "time"), (SAMPLES, T_W, TIMES)
+    branch, shape = ("sample", "t_w", "t"), (SAMPLES, T_W, TIMES)
     data = {name: (branch, rng.random(shape, dtype=np.float32)) for name in SCALAR}
     data.update({name: ((*branch, "layer"), rng.random((*shape, L), dtype=np.float32)) for name in LAYERED})
     data.update({name: (("sample", "history_time"), rng.random((SAMPLES, HISTORY), dtype=np.float32)) for name in HISTORY_SCALAR})
@@ -43,12 +43,13 @@ def point_file(path: Path, M: int, N: int, L: int, rng: np.random.Generator) -> 
     coords = {
         "sample": np.arange(SAMPLES),
         "t_w": [100, 1000, 10000, 50000],
-        "time": np.arange(TIMES) * 10000,  # the paper's log grid has 58 points; only the size matters here
+        "t": np.arange(TIMES) * 10000,  # the paper's log grid has 58 points; only the size matters here
         "history_time": np.arange(HISTORY) * 1000,
         "layer": np.arange(1, L + 1),
     }
     attrs = provenance(_params(M, N, L), {"ln_alpha": float(np.log(M / N))})
-    write_atomic(xr.Dataset(data, coords=coords, attrs=attrs), path)
+    ds = xr.Dataset(data, coords=coords, attrs=attrs).expand_dims(["alpha", "L", "T"])  # as gather-point writes it
+    write_atomic(ds.assign_coords(point_coords(M, N, L, 1e-5, dim="point")), path)
 
 
 def make_points(folder: Path, n: int) -> list[Path]:

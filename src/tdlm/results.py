@@ -17,18 +17,28 @@ FILES = {
 TABLES = {"phase_table": "phase.csv", "xi": "xi.csv"}
 
 
+def physical_indexes(ds: xr.Dataset) -> xr.Dataset:
+    """Index M, N and ln_alpha along `alpha` (one at a time in a `sel`: xarray takes one index per dimension
+    and call), where a file has them as plain coordinates along it."""
+    for name in ("ln_alpha", "M", "N"):
+        if name in ds.coords and ds[name].dims == ("alpha",) and name not in ds.indexes:
+            ds = ds.set_xindex(name)
+    return ds
+
+
 def open_run(folder: str | Path) -> dict[str, xr.Dataset | pd.DataFrame]:
     """The datasets of a run that are present, opened lazily (netCDF: `overlaps`, `phase`, `design`,
-    `binary`) or read (tables: `phase_table`, `xi`). Point axes carry M, N and ln_alpha as coordinates on
-    `alpha`, and L and T as their own: select by physics with `ds.where(ds.M == 200, drop=True)` or
-    `ds.swap_dims(alpha="ln_alpha").sel(ln_alpha=2.5, method="nearest")`. Close the datasets when done."""
+    `binary`) or read (tables: `phase_table`, `xi`). The thermal files' `alpha` axis holds alpha = M / N,
+    with M, N and ln_alpha as indexed coordinates on it, and L and T are axes of their own: select by
+    physics with `ds.sel(alpha=12.5)`, `ds.sel(ln_alpha=2.5, method="nearest")`, `ds.sel(M=200).sel(N=16)`,
+    `ds.sel(L=8, T=1e-5)`. Close the datasets when done."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"open_run: no run folder {folder}")
     found: dict[str, xr.Dataset | pd.DataFrame] = {}
     for role, name in FILES.items():
         if (folder / name).is_file():
-            found[role] = xr.open_dataset(folder / name, engine="netcdf4")
+            found[role] = physical_indexes(xr.open_dataset(folder / name, engine="netcdf4"))
     for role, name in TABLES.items():
         if (folder / name).is_file():
             found[role] = pd.read_csv(folder / name)

@@ -1,4 +1,4 @@
-"""Per-job netCDF output: named dimensions, CF-1.12 attributes and the job's full provenance."""
+"""Per-job netCDF output: named dimensions, CF-1.11 attributes and the job's full provenance."""
 
 from __future__ import annotations
 
@@ -17,19 +17,19 @@ import xarray as xr
 import tdlm
 
 BRANCH_DIMS = {
-    "energy_layer": ("sample", "t_w", "time", "replica", "layer"),
-    "kinetic_temperature": ("sample", "t_w", "time", "replica"),
-    "accuracy": ("sample", "t_w", "time", "replica"),
-    "accuracy_tanh": ("sample", "t_w", "time", "replica"),
-    "c": ("sample", "t_w", "time", "replica", "layer"),
-    "c_norm": ("sample", "t_w", "time", "replica", "layer"),
-    "C": ("sample", "t_w", "time", "replica", "layer"),
-    "C_norm": ("sample", "t_w", "time", "replica", "layer"),
-    "q": ("sample", "t_w", "time", "pair", "layer"),
-    "q_norm": ("sample", "t_w", "time", "pair", "layer"),
-    "Q": ("sample", "t_w", "time", "pair", "layer"),
-    "Q_norm": ("sample", "t_w", "time", "pair", "layer"),
-    "q_test": ("sample", "t_w", "time", "pair", "layer"),
+    "energy_layer": ("sample", "t_w", "t", "replica", "layer"),
+    "kinetic_temperature": ("sample", "t_w", "t", "replica"),
+    "accuracy": ("sample", "t_w", "t", "replica"),
+    "accuracy_tanh": ("sample", "t_w", "t", "replica"),
+    "c": ("sample", "t_w", "t", "replica", "layer"),
+    "c_norm": ("sample", "t_w", "t", "replica", "layer"),
+    "C": ("sample", "t_w", "t", "replica", "layer"),
+    "C_norm": ("sample", "t_w", "t", "replica", "layer"),
+    "q": ("sample", "t_w", "t", "pair", "layer"),
+    "q_norm": ("sample", "t_w", "t", "pair", "layer"),
+    "Q": ("sample", "t_w", "t", "pair", "layer"),
+    "Q_norm": ("sample", "t_w", "t", "pair", "layer"),
+    "q_test": ("sample", "t_w", "t", "pair", "layer"),
     "history_energy_layer": ("sample", "history_time", "layer"),
     "history_accuracy": ("sample", "history_time"),
     "history_accuracy_tanh": ("sample", "history_time"),
@@ -102,15 +102,67 @@ def attr_value(value: Any) -> Any:
     return value
 
 
-def provenance(params_flat: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """Global attributes: CF metadata, every parameter (as `param_<key>`), software and machine."""
+# CF metadata of the coordinates every file shares; every model quantity is in reduced units (m = k_B = 1)
+COORD_ATTRS = {
+    "alpha": {"long_name": "storage ratio alpha = M / N", "units": "1"},
+    "M": {"long_name": "number of training examples M", "units": "1"},
+    "N": {"long_name": "width N of the hidden layers", "units": "1"},
+    "ln_alpha": {"long_name": "ln(M / N)", "units": "1"},
+    "L": {"long_name": "depth L (number of weight layers)", "units": "1"},
+    "T": {"long_name": "temperature T (k_B = 1)", "units": "1"},
+    "sample": {"long_name": "independent sample (data draw and initial state)", "units": "1"},
+    "replica": {"long_name": "replica branched at t_w", "units": "1"},
+    "pair": {"long_name": "pair of replicas (a, b), a < b", "units": "1"},
+    "pair_a": {"long_name": "first replica of the pair", "units": "1"},
+    "pair_b": {"long_name": "second replica of the pair", "units": "1"},
+    "weight_layer": {"long_name": "layer of each flattened weight", "units": "1"},
+    "spin_layer": {"long_name": "layer of each flattened hidden neuron", "units": "1"},
+}
+POINT_COORDS = ("alpha", "M", "N", "ln_alpha", "L", "T")
+
+
+def point_coords(M: int, N: int, L: int, T: float, dim: str | None = None) -> dict[str, Any]:
+    """The physical coordinates of one point (M, N, L, T): scalars, or along length-1 dimensions
+    (`dim="point"`) so that xr.open_mfdataset/combine_by_coords stacks point files into a sweep."""
+    values = {"alpha": M / N, "M": M, "N": N, "ln_alpha": float(np.log(M / N)), "L": L, "T": float(T)}
+    if dim is None:
+        return {name: ((), value, COORD_ATTRS[name]) for name, value in values.items()}
+    along = {"M": "alpha", "N": "alpha", "ln_alpha": "alpha"}
+    return {name: (along.get(name, name), [value], COORD_ATTRS[name]) for name, value in values.items()}
+
+
+def with_cf(ds: xr.Dataset) -> xr.Dataset:
+    """Units on every variable (everything here is dimensionless, "1") and long names on the coordinates."""
+    for name, var in ds.variables.items():
+        for key, value in COORD_ATTRS.get(name, {}).items():
+            var.attrs.setdefault(key, value)
+        var.attrs.setdefault("units", "1")
+        if name in ds.coords:
+            var.attrs.setdefault("long_name", name)
+    return ds
+
+
+def history_line(step: str) -> str:
+    return f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} {step} (tdlm {tdlm.__version__})"
+
+
+def appended_history(previous: str | None, step: str) -> str:
+    """CF `history`: the input's lines, then one line for this step."""
+    return f"{previous}\n{history_line(step)}" if previous else history_line(step)
+
+
+def provenance(
+    params_flat: dict[str, Any], extra: dict[str, Any], step: str = "tdlm", history: str | None = None
+) -> dict[str, Any]:
+    """Global attributes: CF metadata, every parameter (as `param_<key>`), software and machine. `step`
+    names what wrote the file; `history` is its input's, when the step rewrites a file (appended to)."""
     attrs: dict[str, Any] = {
-        "Conventions": "CF-1.12",
+        "Conventions": "CF-1.11",
         "title": "Thermal deep learning machine: Langevin MD of neurons and weights",
         "institution": "tdlm",
         "source": f"tdlm {tdlm.__version__}",
         "references": "G. Huang, L. S. Chan, H. Yoshino, G. Zhang, Y. Jin, arXiv:2506.06789 (2025)",
-        "history": f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} written by tdlm {tdlm.__version__}",
+        "history": appended_history(history, step),
         "tdlm_version": tdlm.__version__,
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
@@ -123,12 +175,15 @@ def provenance(params_flat: dict[str, Any], extra: dict[str, Any]) -> dict[str, 
     return attrs
 
 
-def write_atomic(ds: xr.Dataset, out: str | Path, compress: bool = False) -> None:
-    """Write to a hidden temporary name beside `out`, then rename: no half-written file ever has the final name."""
+def write_atomic(ds: xr.Dataset, out: str | Path) -> None:
+    """Write to a hidden temporary name beside `out`, then rename: no half-written file ever has the final name.
+    Data are compressed (zlib); coordinates get CF metadata and no _FillValue (a coordinate has no gaps)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    encoding = {name: {"zlib": True, "complevel": 4} for name in ds.data_vars} if compress else None
+    ds = with_cf(ds.copy())
+    encoding = {name: {"_FillValue": None} for name in ds.coords}
+    encoding.update({name: {"zlib": True, "complevel": 4} for name in ds.data_vars})
     try:
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
         atomic_replace(tmp, out)
@@ -150,7 +205,7 @@ def build_dataset(
     ds["history_energy"] = ds["history_energy_layer"].sum("layer")
     for name in ds.data_vars:
         ds[name].attrs["long_name"] = DESCRIPTIONS.get(name, name)
-    ds["time"].attrs.update(long_name="MD steps since t_w", units="1")
+    ds["t"].attrs.update(long_name="MD steps since t_w", units="1")
     ds["t_w"].attrs.update(long_name="waiting time (MD steps) at which the replicas branched", units="1")
     ds["history_time"].attrs.update(long_name="MD steps since t = 0 (before branching)", units="1")
     ds["layer"].attrs["long_name"] = "layer index: weights J_1..J_L, spins S_1..S_{L-1}"

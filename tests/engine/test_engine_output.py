@@ -31,7 +31,7 @@ def test_variables_and_dimensions(out):
     params, ds = out
     for name in BRANCH_VARS:
         assert name in ds.data_vars, name
-        assert {"sample", "t_w", "time"} <= set(ds[name].dims), name
+        assert {"sample", "t_w", "t"} <= set(ds[name].dims), name
     for name in SPIN_VARS + WEIGHT_VARS + ("energy_layer",):
         assert "layer" in ds[name].dims
     assert ds["q"].sizes["pair"] == params.n_replicas * (params.n_replicas - 1) // 2
@@ -39,7 +39,7 @@ def test_variables_and_dimensions(out):
     np.testing.assert_array_equal(ds["layer"].values, np.arange(1, params.L + 1))
     np.testing.assert_array_equal(ds["t_w"].values, sorted(params.t_w))
     np.testing.assert_array_equal(ds["sample"].values, params.samples)
-    assert ds["time"].attrs.get("long_name") and ds["time"].attrs.get("units") is not None
+    assert ds["t"].attrs.get("long_name") and ds["t"].attrs.get("units") is not None
     for name in BRANCH_VARS:
         assert ds[name].attrs.get("long_name"), name
     pairs = list(zip(ds["pair_a"].values, ds["pair_b"].values))
@@ -48,7 +48,7 @@ def test_variables_and_dimensions(out):
 
 def test_time_grids_are_logarithmic(out):
     params, ds = out
-    time = ds["time"].values
+    time = ds["t"].values
     assert time[0] == 0 and time[-1] == params.t_star and np.all(np.diff(time) > 0)
     np.testing.assert_array_equal(time, log_grid(params.t_star, params.record_per_decade))
     ratio = time[2:] / time[1:-1]
@@ -74,7 +74,7 @@ def test_spin_variables_are_nan_only_at_layer_L(out):
 def test_attributes_hold_every_parameter(out):
     params, ds = out
     a = ds.attrs
-    assert a["Conventions"] == "CF-1.12"
+    assert a["Conventions"] == "CF-1.11"
     assert a["tdlm_version"] == tdlm.__version__
     assert a["device"] == "cpu"
     flat = json.loads(a["params_json"])
@@ -96,7 +96,7 @@ def test_attributes_hold_every_parameter(out):
 def test_time_zero_overlaps(out):
     """At t = 0 every replica sits on the snapshot: normalised overlaps are 1, q = c and Q = C per branch."""
     params, ds = out
-    t0 = ds.sel(time=0)
+    t0 = ds.sel(t=0)
     spin_layers = slice(1, params.L - 1)
     for name in ("c_norm", "q_norm"):
         np.testing.assert_allclose(t0[name].sel(layer=spin_layers).values, 1.0, rtol=1e-5)
@@ -159,7 +159,7 @@ def test_final_snapshot_reproduces_last_observables(out):
     params, ds = out
     x, y, x_test, y_test = _digits_data(ds, params)
     assert x.shape == (params.M, ds.attrs["widths"][0])
-    last = ds.sel(time=params.t_star).isel(sample=0)
+    last = ds.sel(t=params.t_star).isel(sample=0)
     R = params.n_replicas
     for i in range(len(params.t_w)):
         configs = [_final_config(ds, params, i, r) for r in range(R)]
@@ -190,7 +190,7 @@ def test_final_snapshot_reproduces_last_observables(out):
                 q = np.sum(Sa[l - 1] * Sb[l - 1]) / (params.M * Sa[l - 1].shape[1])
                 np.testing.assert_allclose(last["q"].values[i, p, l - 1], q, rtol=1e-4, atol=1e-6)
         # auto-correlations: c(t*) = c_norm(t*) |S(t*)| |S(t_w)| / n with |S(t_w)|^2 = n c(0)
-        first = ds.sel(time=0).isel(sample=0)
+        first = ds.sel(t=0).isel(sample=0)
         for r, (J, S) in enumerate(configs):
             for l in range(1, params.L + 1):
                 n = J[l - 1].size
@@ -220,7 +220,7 @@ def test_branch_at_t_w_zero_sees_the_uniform_initial_state(tiny, tmp_path, load_
     params = build({**tiny, "t_w": [0, 5], "t_star": 10})
     run(params, tmp_path / "tw0.nc")
     ds = load_nc(tmp_path / "tw0.nc")
-    t0 = ds.sel(t_w=0, time=0).isel(sample=0, replica=0)
+    t0 = ds.sel(t_w=0, t=0).isel(sample=0, replica=0)
     widths = [int(w) for w in np.atleast_1d(ds.attrs["widths"])]
     for l in range(1, params.L + 1):
         n = widths[l] * widths[l - 1]
@@ -229,7 +229,7 @@ def test_branch_at_t_w_zero_sees_the_uniform_initial_state(tiny, tmp_path, load_
         n = widths[l] * params.M
         assert abs(float(t0["c"].sel(layer=l)) - 1 / 3) < 5 * math.sqrt(4 / 45 / n), l
     np.testing.assert_allclose(
-        ds["energy_layer"].sel(t_w=0, time=0).isel(sample=0).values,
+        ds["energy_layer"].sel(t_w=0, t=0).isel(sample=0).values,
         np.broadcast_to(ds["history_energy_layer"].sel(history_time=0).isel(sample=0).values, (params.n_replicas, params.L)),
         rtol=1e-5,
     )
@@ -239,7 +239,7 @@ def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
     """storage.write_atomic: an error while writing leaves neither a partial file nor a temporary behind."""
     import xarray as xr
 
-    from tdlm.storage import write_atomic
+    from tdlm.storage import with_cf, write_atomic
 
     out = tmp_path / "job.nc"
     good = xr.Dataset({"a": ("x", np.arange(3.0))})
@@ -249,7 +249,7 @@ def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
     with pytest.raises(TypeError):
         write_atomic(bad, out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["job.nc"]
-    xr.testing.assert_identical(xr.load_dataset(out), good)
+    xr.testing.assert_identical(xr.load_dataset(out), with_cf(good.copy()))  # as written: with its CF units
     (tmp_path / "new").mkdir()
     with pytest.raises(TypeError):
         write_atomic(bad, tmp_path / "new" / "x.nc")

@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from tdlm.md.params import build
-from tdlm.storage import BRANCH_DIMS, build_dataset, provenance, write_atomic
+from tdlm.storage import BRANCH_DIMS, build_dataset, point_coords, provenance, write_atomic
 
 # a small but complete workflow config (the keys the schema requires plus the shared simulate keys)
 BASE_CONFIG: dict[str, Any] = {
@@ -83,7 +83,7 @@ def make_job(
     sizes = {
         "sample": len(samples),
         "t_w": len(t_w),
-        "time": len(TIMES),
+        "t": len(TIMES),
         "replica": n_replicas,
         "pair": n_pairs,
         "layer": L,
@@ -96,11 +96,12 @@ def make_job(
     coords = {
         "sample": np.asarray(samples),
         "t_w": np.asarray(t_w),
-        "time": TIMES,
+        "t": TIMES,
         "history_time": HISTORY_TIMES,
         "replica": np.arange(n_replicas),
         "pair": np.arange(n_pairs),
         "layer": np.arange(1, L + 1),
+        **point_coords(M, N, L, T),
     }
     attrs = provenance(params.flat(), {"noise_seed": 12345 + int(samples[0]), "ln_alpha": float(np.log(M / N))})
     ds = build_dataset(records, coords, {}, attrs)
@@ -128,7 +129,7 @@ def synthetic_overlaps(n_sample=3, spread=0.05, seed=0, t_ws=(10, 100)) -> xr.Da
     rng = np.random.default_rng(seed)
     Ls, n_layer, times = [3, 6], 6, np.array([0, 10, 100, 1000])
     shape = (2, len(Ls), 1, n_sample, len(t_ws), len(times), n_layer)
-    dims = ("alpha", "L", "T", "sample", "t_w", "time", "layer")
+    dims = ("alpha", "L", "T", "sample", "t_w", "t", "layer")
     names = ("q", "Q", "q_test", "c", "C", "q_norm", "Q_norm", "c_norm", "C_norm")
     data = {name: np.full(shape, np.nan) for name in names}
     for (a, j), mean in THRESHOLD_CASES.items():
@@ -146,7 +147,7 @@ def synthetic_overlaps(n_sample=3, spread=0.05, seed=0, t_ws=(10, 100)) -> xr.Da
         "T": [1e-5],
         "sample": np.arange(n_sample),
         "t_w": list(t_ws),
-        "time": times,
+        "t": times,
         "layer": np.arange(1, n_layer + 1),
         "M": ("alpha", [200, 200]),
         "N": ("alpha", [16, 8]),

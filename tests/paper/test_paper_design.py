@@ -114,7 +114,7 @@ def test_design_space_from_job_files(tmp_path, spins):
     ds = design_space(files, layers=[1, 3], bins=10)
     assert ds.sizes["config"] == 9 and list(ds.layer.values) == [1, 3]
     assert list(ds.config_sample.values) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
-    assert ds.attrs["design_t_w"] == 100 and "params_json" in ds.attrs and ds.attrs["Conventions"] == "CF-1.12"
+    assert ds.attrs["design_t_w"] == 100 and "params_json" in ds.attrs and ds.attrs["Conventions"] == "CF-1.11"
     Q = ds.Q_matrix.sel(panel=0).values
     assert np.isfinite(Q).all() and np.allclose(Q, Q.T)
     assert sorted(ds.Q_order.sel(panel=0).values.tolist()) == list(range(9))

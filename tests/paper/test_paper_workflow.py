@@ -11,6 +11,8 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 import yaml
@@ -87,6 +89,10 @@ def test_smoke_every_plotted_array_is_non_empty_and_finite(smoke):
     assert list(plotted) == list(FIGURES)
     for name, entry in plotted.items():
         assert entry["title"] and entry["arrays"], name
+        # the CSV beside each figure holds the same arrays, value by value
+        table = pd.read_csv(results / "figures" / "paper" / f"{name}.csv")
+        assert set(table["array"]) == set(entry["arrays"]), name
+        assert len(table) == sum(np.asarray(v, dtype=float).size for v in entry["arrays"].values()), name
         for key, values in entry["arrays"].items():
             flat = values if isinstance(values, list) else [values]
             while flat and isinstance(flat[0], list):

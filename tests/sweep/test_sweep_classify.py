@@ -72,7 +72,7 @@ def test_liquid_depth_without_padding_would_differ():
 def test_classify_flags_follow_q_star_threshold_and_sem(n_sample, spread, seed):
     overlaps = synthetic_overlaps(n_sample, spread, seed)
     out = classify(overlaps, threshold=THR, n_sigma=2.0)
-    final = overlaps.q_norm.isel(t_w=-1, time=-1)
+    final = overlaps.q_norm.isel(t_w=-1, t=-1)
     q_star, sem = final.mean("sample"), final.std("sample", ddof=1) / np.sqrt(n_sample)
     np.testing.assert_allclose(out.q_star, q_star)
     np.testing.assert_allclose(out.q_star_sem, sem)
@@ -153,7 +153,7 @@ def test_classify_reads_t_star_at_the_chosen_t_w():
     out = classify(overlaps, threshold=THR)
     assert out.attrs["classify_t_w"] == 100 and out.attrs["classify_t_star"] == 1000
     early = classify(overlaps, threshold=THR, t_w=10)
-    np.testing.assert_allclose(early.q_star, overlaps.q_norm.sel(t_w=10).isel(time=-1).mean("sample"))
+    np.testing.assert_allclose(early.q_star, overlaps.q_norm.sel(t_w=10).isel(t=-1).mean("sample"))
     assert early.attrs["classify_t_w"] == 10
     with pytest.raises(ValueError, match=r"classify.t_w: 55 .*allowed values: \[10, 100\]"):
         classify(overlaps, t_w=55)
@@ -188,14 +188,14 @@ def _small_spin_overlaps(q0: float = 0.03) -> xr.Dataset:
         data[name] = np.nan_to_num(raw, nan=0.5)
         data[f"{name}_norm"] = np.nan_to_num(norm, nan=0.5)
     data["q_norm"], data["c_norm"] = norm, norm
-    dims = ("alpha", "L", "T", "sample", "t_w", "time", "layer")
+    dims = ("alpha", "L", "T", "sample", "t_w", "t", "layer")
     coords = {
         "alpha": [0],
         "L": [4],
         "T": [1e-5],
         "sample": np.arange(n_sample),
         "t_w": [50],
-        "time": times,
+        "t": times,
         "layer": np.arange(1, 5),
         "M": ("alpha", [200]),
         "N": ("alpha", [4]),
@@ -225,7 +225,7 @@ def test_small_spins_raw_overlap_calls_the_frozen_layer_liquid():
     out = classify(ds, threshold=THR, overlap="q")
     flags = out.phase.isel(alpha=0, L=0, T=0).values
     assert flags[:3].tolist() == [LIQUID, LIQUID, SOLID]
-    assert float(ds.q.isel(time=0).sel(layer=2).max()) < THR  # liquid by this measure before anything moved
+    assert float(ds.q.isel(t=0).sel(layer=2).max()) < THR  # liquid by this measure before anything moved
     assert out.attrs["classify_overlap"] == "q" and out.attrs["classify_variable"] == "q_raw_star"
     assert out.phase.attrs["variable"] == "q_raw_star"
     normalised = classify(ds, threshold=THR)

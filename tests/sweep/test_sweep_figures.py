@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -35,15 +37,42 @@ def phase():
     return classify(synthetic_overlaps(3, 0.05, 0), threshold=math.exp(-1))
 
 
+def _figure_files(stem):
+    return [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+
+
 def test_phase_diagram_files(phase, tmp_path):
     stem = tmp_path / "sub" / "phase_diagram"  # the folder is created
-    assert_png_pdf(phase_diagram(phase, stem), stem)
+    fig = phase_diagram(phase, stem)
+    assert_png_pdf(_figure_files(stem), stem)
+    # the CSV beside it holds what was drawn: every hidden layer's phase and each point's xi_s
+    table = pd.read_csv(stem.with_suffix(".csv"))
+    assert len(table) == phase.sizes["alpha"] * sum(int(L) - 1 for L in phase.L.values)
+    for row in table.itertuples(index=False):
+        cell = phase.isel(T=0).sel(L=row.L).isel(alpha=int(np.flatnonzero(phase.N.values == row.N)[0]))
+        assert row.q_star == pytest.approx(float(cell.q_star.sel(layer=row.layer)))
+        assert row.xi_solid == pytest.approx(float(cell.xi_solid))
+    assert [len(ax.collections) > 0 for ax in fig.axes[:1]] == [True]  # the Figure comes back, drawn
+
+
+def test_figures_draw_into_given_axes(phase):
+    fig, axes = plt.subplots(1, 3)
+    assert phase_diagram(phase, axes=axes[:2]) is fig
+    assert q_star_heatmap(phase, 6, ax=axes[2]) is fig
+    assert axes[0].collections and axes[1].lines and axes[2].collections
+    plt.close(fig)
 
 
 @pytest.mark.parametrize("L", [3, 6])
 def test_q_star_heatmap_files(phase, tmp_path, L):
     stem = tmp_path / f"q_star_L{L}"
-    assert_png_pdf(q_star_heatmap(phase, L, stem), stem)
+    q_star_heatmap(phase, L, stem)
+    assert_png_pdf(_figure_files(stem), stem)
+    cells = pd.read_csv(stem.with_suffix(".csv"))
+    ln_alpha, rows, _ = heatmap_rows(phase.isel(T=0).sel(L=L), "q_star", L)
+    assert len(cells) == rows.size and set(cells["layer"]) == set(range(1, L))
+    np.testing.assert_allclose(cells["q_star"].to_numpy(), rows.ravel())
+    np.testing.assert_allclose(np.unique(cells["ln_alpha"]), np.sort(ln_alpha))
 
 
 def test_q_star_heatmap_without_data_raises(phase, tmp_path):
@@ -61,6 +90,7 @@ def test_plot_phase_cli(phase, tmp_path):
     assert proc.returncode == 0, proc.stderr
     for stem in ["phase_diagram"] + [f"q_star_L{int(L)}" for L in phase.L.values]:
         assert_png_pdf([out / f"{stem}.png", out / f"{stem}.pdf"], out / stem)
+        assert len(pd.read_csv(out / f"{stem}.csv")) > 0
 
 
 def test_heatmap_rows_sort_and_average_equal_ln_alpha():

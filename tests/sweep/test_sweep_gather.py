@@ -16,7 +16,12 @@ ALL_VARS = set(REPLICA_VARS) | set(PAIR_VARS) | set(HISTORY_VARS)
 def test_gather_point_concatenates_samples_and_reduces_replicas(job_factory, tmp_path):
     # job files given out of order, with uneven sample groups (as samples_per_job = 2 with 5 samples)
     jobs = [job_factory(f"job~{j}.nc", samples=s) for j, s in [(2, (4,)), (0, (0, 1)), (1, (2, 3))]]
-    ds = gather_point([p for p, _ in jobs], tmp_path / "point.nc")
+    written = gather_point([p for p, _ in jobs], tmp_path / "point.nc")
+    # the point's physical coordinates, along length-1 point dimensions
+    assert {d: written.sizes[d] for d in ("alpha", "L", "T")} == {"alpha": 1, "L": 1, "T": 1}
+    assert (written.alpha.item(), written.M.item(), written.N.item(), written.L.item()) == (5.0, 20, 4, 3)
+    assert written.ln_alpha.item() == pytest.approx(np.log(5.0)) and written.T.item() == pytest.approx(1e-5)
+    ds = written.isel(alpha=0, L=0, T=0)
     assert ds.sample.values.tolist() == [0, 1, 2, 3, 4]
     assert set(ds.data_vars) == ALL_VARS
     assert "replica" not in ds.dims and "pair" not in ds.dims
@@ -48,7 +53,9 @@ def test_gather_point_concatenates_samples_and_reduces_replicas(job_factory, tmp
     assert sorted(tuple(s["samples"]) for s in sources) == [(0, 1), (2, 3), (4,)]
     # written atomically to the final name and readable
     on_disk = xr.load_dataset(tmp_path / "point.nc")
-    xr.testing.assert_allclose(on_disk.drop_attrs(), ds.drop_attrs())
+    xr.testing.assert_allclose(on_disk.drop_attrs(), written.drop_attrs())
+    with xr.open_dataset(jobs[0][0]) as job:
+        assert on_disk.q.dtype == job.q.dtype  # the jobs' precision is kept
     assert not list(tmp_path.glob(".*tmp*"))
 
 
@@ -128,7 +135,7 @@ def test_gather_sweep_outer_join_over_layers(job_factory, tmp_path):
     }
     for M, N, L, samples in spec:
         a = int(np.flatnonzero(ds.N.values == N)[0])
-        point = xr.load_dataset(tmp_path / f"point_M{M}_N{N}_L{L}.nc")
+        point = xr.load_dataset(tmp_path / f"point_M{M}_N{N}_L{L}.nc").isel(alpha=0, L=0, T=0)
         cell = ds.isel(alpha=a, T=0).sel(L=L)
         # values copied into the first L layers and the point's samples
         np.testing.assert_allclose(cell.C.isel(sample=slice(0, len(samples)), layer=slice(0, L)), point.C.transpose(*cell.C.dims))
@@ -188,6 +195,7 @@ def test_gather_real_simulate_outputs(tmp_path):
         points.append(tmp_path / f"point_L{L}.nc")
     ds = gather_sweep(points, tmp_path / "overlaps.nc")
     assert dict(ds.sizes)["layer"] == 3 and ds.sizes["sample"] == 2
+    assert ds.q.dtype == np.float32 and ds.q.encoding["zlib"]  # the jobs computed float32; compressed
     assert ds.q.sel(L=2).sel(layer=1).notnull().all()
     assert ds.q.sel(L=2).sel(layer=slice(2, None)).isnull().all()
     assert ds.C.sel(L=2).sel(layer=2).notnull().all() and ds.C.sel(L=2).sel(layer=3).isnull().all()
@@ -195,5 +203,32 @@ def test_gather_real_simulate_outputs(tmp_path):
     # coordinates live in (-1, 1): raw overlaps are at most 1 in magnitude; at t = 0, right after
     # branching, the replicas coincide, so the normalised overlaps are exactly 1
     assert (np.abs(ds.q.sel(layer=1)) <= 1 + 1e-6).all()
-    np.testing.assert_allclose(ds.q_norm.sel(L=3).sel(layer=[1, 2]).isel(time=0), 1.0, atol=1e-5)
-    np.testing.assert_allclose(ds.Q_norm.sel(L=3).isel(time=0), 1.0, atol=1e-5)
+    np.testing.assert_allclose(ds.q_norm.sel(L=3).sel(layer=[1, 2]).isel(t=0), 1.0, atol=1e-5)
+    np.testing.assert_allclose(ds.Q_norm.sel(L=3).isel(t=0), 1.0, atol=1e-5)
+
+
+def test_point_files_combine_with_open_mfdataset_and_select_by_physics(job_factory, tmp_path):
+    # a full 2 x 2 grid of (alpha, L), two samples each: the point files alone make the sweep
+    spec = [(20, N, L, (0, 1)) for N in (4, 2) for L in (2, 4)]
+    points = _points(job_factory, tmp_path, spec)
+    sweep = gather_sweep(points, tmp_path / "overlaps.nc").load()
+    with xr.open_mfdataset(points, engine="netcdf4", combine="by_coords", join="outer", data_vars="minimal") as combined:
+        combined = combined.load()
+    assert {d: combined.sizes[d] for d in ("alpha", "L", "T", "layer")} == {"alpha": 2, "L": 2, "T": 1, "layer": 4}
+    for name in ALL_VARS:
+        xr.testing.assert_allclose(combined[name].transpose(*sweep[name].dims), sweep[name])
+    for name in ("M", "N", "ln_alpha"):
+        np.testing.assert_array_equal(combined[name].values, sweep[name].values)
+    # the sweep file is selected by physics: alpha = M / N, ln alpha (nearest), L, T
+    np.testing.assert_array_equal(sweep.alpha.values, [5.0, 10.0])
+    one = sweep.sel(alpha=10.0, L=4).sel(T=1e-5, method="nearest")
+    with xr.open_dataset(tmp_path / "point_M20_N2_L4.nc") as point:
+        np.testing.assert_allclose(one.C.transpose(*point.C.dims[3:]), point.C.isel(alpha=0, L=0, T=0))
+    assert sweep.set_xindex("ln_alpha").sel(ln_alpha=2.2, method="nearest").N.item() == 2
+    # CF: long names and units on every coordinate, kept through gather, no _FillValue on coordinates
+    with xr.open_dataset(tmp_path / "overlaps.nc", decode_cf=False) as raw:
+        for name in raw.coords:
+            assert raw[name].attrs.get("long_name") and raw[name].attrs.get("units"), name
+            assert "_FillValue" not in raw[name].attrs, name
+        assert raw["t"].attrs["long_name"] == "MD steps since t_w"
+        assert len(raw.attrs["history"].splitlines()) == 3  # job, point, sweep

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 import yaml
@@ -41,3 +42,4 @@ def test_both_families_end_to_end(tmp_path):
     for stem in ("binary_phase_diagram", "families", "phase_diagram"):
         assert (out / "figures" / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (out / "figures" / f"{stem}.pdf").read_bytes()[:5] == b"%PDF-"
+        assert len(pd.read_csv(out / "figures" / f"{stem}.csv")) > 0, stem  # the drawn values beside it

@@ -121,7 +121,7 @@ def test_overlaps_has_every_observable(sweep, overlaps, phase):
         assert name in overlaps
     assert overlaps.sizes["sample"] == config["samples"]
     assert overlaps.t_w.values.tolist() == sorted(config["t_w"])
-    assert int(overlaps.time[-1]) == config["t_star"]
+    assert int(overlaps.t[-1]) == config["t_star"]
     # weights are defined on layers 1..L, spins on 1..L-1, nothing beyond L
     for j, L in enumerate(overlaps.L.values):
         cell = overlaps.isel(L=j)
@@ -130,7 +130,7 @@ def test_overlaps_has_every_observable(sweep, overlaps, phase):
     # phase.nc's q* is overlaps' normalised q at t = t*, largest t_w, mean over samples; q_raw_star the raw q
     assert phase.attrs["classify_overlap"] == config["classify"].get("overlap", "q_norm") == "q_norm"
     for star, source in (("q_star", "q_norm"), ("q_raw_star", "q"), ("Q_star", "Q_norm"), ("c_raw_star", "c")):
-        expected = overlaps[source].sel(t_w=max(config["t_w"])).isel(time=-1).mean("sample")
+        expected = overlaps[source].sel(t_w=max(config["t_w"])).isel(t=-1).mean("sample")
         np.testing.assert_allclose(phase[star], expected.transpose(*phase[star].dims), rtol=1e-6)
     params = json.loads(overlaps.attrs["params_json"])
     assert params["n_replicas"] == config["n_replicas"] and params["seed"] == config["seed"]
@@ -201,3 +201,43 @@ def test_open_run_gives_every_dataset_with_physical_coordinates(sweep, phase):
     finally:
         for value in run.values():
             getattr(value, "close", lambda: None)()
+
+
+def test_output_files_pass_the_cf_checker_and_carry_their_history(sweep):
+    from helpers.cf import cf_errors
+
+    _, out, _ = sweep
+    job, point = next(out.glob("sims/**/*.nc")), next(out.glob("points/**/*.nc"))
+    files = {"job": job, "point": point, "overlaps": out / "overlaps.nc", "phase": out / "phase.nc"}
+    for role, path in files.items():
+        assert cf_errors(path) == [], role
+    steps = {"job": 1, "point": 2, "overlaps": 3, "phase": 4}  # each step that rewrites a file appends a line
+    for role, path in files.items():
+        with xr.open_dataset(path) as ds:
+            history = ds.attrs["history"].splitlines()
+            assert len(history) == steps[role], (role, history)
+            assert "tdlm simulate" in history[0], (role, history)
+            if role != "phase":
+                assert ds.q_norm.dtype == np.float32, role  # the jobs computed float32
+            assert all(ds[name].encoding.get("zlib") for name in ds.data_vars), role
+    with xr.open_dataset(out / "phase.nc") as phase:
+        assert "tdlm classify" in phase.attrs["history"].splitlines()[-1]
+
+
+def test_example_notebook_runs_on_the_finished_run(sweep, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    from helpers.workflow import REPO
+
+    _, out, _ = sweep
+    monkeypatch.setenv("TDLM_RUN", str(out))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    notebook = nbformat.read(REPO / "examples" / "phase_diagram.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(out)}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 2  # the phase diagram and the q*_l profile
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "xi_s =" in text and "phase_table" in text

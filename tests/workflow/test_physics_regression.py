@@ -61,7 +61,7 @@ def test_classified_on_the_normalised_overlap(physics_run):
     # the normalised overlap of two replicas is 1 at t = 0 in every hidden layer; the raw one is not
     overlaps = xr.load_dataset(out / "overlaps.nc")
     L = int(phase.L.max())
-    at0 = overlaps.sel(L=L).isel(time=0, T=0).sel(layer=slice(1, L - 1))
+    at0 = overlaps.sel(L=L).isel(t=0, T=0).sel(layer=slice(1, L - 1))
     np.testing.assert_allclose(at0.q_norm.values, 1.0, atol=1e-5)
     assert float(at0.q.max()) < 0.5  # unsaturated spins: raw q(t = 0) = <S^2>, far below 1
 

@@ -15,7 +15,7 @@ from tdlm.md.observables import pair_index
 from tdlm.md.params import SimParams
 from tdlm.md.run import Runner
 from tdlm.md.setup import noise_seed, prepare, sample_seeds
-from tdlm.storage import build_dataset, check_writable, provenance, write_atomic
+from tdlm.storage import build_dataset, check_writable, point_coords, provenance, write_atomic
 
 log = logging.getLogger("tdlm")
 
@@ -38,7 +38,10 @@ def run(params: SimParams, out: str | Path, record_divergence: bool = False) -> 
         return _run(params, out)
     except Divergence as err:
         log.error("diverged: %s; recorded in %s (no observables)", err, out)
-        ds = xr.Dataset(attrs=provenance(params.flat(), {"diverged": 1, "divergence": str(err)}))
+        ds = xr.Dataset(
+            coords=point_coords(params.M, params.N, params.L, params.T),
+            attrs=provenance(params.flat(), {"diverged": 1, "divergence": str(err)}, step="tdlm simulate"),
+        )
         write_atomic(ds, out)
         return ds
 
@@ -69,7 +72,7 @@ def _run(params: SimParams, out: str | Path) -> xr.Dataset:
     coords = {
         "sample": np.asarray(params.samples),
         "t_w": np.asarray(setup.t_w),
-        "time": setup.branch_times,
+        "t": setup.branch_times,
         "history_time": setup.history_times,
         "replica": np.arange(R),
         "pair": np.arange(len(a)),
@@ -77,6 +80,7 @@ def _run(params: SimParams, out: str | Path) -> xr.Dataset:
         "pair_b": ("pair", b.numpy()),
         "layer": np.arange(1, layout.L + 1),
         "weight_layer": ("weight_index", weight_layer),
+        **point_coords(params.M, params.N, params.L, params.T),
     }
     if params.store_spins:
         snapshots["S_final"] = (("sample", "t_w", "replica", "spin_index"), per_config("spins"))
@@ -107,7 +111,7 @@ def _run(params: SimParams, out: str | Path) -> xr.Dataset:
         f"{NOISE_CHUNK} coordinates draws each piece of {NOISE_CHUNK} from its own generator, reseeded every step "
         "from the main one (independent of the number of threads)",
     }
-    ds = build_dataset(recorder.arrays, coords, snapshots, provenance(params.flat(), extra))
+    ds = build_dataset(recorder.arrays, coords, snapshots, provenance(params.flat(), extra, step="tdlm simulate"))
     write_atomic(ds, out)
     ckpt.unlink(missing_ok=True)
     log.info("wrote %s", out)

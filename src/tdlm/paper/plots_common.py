@@ -1,8 +1,9 @@
 """Shared pieces of the paper's figures: what a figure returns, sample statistics, axes.
 
 Why every figure returns its arrays: a PNG can look fine while showing an empty or NaN
-curve; the arrays (written to plotted_data.json next to the figures) let tests and readers
-check what was actually drawn.
+curve; the arrays (written to plotted_data.json next to the figures, and per figure to
+`<figure>.csv` beside its PNG) let tests and readers check what was actually drawn. The
+returned `Drawn` also holds the Figure, for restyling.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from tdlm.sweep.figures import save  # noqa: E402
@@ -33,6 +35,7 @@ class Drawn:
     title: str = ""
     files: list[Path] = field(default_factory=list)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    figure: plt.Figure | None = None
 
     def add(self, key: str, values: Any) -> np.ndarray:
         """Record an array under a unique key and return it (float) for plotting."""
@@ -48,8 +51,14 @@ class Drawn:
         self.title = title
         fig.suptitle(title, fontsize=10)
         fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the suptitle
-        self.files = save(fig, stem)
+        self.figure = fig
+        self.files = save(fig, stem, self.table())
         return self
+
+    def table(self) -> pd.DataFrame:
+        """The drawn arrays in long form, one row per value: array key, flat position, value."""
+        rows = [(key, i, v) for key, arr in self.arrays.items() for i, v in enumerate(np.atleast_1d(arr).ravel())]
+        return pd.DataFrame(rows, columns=["array", "index", "value"])
 
 
 def mean_sem(da: xr.DataArray, dim: str = "sample") -> tuple[xr.DataArray, xr.DataArray]:

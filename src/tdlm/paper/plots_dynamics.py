@@ -1,6 +1,6 @@
 """Time-resolved figures from overlaps.nc: energy and accuracy, aging, layer-resolved correlations, tau_l.
 
-Why separate from the profiles: these read the full (t_w, time) records of overlaps.nc, the
+Why separate from the profiles: these read the full (t_w, t) records of overlaps.nc, the
 profiles only the t = t* values of phase.nc.
 """
 
@@ -53,7 +53,7 @@ def energy_accuracy(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
     for colour, i in zip(colours(len(idx)), idx):
         a = ds.isel(alpha=i)
         e0 = a.history_energy.isel(history_time=0)
-        t = np.concatenate([a.history_time.values, t_w + a.time.values[1:]])
+        t = np.concatenate([a.history_time.values, t_w + a.t.values[1:]])
         energy = np.concatenate(
             [(a.history_energy / e0).mean("sample").values, (a.energy.sel(t_w=t_w) / e0).mean("sample").values[1:]]
         )
@@ -82,7 +82,7 @@ def star_vs_alpha(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
     """E* and A* at t = t* after the largest t_w against ln alpha (mean and SEM over samples)."""
     d = Drawn("star_vs_alpha")
     ds = at_L_T(overlaps, point.L, point.T)
-    at = ds.sel(t_w=int(ds.t_w.max())).isel(time=-1)
+    at = ds.sel(t_w=int(ds.t_w.max())).isel(t=-1)
     idx = _alphas_with_data(ds)
     x = ds.ln_alpha.values[idx]
     fig, (ax_e, ax_a) = plt.subplots(1, 2, figsize=(10, 4))
@@ -99,7 +99,7 @@ def star_vs_alpha(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
         ax.set_xlabel(r"$\ln \alpha$")
         ax.grid(alpha=0.3)
     title = (
-        f"E* and A* at t*={int(ds.time[-1])} after t_w={int(ds.t_w.max())}, L={point.L}, T={point.T:.3g}"
+        f"E* and A* at t*={int(ds.t[-1])} after t_w={int(ds.t_w.max())}, L={point.L}, T={point.T:.3g}"
         f"{_only(len(idx), 'alpha')}{_note(point)}"
     )
     return d.finish(fig, stem, title)
@@ -116,7 +116,7 @@ def aging(overlaps: xr.Dataset, point: Point, stem: Path, overlap: str = DEFAULT
     for ax, name in zip(axes, ("c", "C")):
         curves = layer_mean(a[series_name(name, overlap)]).mean("sample")
         for colour, t_w in zip(colours(a.sizes["t_w"], "plasma"), a.t_w.values):
-            time_curve(ax, d, f"{name}[t_w={t_w}]", a.time.values, curves.sel(t_w=t_w).values, color=colour, label=f"t_w={t_w}")
+            time_curve(ax, d, f"{name}[t_w={t_w}]", a.t.values, curves.sel(t_w=t_w).values, color=colour, label=f"t_w={t_w}")
         ax.set_xscale("log")
         threshold_panel(ax, f"{name}(t, t_w) (mean over layers and samples)", "t (MD steps since t_w)", fontsize=8)
     title = (
@@ -129,7 +129,7 @@ def aging(overlaps: xr.Dataset, point: Point, stem: Path, overlap: str = DEFAULT
 def star_vs_tw(overlaps: xr.Dataset, point: Point, stem: Path, overlap: str = DEFAULT_OVERLAP) -> Drawn:
     """c*, C*, q*, Q* (layer averages at t = t*) against t_w, mean and SEM over samples (normalised or raw)."""
     d = Drawn("star_vs_tw")
-    a = at_point(overlaps, point).isel(time=-1)
+    a = at_point(overlaps, point).isel(t=-1)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     t_w = a.t_w.values.astype(float)
     for name, marker in (("c", "o"), ("C", "s"), ("q", "^"), ("Q", "v")):
@@ -153,7 +153,7 @@ def layer_dynamics(overlaps: xr.Dataset, point: Point, stem: Path, overlap: str 
         layers = range(1, point.L) if name in ("c", "q") else range(1, point.L + 1)
         for colour, l in zip(colours(len(layers), "coolwarm"), layers):
             values = a[series_name(name, overlap)].sel(layer=l).values
-            time_curve(ax, d, f"{name}_l[{l}]", a.time.values, values, color=colour, label=f"l={l}")
+            time_curve(ax, d, f"{name}_l[{l}]", a.t.values, values, color=colour, label=f"l={l}")
         ax.set_xscale("log")
         threshold_panel(ax, f"{name}_l(t, t_w={t_w})", fontsize=6, ncol=2)
     for ax in axes[1]:
@@ -172,7 +172,7 @@ def tau_vs_tw(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
     """
     d = Drawn("tau")
     a = at_point(overlaps, point).mean("sample")
-    t, t_star = a.time.values, float(a.time.values[-1])
+    t, t_star = a.t.values, float(a.t.values[-1])
     t_w = a.t_w.values.astype(float)
     fig, axes = plt.subplots(2, 2, figsize=(11, 8), sharex=True)
     undefined, at_zero = 0, 0
@@ -212,7 +212,7 @@ def temperature(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
     d = Drawn("temperature")
     i = int(np.flatnonzero((overlaps.M.values == point.M) & (overlaps.N.values == point.N))[0])
     ds = overlaps.isel(alpha=i).sel(L=point.L)
-    at = ds.sel(t_w=int(ds.t_w.max())).isel(time=-1)
+    at = ds.sel(t_w=int(ds.t_w.max())).isel(t=-1)
     has = at.energy.notnull().any("sample").values
     Ts = ds["T"].values[has].astype(float)
     fig, (ax_e, ax_a) = plt.subplots(1, 2, figsize=(10, 4))

@@ -19,7 +19,7 @@ import math
 import numpy as np
 import xarray as xr
 
-from tdlm.storage import write_atomic
+from tdlm.storage import appended_history, write_atomic
 
 SOLID, LIQUID, UNCERTAIN, UNDEFINED = 0, 1, 2, -1
 FLAG_VALUES = np.array([UNDEFINED, SOLID, LIQUID, UNCERTAIN], dtype=np.int8)
@@ -96,14 +96,14 @@ def classify(
     t_w = int(overlaps.t_w.max()) if t_w is None else int(t_w)
     if t_w not in overlaps.t_w.values:
         raise ValueError(f"classify.t_w: {t_w} is not a recorded waiting time; allowed values: {overlaps.t_w.values.tolist()}")
-    at = overlaps.sel(t_w=t_w).isel(time=-1)
-    t_star = int(overlaps.time[-1])
+    at = overlaps.sel(t_w=t_w).isel(t=-1)
+    t_star = int(overlaps.t[-1])
     out = xr.Dataset()
     sources = [(f"{n}_norm", f"{n}_star", f"{n}_l at t = t* after t_w, normalised, mean over samples") for n in STARRED]
     sources += [(n, f"{n}_raw_star", f"{n}_l at t = t* after t_w, raw, mean over samples") for n in STARRED]
     sources.append(("q_test", "q_test_star", "q_l of test inputs through the sign networks at t = t*, mean over samples"))
     for source, name, long_name in sources:
-        values = at[source]
+        values = at[source].astype(np.float64)  # statistics in double precision, whatever the stored precision
         n = values.count("sample")
         out[name] = values.mean("sample").assign_attrs(long_name=long_name)
         out[f"{name}_sem"] = (values.std("sample", ddof=1) / np.sqrt(n.where(n > 1))).assign_attrs(
@@ -141,6 +141,9 @@ def classify(
         classify_n_sigma=n_sigma,
         classify_overlap=overlap,
         classify_variable=used,
+        history=appended_history(
+            overlaps.attrs.get("history"), f"tdlm classify on {used} at t_w = {t_w}, threshold {threshold:.4g}"
+        ),
     )
     return out
 

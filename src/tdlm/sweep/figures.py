@@ -1,32 +1,54 @@
-"""Phase-diagram figures from phase.nc: the alpha-L diagram and q*_l heat maps with the threshold contour."""
+"""Phase-diagram figures from phase.nc: the alpha-L diagram and q*_l heat maps with the threshold contour.
+
+Each function draws into the axes it is given (or a new figure) and returns the Figure, so a user can
+restyle it; given a `stem`, it saves PNG and PDF and, beside them, the values it drew as CSV.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from tdlm.sweep.classify import LIQUID, SOLID, UNCERTAIN, overlap_label, overlap_of, phase_star  # noqa: E402
+from tdlm.sweep.tables import POINT, phase_table, xi_table  # noqa: E402
 
 PHASE_COLOURS = {SOLID: "#3b6fb6", LIQUID: "#e07b39", UNCERTAIN: "#b0b0b0"}
 PHASE_NAMES = {SOLID: "solid", LIQUID: "liquid", UNCERTAIN: "uncertain"}
 
 
-def save(fig: plt.Figure, stem: str | Path) -> list[Path]:
-    """PNG and PDF side by side."""
+def save(fig: plt.Figure, stem: str | Path, data: pd.DataFrame | None = None) -> list[Path]:
+    """PNG and PDF side by side, and the drawn values as `<stem>.csv` when given (the figure is closed
+    for pyplot, not destroyed: the caller may still restyle and save it)."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     for path in paths:
         fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
+    if data is not None:
+        csv = stem.with_suffix(".csv")
+        tmp = csv.with_name(f".{csv.name}.tmp")
+        data.to_csv(tmp, index=False)
+        tmp.replace(csv)
+        paths.append(csv)
     return paths
+
+
+def _axes(axes: Any, n: int, figsize: tuple[float, float], **kwargs: Any) -> tuple[plt.Figure, Any]:
+    """The given axes (one, or a sequence of n) and their figure, or a new figure with n axes."""
+    if axes is None:
+        return plt.subplots(1, n, figsize=figsize, **kwargs)
+    first = axes if n == 1 else axes[0]
+    return first.figure, axes
 
 
 def select_T(phase: xr.Dataset, T: float | None) -> xr.Dataset:
@@ -49,11 +71,12 @@ def layer_stack(ax: plt.Axes, x: np.ndarray, depths: np.ndarray, flags: np.ndarr
     ax.set_yticks(depths)
 
 
-def phase_diagram(phase: xr.Dataset, stem: str | Path, T: float | None = None) -> list[Path]:
-    """Left: every layer of every (ln alpha, L) point coloured by phase. Right: solid depth xi_s against ln alpha."""
+def phase_diagram(phase: xr.Dataset, stem: str | Path | None = None, T: float | None = None, axes: Any = None) -> plt.Figure:
+    """Left: every layer of every (ln alpha, L) point coloured by phase. Right: solid depth xi_s against ln alpha.
+    `axes`: two Axes to draw into. The CSV: one row per point and hidden layer (phase.csv's columns and xi_s)."""
     ds = select_T(phase, T)
     ln_alpha = ds.ln_alpha.values
-    fig, (ax, ax_xi) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1.4, 1]})
+    fig, (ax, ax_xi) = _axes(axes, 2, (11, 4.6), gridspec_kw={"width_ratios": [1.4, 1]})
     layer_stack(ax, ln_alpha, ds.L.values, ds.phase.transpose("alpha", "L", "layer").values, PHASE_COLOURS)
     ax.set_xlabel(r"$\ln \alpha = \ln(M/N)$")
     ax.set_ylabel("depth L (layers 1..L-1 stacked bottom to top)")
@@ -70,7 +93,10 @@ def phase_diagram(phase: xr.Dataset, stem: str | Path, T: float | None = None) -
     ax_xi.legend(fontsize=8)
     ax_xi.grid(alpha=0.3)
     fig.tight_layout()
-    return save(fig, stem)
+    if stem is not None:
+        one_T = phase.sel(T=[float(ds["T"])])
+        save(fig, stem, phase_table(one_T).merge(xi_table(one_T)[[*POINT, "xi_solid"]], on=POINT))
+    return fig
 
 
 def alphas_with_data(ds: xr.Dataset, variable: str, L: int) -> np.ndarray:
@@ -125,18 +151,24 @@ def draw_heatmap(
 
 
 def q_star_heatmap(
-    phase: xr.Dataset, L: int, stem: str | Path, T: float | None = None, variable: str | None = None
-) -> list[Path]:
+    phase: xr.Dataset,
+    L: int,
+    stem: str | Path | None = None,
+    T: float | None = None,
+    variable: str | None = None,
+    ax: plt.Axes | None = None,
+) -> plt.Figure:
     """q*_l over (layer, ln alpha) at depth L with the threshold contour (the paper's Fig. 1).
 
     Default variable: the q* the classification used (normalised or raw, phase.nc records it).
+    The CSV: one row per cell (ln alpha, layer, value).
     """
     variable = variable or phase_star(phase, "q")
     ds = select_T(phase, T).sel(L=L)
     ln_alpha, values, merged = heatmap_rows(ds, variable, L)
     if not len(ln_alpha):
         raise ValueError(f"no data for L = {L} at T = {float(ds['T'])}")
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    fig, ax = _axes(ax, 1, (6.4, 4.6))
     symbol = variable.replace("_raw_star", "").replace("_star", "")
     kind = "raw" if variable.endswith("_raw_star") else "normalised"
     draw_heatmap(
@@ -153,18 +185,25 @@ def q_star_heatmap(
         + (f" ({merged} equal-ln-alpha rows averaged)" if merged else "")
     )
     fig.tight_layout()
-    return save(fig, stem)
+    if stem is not None:
+        rows, layers = np.meshgrid(np.arange(len(ln_alpha)), np.arange(1, L), indexing="ij")
+        cells = {"L": L, "T": float(ds["T"]), "ln_alpha": ln_alpha[rows.ravel()], "layer": layers.ravel()}
+        save(fig, stem, pd.DataFrame({**cells, variable: values.ravel()}))
+    return fig
 
 
 BINARY_COLOURS = {0: PHASE_COLOURS[SOLID], 1: PHASE_COLOURS[LIQUID]}
 
 
-def binary_phase_diagram(measures: xr.Dataset, stem: str | Path, ensemble: str = "aligned") -> list[Path]:
-    """Binary family: each weight layer of each (P, L) point, structured or liquid-like; s_l/ln 2 profiles."""
+def binary_phase_diagram(
+    measures: xr.Dataset, stem: str | Path | None = None, ensemble: str = "aligned", axes: Any = None
+) -> plt.Figure:
+    """Binary family: each weight layer of each (P, L) point, structured or liquid-like; s_l/ln 2 profiles.
+    The CSV: one row per point and weight layer (P, L, layer, s/ln 2, phase)."""
     ds = measures.sel(ensemble=ensemble)
     flags = np.nan_to_num(ds.phase.transpose("alpha", "L", "layer").values, nan=-1).astype(int)
     x = np.log(ds.P.values.astype(float))
-    fig, (ax, ax_s) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1.2, 1]})
+    fig, (ax, ax_s) = _axes(axes, 2, (11, 4.6), gridspec_kw={"width_ratios": [1.2, 1]})
     layer_stack(ax, x, ds.L.values, flags, BINARY_COLOURS)
     ax.set_xlabel("ln P (training examples); alpha = weights / P")
     ax.set_ylabel("depth L (weight layers 1..L stacked bottom to top)")
@@ -184,11 +223,17 @@ def binary_phase_diagram(measures: xr.Dataset, stem: str | Path, ensemble: str =
     ax_s.set_title("effective-model entropy per layer")
     ax_s.legend(fontsize=7)
     fig.tight_layout()
-    return save(fig, stem)
+    if stem is not None:
+        table = ds[["s_over_ln2", "phase"]].reset_coords(drop=True).assign_coords(P=ds.P).to_dataframe().reset_index()
+        save(fig, stem, table[table["layer"] <= table["L"]].drop(columns="alpha"))
+    return fig
 
 
-def compare_families(phase: xr.Dataset, measures: xr.Dataset, stem: str | Path, ensemble: str = "aligned") -> list[Path]:
-    """Thermal machine (q*_l, Q*_l at its deepest L, smallest alpha) beside the binary family's per-layer measures."""
+def compare_families(
+    phase: xr.Dataset, measures: xr.Dataset, stem: str | Path | None = None, ensemble: str = "aligned", axes: Any = None
+) -> plt.Figure:
+    """Thermal machine (q*_l, Q*_l at its deepest L, smallest alpha) beside the binary family's per-layer measures.
+    The CSV: one row per drawn value (family, quantity, relative depth l / L, value)."""
     overlap = overlap_of(phase)
     q_name, Q_name = phase_star(phase, "q"), phase_star(phase, "Q")
     thermal = select_T(phase, None).isel(L=-1)
@@ -196,10 +241,14 @@ def compare_families(phase: xr.Dataset, measures: xr.Dataset, stem: str | Path, 
     L_t = int(thermal.L)
     binary = measures.sel(ensemble=ensemble).isel(L=-1, alpha=0)
     L_b = int(binary.L)
-    fig, (ax_t, ax_b) = plt.subplots(1, 2, figsize=(11, 4.4))
+    fig, (ax_t, ax_b) = _axes(axes, 2, (11, 4.4))
     layers = np.arange(1, L_t + 1)
-    ax_t.plot(layers[:-1] / L_t, thermal[q_name].values[: L_t - 1], "o-", label=r"$q^*_l$ (neurons)")
-    ax_t.plot(layers / L_t, thermal[Q_name].values[:L_t], "s-", label=r"$Q^*_l$ (weights)")
+    curves = [
+        ("thermal", q_name, layers[:-1] / L_t, thermal[q_name].values[: L_t - 1]),
+        ("thermal", Q_name, layers / L_t, thermal[Q_name].values[:L_t]),
+    ]
+    ax_t.plot(*curves[0][2:], "o-", label=r"$q^*_l$ (neurons)")
+    ax_t.plot(*curves[1][2:], "s-", label=r"$Q^*_l$ (weights)")
     ax_t.axhline(phase.attrs.get("classify_threshold", np.exp(-1)), color="grey", ls=":", label="1/e")
     ax_t.set_xlabel("relative depth l / L")
     ax_t.set_ylabel(f"replica overlap at t* ({overlap_label(overlap)})")
@@ -211,6 +260,7 @@ def compare_families(phase: xr.Dataset, measures: xr.Dataset, stem: str | Path, 
         ("overlap_Q", r"$Q_l$ (aligned runs)"),
         ("mean_abs_J", r"mean $|J_{ij}|$"),
     ):
+        curves.append(("binary", name, rel, binary[name].values[:L_b]))
         ax_b.plot(rel, binary[name].values[:L_b], "o-", label=label)
     ax_b.set_xlabel("relative depth l / L")
     ax_b.set_title(f"binary networks: L = {L_b}, P = {int(binary.P)} ({ensemble})")
@@ -218,4 +268,7 @@ def compare_families(phase: xr.Dataset, measures: xr.Dataset, stem: str | Path, 
     for ax in (ax_t, ax_b):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    return save(fig, stem)
+    if stem is not None:
+        rows = [(family, name, x, y) for family, name, xs, ys in curves for x, y in zip(xs, ys)]
+        save(fig, stem, pd.DataFrame(rows, columns=["family", "quantity", "relative_depth", "value"]))
+    return fig

@@ -18,12 +18,13 @@ import netCDF4
 import numpy as np
 import xarray as xr
 
-from tdlm.storage import atomic_replace, move_aside, provenance, write_atomic
+from tdlm.storage import COORD_ATTRS, POINT_COORDS, atomic_replace, move_aside, point_coords, provenance, write_atomic
 
 REPLICA_VARS = ("energy", "energy_layer", "kinetic_temperature", "accuracy", "accuracy_tanh", "c", "c_norm", "C", "C_norm")
 PAIR_VARS = ("q", "q_norm", "Q", "Q_norm", "q_test")
 HISTORY_VARS = ("history_energy", "history_energy_layer", "history_accuracy", "history_accuracy_tanh")
 POINT_KEYS = ("M", "N", "L", "T")
+LEAD = ("alpha", "L", "T")  # the point dimensions of point and sweep files
 DIVERGED_ATTRS = {
     "long_name": "the point's MD diverged (its observables are NaN; the message is in divergences_json)",
     "units": "1",
@@ -51,7 +52,7 @@ def read_job(path: str | Path) -> tuple[dict[str, Any], xr.Dataset]:
     """(parameters, dataset read completely) of one job file. A file that cannot be read in full
     (truncated, overwritten, foreign) is moved to `<name>.damaged` and raises DamagedJobFile naming it."""
     try:
-        job = xr.load_dataset(path, engine="netcdf4")
+        job = _current(xr.load_dataset(path, engine="netcdf4"))
         return json.loads(job.attrs["params_json"]), job
     except (OSError, RuntimeError, ValueError, KeyError) as err:
         aside = move_aside(path) if Path(path).exists() else None
@@ -75,36 +76,51 @@ def jobs_of_one_point(job_files: Iterable[str | Path]) -> Iterator[tuple[str, di
 
 
 def gather_point(job_files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
-    """Concatenate the jobs of one parameter point along `sample`."""
-    parts, sources, diverged, params = [], [], [], None
+    """Concatenate the jobs of one parameter point along `sample`. The point file has length-1 dimensions
+    alpha, L and T with its physical coordinates (alpha = M / N, M, N, ln_alpha, L, T), so that
+    `xr.open_mfdataset` over point files combines them into a sweep."""
+    parts, sources, diverged, params, history = [], [], [], None, None
     for path, params, job in jobs_of_one_point(job_files):
+        history = history or job.attrs.get("history")
         if job.attrs.get("diverged"):
             diverged.append(f"{path}: {job.attrs['divergence']}")
             continue
-        parts.append(_reduce(job).load())
+        parts.append(_reduce(job.drop_vars(POINT_COORDS, errors="ignore")).load())
         sources.append({"file": path, "samples": params["samples"], "noise_seed": int(job.attrs["noise_seed"])})
     if params is None:
         raise ValueError("gather-point: no job files given")
     point = {k: params[k] for k in POINT_KEYS}
     shared = {k: v for k, v in params.items() if k not in PER_JOB_KEYS}
+    step = f"tdlm gather-point of {len(sources) + len(diverged)} job files"
+    extra = {"ln_alpha": float(np.log(point["M"] / point["N"]))}
     if diverged:  # the point records its failure instead of the samples that did not diverge
-        ds = xr.Dataset(
-            attrs=provenance(
-                shared, {"diverged": 1, "divergence": "; ".join(diverged), "ln_alpha": float(np.log(point["M"] / point["N"]))}
-            )
-        )
-        write_atomic(ds, out)
-        return ds
-    ds = xr.concat(parts, dim="sample").sortby("sample")
-    if len(np.unique(ds.sample)) != ds.sizes["sample"]:
-        raise ValueError(f"gather-point: duplicate samples {ds.sample.values.tolist()} for point {point}")
-    ds.attrs = provenance(shared, {"jobs_json": json.dumps(sources), "ln_alpha": float(np.log(point["M"] / point["N"]))})
+        extra.update(diverged=1, divergence="; ".join(diverged))
+        ds = xr.Dataset(coords=point_coords(**point, dim="point"))
+    else:
+        ds = xr.concat(parts, dim="sample").sortby("sample")
+        if len(np.unique(ds.sample)) != ds.sizes["sample"]:
+            raise ValueError(f"gather-point: duplicate samples {ds.sample.values.tolist()} for point {point}")
+        ds = ds.expand_dims(["alpha", "L", "T"]).assign_coords(point_coords(**point, dim="point"))
+        extra["jobs_json"] = json.dumps(sources)
+    ds.attrs = provenance(shared, extra, step=step, history=history)
     write_atomic(ds, out)
     return ds
 
 
+def _current(ds: xr.Dataset) -> xr.Dataset:
+    """Files written before the lag after t_w was named `t` (CF reserves `time` for calendar time) call it `time`."""
+    return ds.rename(time="t") if "time" in ds.dims else ds
+
+
+def _one_point(ds: xr.Dataset) -> xr.Dataset:
+    """A point file's data without its length-1 point dimensions (files written before they existed have none)."""
+    ds = _current(ds)
+    lead = [d for d in LEAD if d in ds.dims]
+    return ds.isel(dict.fromkeys(lead, 0), drop=True) if lead else ds
+
+
 def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
-    """Dense dataset over (alpha, L, T, sample, t_w, time, layer); layers beyond a point's L are NaN.
+    """Dense dataset over (alpha, L, T, sample, t_w, t, layer); layers beyond a point's L are NaN.
 
     Streams in bounded memory: a first pass reads the points' metadata, the file is then created at its
     final size and filled one point at a time (chunks of one point), so memory does not grow with the
@@ -113,9 +129,11 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Datas
     files = sorted(map(str, point_files))
     if not files:
         raise ValueError("gather: no point files given")
-    keys, shared, template, divergences = [], None, None, {}
+    keys, shared, template, divergences, history = [], None, None, {}, None
     for path in files:
-        with xr.open_dataset(path, engine="netcdf4") as ds:
+        with xr.open_dataset(path, engine="netcdf4") as opened:
+            ds = _one_point(opened)
+            history = history or ds.attrs.get("history")
             params = json.loads(ds.attrs["params_json"])
             keys.append(tuple(params[k] for k in POINT_KEYS) + (ds.sizes.get("sample", 0), ds.sizes.get("layer", 0)))
             this = {k: v for k, v in params.items() if k not in POINT_KEYS}
@@ -133,46 +151,49 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Datas
     Ls, Ts = sorted({k[2] for k in keys}), sorted({k[3] for k in keys})
     n_sample, n_layer = max(k[4] for k in keys), max(k[5] for k in keys)
     coords = {
-        "alpha": ("alpha", np.arange(len(alphas)), {}),
-        "L": ("L", np.asarray(Ls), {}),
-        "T": ("T", np.asarray(Ts, dtype=np.float64), {}),
-        "sample": ("sample", np.arange(n_sample), {}),
-        "t_w": ("t_w", template["t_w"], {}),
-        "time": ("time", template["time"], {}),
-        "history_time": ("history_time", template["history_time"], {}),
-        "layer": ("layer", np.arange(1, n_layer + 1), {}),
-        "M": ("alpha", np.asarray([m for m, _ in alphas]), {}),
-        "N": ("alpha", np.asarray([n for _, n in alphas]), {}),
-        "ln_alpha": ("alpha", np.asarray([float(np.log(m / n)) for m, n in alphas]), {"long_name": "ln(M / N)"}),
+        "alpha": ("alpha", np.asarray([m / n for m, n in alphas])),
+        "L": ("L", np.asarray(Ls)),
+        "T": ("T", np.asarray(Ts, dtype=np.float64)),
+        "sample": ("sample", np.arange(n_sample)),
+        **{name: (name, values) for name, values in template["coords"].items()},
+        "layer": ("layer", np.arange(1, n_layer + 1)),
+        "M": ("alpha", np.asarray([m for m, _ in alphas])),
+        "N": ("alpha", np.asarray([n for _, n in alphas])),
+        "ln_alpha": ("alpha", np.asarray([float(np.log(m / n)) for m, n in alphas])),
     }
-    lead = ("alpha", "L", "T")
+    coord_attrs = {name: {**COORD_ATTRS.get(name, {}), **template["coord_attrs"].get(name, {})} for name in coords}
     attrs = provenance(
-        shared, {"points": len(files), "point_files_json": json.dumps(files), "divergences_json": json.dumps(divergences)}
+        shared,
+        {"points": len(files), "point_files_json": json.dumps(files), "divergences_json": json.dumps(divergences)},
+        step=f"tdlm gather of {len(files)} point files",
+        history=history,
     )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     try:
         with netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
-            sizes = {name: len(values) for name, (dim, values, _) in coords.items() if dim == name}
+            sizes = {name: len(values) for name, (dim, values) in coords.items() if dim == name}
             for dim, size in sizes.items():
                 nc.createDimension(dim, size)
-            for name, (dim, values, var_attrs) in coords.items():
+            for name, (dim, values) in coords.items():
                 nc.createVariable(name, values.dtype, (dim,))[:] = values
-                nc[name].setncatts(var_attrs)
-            for name, (dims, var_attrs) in template["vars"].items():
-                full = lead + dims
+                nc[name].setncatts({"units": "1", **coord_attrs[name]})
+            for name, (dims, dtype, var_attrs) in template["vars"].items():
                 var = nc.createVariable(
                     name,
-                    "f8",
-                    full,
+                    dtype,
+                    LEAD + dims,
                     zlib=True,
                     complevel=4,
                     fill_value=np.nan,
                     chunksizes=(1, 1, 1) + tuple(sizes[d] for d in dims),
                 )
-                var.setncatts({**var_attrs, "coordinates": "M N ln_alpha"})
-            flags = nc.createVariable("diverged", "i1", lead, zlib=True, complevel=4)
+                # every chunk (one point) is written once: a cache of one chunk instead of netCDF's 64 MB per
+                # variable, which would hold ~1 GB of a large sweep in memory for nothing
+                var.set_var_chunk_cache(size=int(np.prod(var.chunking())) * var.dtype.itemsize, nelems=11, preemption=1.0)
+                var.setncatts({"units": "1", **var_attrs, "coordinates": "M N ln_alpha"})
+            flags = nc.createVariable("diverged", "i1", LEAD, zlib=True, complevel=4)
             flags.setncatts({**DIVERGED_ATTRS, "coordinates": "M N ln_alpha"})
             flags[:] = 0
             for path, key in zip(files, keys):
@@ -180,8 +201,9 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Datas
                 if path in divergences:
                     flags[idx] = 1
                     continue
-                with xr.open_dataset(path, engine="netcdf4") as ds:
-                    for name, (dims, _) in template["vars"].items():
+                with xr.open_dataset(path, engine="netcdf4") as opened:
+                    ds = _one_point(opened)
+                    for name, (dims, _, _) in template["vars"].items():
                         values = ds[name].transpose(*dims).values
                         nc[name][idx + tuple(slice(0, n) for n in values.shape)] = values
             nc.setncatts(attrs)
@@ -192,9 +214,10 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Datas
 
 
 def _skeleton(point: xr.Dataset) -> dict[str, Any]:
-    """What the sweep file takes from its first computed point: each variable's dims and attributes and
-    the time coordinates (no data)."""
+    """What the sweep file takes from its first computed point: each variable's dims, dtype (float32 stays
+    float32) and attributes, the time coordinates, and the coordinates' attributes (no data)."""
     return {
-        "vars": {name: (var.dims, dict(var.attrs)) for name, var in point.data_vars.items()},
-        **{name: point[name].values for name in ("t_w", "time", "history_time")},
+        "vars": {name: (var.dims, var.dtype, dict(var.attrs)) for name, var in point.data_vars.items()},
+        "coords": {name: point[name].values for name in ("t_w", "t", "history_time")},
+        "coord_attrs": {name: dict(point[name].attrs) for name in point.coords},
     }

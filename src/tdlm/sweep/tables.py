@@ -18,11 +18,17 @@ def _present(phase: xr.Dataset) -> xr.DataArray:
     return present | (phase["diverged"] == 1) if "diverged" in phase else present
 
 
+def _by_position(phase: xr.Dataset) -> xr.Dataset:
+    """`alpha` by position (its values, M / N, need not be unique: 200/16 and 400/32)."""
+    return phase.assign_coords(alpha=np.arange(phase.sizes["alpha"]))
+
+
 def _points(phase: xr.Dataset, frame: pd.DataFrame) -> pd.DataFrame:
     """A frame indexed by (alpha position, L, T, ...) -> only the sweep's points, with the physical columns
     M, N, alpha and ln alpha."""
     present = _present(phase).to_series()
-    keep = present.reindex(frame.index.droplevel([n for n in frame.index.names if n not in present.index.names])).to_numpy()
+    index = frame.index.droplevel([n for n in frame.index.names if n not in present.index.names])
+    keep = present.reindex(index.reorder_levels(present.index.names)).to_numpy()
     frame = frame[keep].reset_index()
     position = frame["alpha"].to_numpy()
     M, N = phase["M"].values[position], phase["N"].values[position]
@@ -35,6 +41,7 @@ def _points(phase: xr.Dataset, frame: pd.DataFrame) -> pd.DataFrame:
 def phase_table(phase: xr.Dataset) -> pd.DataFrame:
     """M, N, alpha, ln alpha, L, T, layer, q*, its standard error and the phase name of every hidden layer
     that exists (layers beyond a point's depth are left out; a diverged point's layers are `undefined`)."""
+    phase = _by_position(phase)
     variable = phase.attrs.get("classify_variable", "q_star")
     names = dict(zip(phase["phase"].attrs["flag_values"].tolist(), phase["phase"].attrs["flag_meanings"].split()))
     data = xr.Dataset({"q_star": phase[variable], "q_star_sem": phase[f"{variable}_sem"], "flag": phase["phase"]})
@@ -47,6 +54,7 @@ def phase_table(phase: xr.Dataset) -> pd.DataFrame:
 
 def xi_table(phase: xr.Dataset) -> pd.DataFrame:
     """The solid and liquid depths of every point (and whether it diverged)."""
+    phase = _by_position(phase)
     columns = ["xi_solid", "xi_liquid"] + (["diverged"] if "diverged" in phase else [])
     frame = _points(phase, phase[columns].reset_coords(drop=True).to_dataframe())
     return frame[[*POINT, *columns]].sort_values(POINT).reset_index(drop=True)
