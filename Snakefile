@@ -35,6 +35,7 @@ shell.prefix(
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/gather.smk"
 include: "workflow/rules/classify.smk"
+include: "workflow/rules/refine.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/paper.smk"
 
@@ -48,4 +49,4 @@ if "binary" in FAMILIES:
 rule all:
     default_target: True
     input:
-        all_outputs(),
+        all_outputs,

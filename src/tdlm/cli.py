@@ -44,12 +44,14 @@ def fail(command: str, err: BaseException | str, code: int = EXIT_BAD_INPUT) -> 
     return code
 
 
-def combining(module: str, function: str) -> Handler:
-    """Handler of a command that combines netCDF files into one; the module is imported on use only."""
+def combining(module: str, function: str, options: tuple[str, ...] = ()) -> Handler:
+    """Handler of a command that combines netCDF files into one (with `options`, flags passed on by name);
+    the module is imported on use only."""
 
     def handler(args: argparse.Namespace) -> int:
         try:
-            getattr(importlib.import_module(module), function)(args.jobs, args.out)
+            extra = {name: getattr(args, name) for name in options}
+            getattr(importlib.import_module(module), function)(args.jobs, args.out, **extra)
         except ValueError as err:  # inconsistent or damaged inputs: named, nothing written
             return fail(args.command, err)
         return 0

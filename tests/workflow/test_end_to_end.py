@@ -193,10 +193,13 @@ def test_open_run_gives_every_dataset_with_physical_coordinates(sweep, phase):
     run = tdlm.open_run(out)
     try:
         assert {"overlaps", "phase", "phase_table", "xi"} <= set(run)
-        by_ln_alpha = run["phase"].swap_dims(alpha="ln_alpha")
         target = float(phase.ln_alpha[0])
-        picked = by_ln_alpha.sel(ln_alpha=target + 1e-3, method="nearest")
+        picked = run["phase"].sel(ln_alpha=target + 1e-3, method="nearest")
         assert float(picked.ln_alpha) == target and int(picked.M) == int(phase.M[0])
+        M, N = int(phase.M[-1]), int(phase.N[-1])
+        by_ratio, by_MN = run["phase"].sel(alpha=M / N), run["phase"].sel(M=M).sel(N=N)
+        xr.testing.assert_identical(by_ratio.q_star.squeeze(drop=True), by_MN.q_star.squeeze(drop=True))
+        np.testing.assert_array_equal(by_ratio.q_star.squeeze().values, phase.q_star.isel(alpha=-1).squeeze().values)
         assert run["overlaps"].sel(L=int(phase.L[0])).sizes["alpha"] == phase.sizes["alpha"]
     finally:
         for value in run.values():

@@ -1,7 +1,9 @@
+import json
 import os
 
 from snakemake.utils import Paramspace, validate
 
+from tdlm.sweep import rounds as refine_rounds
 from tdlm.sweep import table as sweep
 from tdlm.binarynet import sweep as binary_sweep
 
@@ -33,6 +35,7 @@ wildcard_constraints:
     L=r"\d+",
     job=r"\d+",
     P=r"\d+",
+    round=r"\d+",
     T=r"[0-9.eE+-]+",
 
 
@@ -61,16 +64,73 @@ def shell_literal(text):
     return text.replace("{", "{{").replace("}", "}}")
 
 
+# adaptive refinement (workflow/rules/refine.smk): rounds 1..ROUNDS, each planned from the last one's jobs
+REFINE = sweep.refine_settings(config)
+ROUNDS = REFINE["rounds"]
+GRID_PLAN = {
+    "round": 0,
+    "points": [
+        {"M": int(r.M), "N": int(r.N), "L": int(r.L), "T": float(r.T), "samples": config["samples"], "round": 0}
+        for r in POINT_SPACE.dataframe.itertuples(index=False)
+    ],
+}
+
+
+def plan_file(k):
+    return f"{OUT}/refine/plan~{k}.json"
+
+
+def load_plan(k):
+    """Plan k: every point of rounds 0..k with its samples (0: the grid; later ones once their checkpoint ran)."""
+    if k == 0:
+        return GRID_PLAN
+    with open(checkpoints.refine_plan.get(round=k).output[0]) as fh:
+        return json.load(fh)
+
+
+def plan_jobs(k):
+    """The job files of every point of plan k."""
+    return refine_rounds.job_paths(
+        load_plan(k), OUT, lambda samples: sweep.jobs_of(config, samples)
+    )
+
+
+def final_points():
+    """Path patterns (M~../N~../L~../T~..) of every point of every round."""
+    return [
+        f"M~{p['M']}/N~{p['N']}/L~{p['L']}/T~{p['T']}"
+        for p in load_plan(ROUNDS)["points"]
+    ]
+
+
 def point_jobs(wildcards):
-    """The per-job files of one parameter point (all sample groups)."""
+    """The per-job files of one parameter point (all sample groups, extra ones of refinement included)."""
+    samples = config["samples"]
+    if ROUNDS:
+        key = (int(wildcards.M), int(wildcards.N), int(wildcards.L), float(wildcards.T))
+        plan = {refine_rounds.point_key(p): p["samples"] for p in load_plan(ROUNDS)["points"]}
+        samples = plan[key]
     return expand(
         f"{OUT}/sims/M~{{M}}/N~{{N}}/L~{{L}}/T~{{T}}/job~{{job}}.nc",
         M=wildcards.M,
         N=wildcards.N,
         L=wildcards.L,
         T=wildcards.T,
-        job=range(sweep.n_jobs(config)),
+        job=range(sweep.jobs_of(config, samples)),
     )
+
+
+def classify_flags():
+    """The classification's flags (rule classify and refinement plans classify alike)."""
+    c = config["classify"]
+    flags = f"--threshold {c['threshold']} --n-sigma {c['n_sigma']} --overlap {c['overlap']}"
+    return flags + (f" --t-w {c['t_w']}" if c.get("t_w") is not None else "")
+
+
+REFINE_FLAGS = (
+    f"--boundaries {' '.join(REFINE['boundaries'])} --resolution {REFINE['resolution']} "
+    f"--vary {REFINE['vary']} --max-samples {REFINE['max_samples']}"
+)
 
 
 def scaled_resource(section, name):
@@ -89,15 +149,17 @@ def figure_files():
     return [f"{OUT}/figures/{stem}.{ext}" for stem in stems for ext in ("png", "pdf")]
 
 
-def all_outputs():
-    """Targets of the families selected by the config key `families`."""
+def all_outputs(wildcards=None):
+    """Targets of the families selected by the config key `families` (with refinement, of every round)."""
     outputs = []
     if "thermal" in FAMILIES:
         outputs += [f"{OUT}/overlaps.nc", f"{OUT}/phase.nc"] + figure_files()
         outputs += [f"{OUT}/phase.csv", f"{OUT}/xi.csv"]
         # the job files are targets too: one that is missing (removed, or moved aside as damaged by
         # gather_point) is recomputed, and everything downstream of it with it
-        outputs += expand(f"{OUT}/sims/{{job}}.nc", job=JOB_SPACE.instance_patterns)
+        outputs += plan_jobs(ROUNDS)
+        if ROUNDS:
+            outputs += [f"{OUT}/boundary.nc", f"{OUT}/boundary.csv", f"{OUT}/refine.csv"]
     if "binary" in FAMILIES:
         outputs += [f"{OUT}/binary/measures.nc"]
         outputs += [

@@ -21,7 +21,8 @@ rule gather_point:
 
 rule gather:
     input:
-        expand(f"{OUT}/points/{{params}}.nc", params=POINT_SPACE.instance_patterns),
+        points=lambda wildcards: expand(f"{OUT}/points/{{point}}.nc", point=final_points()),
+        plan=[plan_file(ROUNDS)] if ROUNDS else [],
     output:
         f"{OUT}/overlaps.nc",
     log:
@@ -32,4 +33,6 @@ rule gather:
         mem_mb=4000,
         runtime=30,
     shell:
-        "python -m tdlm.cli gather {input} --out {output} > {log} 2>&1"
+        "python -m tdlm.cli gather {input.points} "
+        + ("--plan {input.plan} " if ROUNDS else "")
+        + "--out {output} > {log} 2>&1"

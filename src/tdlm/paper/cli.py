@@ -84,6 +84,15 @@ def _cmd_cost(args: argparse.Namespace) -> int:
     except (ConfigError, KeyError, ValueError, OSError) as err:
         return fail("cost", err)
     print(format_estimate(est, args.config))
+    if (config.get("refine") or {}).get("rounds"):
+        from tdlm.paper.cost import refinement_worst_case
+
+        settings = config["refine"]
+        worst = estimate(refinement_worst_case(config), args.step_rate, flops_rate, args.step_latency, source)
+        label = (
+            f"the refinement's worst case ({settings['rounds']} rounds, every bracket split, every point at the sample budget)"
+        )
+        print(format_estimate(worst, label))
     if args.jobs:
         for j in est.jobs:
             print(

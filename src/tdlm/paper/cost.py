@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tdlm.sweep import table as sweep
 
 # Input dimension N_0 of each data source (784 = 28 x 28 MNIST pixels, 64 = 8 x 8 digits).
@@ -214,3 +216,29 @@ def format_estimate(est: Estimate, label: str = "") -> str:
 def runtime_minutes(est: Estimate, margin: float = 2.0) -> int:
     """A `resources.simulate.runtime` (minutes) that covers the slowest job with a safety margin."""
     return max(1, math.ceil(margin * max(j.seconds for j in est.jobs) / 60.0)) if est.jobs else 1
+
+
+def refinement_worst_case(config: dict[str, Any]) -> dict[str, Any]:
+    """A config whose grid is the most that `refine` can simulate: on every line of fixed (N or M, L, T), each
+    interval between neighbouring grid alphas split by every round (2^rounds - 1 points, no more than the
+    resolution allows), every integer L between the grid's depths (the onset along L), every point at the
+    sample budget."""
+    settings = sweep.refine_settings(config)
+    rounds, res = settings["rounds"], settings["resolution"]
+    grid_points = sweep.points(config)
+    depths = sorted(grid_points.L.unique())
+    if "onset" in settings["boundaries"] and rounds:
+        depths = list(range(int(min(depths)), int(max(depths)) + 1))
+    pairs = set()
+    for (N,), line in grid_points.groupby(["N"]):
+        ln = np.sort(line.ln_alpha.unique())
+        pairs |= {(int(round(math.exp(x) * N)), int(N)) for x in ln}
+        for lo, hi in zip(ln, ln[1:]):
+            n_add = min(2**rounds - 1, max(0, math.ceil((hi - lo) / res) - 1))
+            pairs |= {(int(round(math.exp(x) * N)), int(N)) for x in np.linspace(lo, hi, n_add + 2)[1:-1]}
+    worst = {k: v for k, v in config.items() if k != "grids"}
+    worst["grids"] = [
+        {"name": "worst", "alpha": {"pairs": sorted(pairs)}, "L": depths, "T": sorted(grid_points["T"].unique().tolist())}
+    ]
+    worst["samples"] = settings["max_samples"]
+    return worst

@@ -133,6 +133,8 @@ def classify(
     out["xi_solid"] = (out.L - xi).transpose(*xi.dims).assign_attrs(long_name="solid depth xi_s = L - xi_liquid")
     if "diverged" in overlaps:  # a diverged point has no q*: its layers are flagged -1 like absent ones
         out["diverged"] = overlaps["diverged"]
+    if "round" in overlaps:  # refinement: the round that added each point
+        out["round"] = overlaps["round"]
     out.attrs = dict(overlaps.attrs)
     out.attrs.update(
         classify_threshold=threshold,

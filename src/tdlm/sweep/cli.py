@@ -19,6 +19,10 @@ def gather_parser(p: argparse.ArgumentParser) -> None:
 def _classify_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("overlaps", help="overlaps.nc from `tdlm gather`")
     p.add_argument("--out", required=True, help="phase.nc")
+    _classify_options(p)
+
+
+def _classify_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--threshold",
         type=flag_type(Field("threshold", float, None, "", interval(0, 1, "()"))),
@@ -110,6 +114,72 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         xr.open_dataset(args.inputs[1], engine="netcdf4") as measures,
     ):
         compare_families(phase.load(), measures.load(), args.out)
+    return 0
+
+
+def _gather_sweep_parser(p: argparse.ArgumentParser) -> None:
+    gather_parser(p)
+    p.add_argument("--plan", default=None, help="refine/plan~k.json: record the round that added each point")
+
+
+def _refine_settings_parser(p: argparse.ArgumentParser) -> None:
+    """The refine section of the config, as flags (the workflow passes them from the config)."""
+    p.add_argument("--boundaries", nargs="+", choices=("layer", "onset"), default=["layer", "onset"])
+    p.add_argument(
+        "--resolution", type=flag_type(Field("refine.resolution", float, None, "", interval(0, math.inf, "()"))), default=0.15
+    )
+    p.add_argument("--vary", choices=("M", "N"), default="M")
+    p.add_argument("--max-samples", type=flag_type(Field("refine.max_samples", int, None, "", at_least(1))), required=True)
+
+
+def _refine_plan_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("jobs", nargs="+", help="the job files of every point of the previous plan")
+    p.add_argument("--previous", default=None, help="the previous plan (refine/plan~k.json); none for round 1")
+    p.add_argument("--out", required=True, help="refine/plan~k+1.json")
+    p.add_argument("--samples", type=flag_type(Field("samples", int, None, "", at_least(1))), required=True)
+    p.add_argument("--samples-per-job", type=flag_type(Field("samples_per_job", int, None, "", at_least(1))), required=True)
+    _refine_settings_parser(p)
+    _classify_options(p)
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    return {"boundaries": args.boundaries, "resolution": args.resolution, "vary": args.vary, "max_samples": args.max_samples}
+
+
+def _cmd_refine_plan(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from tdlm.sweep.rounds import next_plan, write_json
+
+    classify_args = {"threshold": args.threshold, "t_w": args.t_w, "n_sigma": args.n_sigma, "overlap": args.overlap}
+    try:
+        previous = json.loads(Path(args.previous).read_text()) if args.previous else None
+        plan = next_plan(args.jobs, previous, _settings(args), classify_args, args.samples, args.samples_per_job)
+    except (OSError, KeyError, ValueError) as err:
+        return fail("refine-plan", err)
+    write_json(plan, args.out)
+    print(json.dumps(plan["history"][-1]))
+    return 0
+
+
+def _boundaries_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("phase", help="phase.nc of every round")
+    p.add_argument("--plan", required=True, help="the last refine/plan~k.json")
+    p.add_argument("--out", required=True, help="boundary.nc; boundary.csv and refine.csv are written beside it")
+    _refine_settings_parser(p)
+
+
+def _cmd_boundaries(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tdlm.sweep.rounds import write_boundaries
+
+    out = Path(args.out)
+    try:
+        write_boundaries(args.phase, args.plan, _settings(args), out, out.with_suffix(".csv"), out.with_name("refine.csv"))
+    except (OSError, KeyError, ValueError) as err:
+        return fail("boundaries", err)
     return 0
 
 
@@ -230,8 +300,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         (
             "gather",
             "combine point files into the sweep's overlaps.nc",
-            gather_parser,
-            combining("tdlm.sweep.gather", "gather_sweep"),
+            _gather_sweep_parser,
+            combining("tdlm.sweep.gather", "gather_sweep", ("plan",)),
+        ),
+        (
+            "refine-plan",
+            "plan the next refinement round from the job files of the last one",
+            _refine_plan_parser,
+            _cmd_refine_plan,
+        ),
+        (
+            "boundaries",
+            "boundary.nc/.csv (brackets, estimates) and refine.csv of a refined sweep",
+            _boundaries_parser,
+            _cmd_boundaries,
         ),
         ("classify", "classify every layer as solid, liquid or uncertain", _classify_parser, _cmd_classify),
         ("plot-phase", "draw the alpha-L phase diagram and q* heat maps", _plot_phase_parser, _cmd_plot_phase),

@@ -119,8 +119,15 @@ def _one_point(ds: xr.Dataset) -> xr.Dataset:
     return ds.isel(dict.fromkeys(lead, 0), drop=True) if lead else ds
 
 
-def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
-    """Dense dataset over (alpha, L, T, sample, t_w, t, layer); layers beyond a point's L are NaN.
+ROUND_ATTRS = {
+    "long_name": "refinement round that added the point (0: the grid; -1: no such point)",
+    "units": "1",
+}
+
+
+def gather_sweep(point_files: Iterable[str | Path], out: str | Path, plan: str | Path | None = None) -> xr.Dataset:
+    """Dense dataset over (alpha, L, T, sample, t_w, t, layer); layers beyond a point's L are NaN. With a
+    refinement `plan` (refine/plan~k.json), the variable `round` says which round added each point.
 
     Streams in bounded memory: a first pass reads the points' metadata, the file is then created at its
     final size and filled one point at a time (chunks of one point), so memory does not grow with the
@@ -196,8 +203,15 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Datas
             flags = nc.createVariable("diverged", "i1", LEAD, zlib=True, complevel=4)
             flags.setncatts({**DIVERGED_ATTRS, "coordinates": "M N ln_alpha"})
             flags[:] = 0
+            rounds = _rounds(plan)
+            if rounds is not None:
+                round_var = nc.createVariable("round", "i2", LEAD, zlib=True, complevel=4)  # no _FillValue: stays int
+                round_var.setncatts({**ROUND_ATTRS, "coordinates": "M N ln_alpha"})
+                round_var[:] = -1
             for path, key in zip(files, keys):
                 idx = (alphas.index((key[0], key[1])), Ls.index(key[2]), Ts.index(key[3]))
+                if rounds is not None:
+                    round_var[idx] = rounds.get((int(key[0]), int(key[1]), int(key[2]), float(key[3])), 0)
                 if path in divergences:
                     flags[idx] = 1
                     continue
@@ -211,6 +225,14 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path) -> xr.Datas
     finally:
         tmp.unlink(missing_ok=True)
     return xr.open_dataset(out, engine="netcdf4")
+
+
+def _rounds(plan: str | Path | None) -> dict[tuple[int, int, int, float], int] | None:
+    """(M, N, L, T) -> the round that added the point, from a plan file."""
+    if plan is None:
+        return None
+    points = json.loads(Path(plan).read_text())["points"]
+    return {(int(p["M"]), int(p["N"]), int(p["L"]), float(p["T"])): int(p["round"]) for p in points}
 
 
 def _skeleton(point: xr.Dataset) -> dict[str, Any]:

@@ -69,8 +69,36 @@ def n_jobs(config: dict[str, Any]) -> int:
 
 
 def job_samples(config: dict[str, Any], job: int) -> list[int]:
-    spj = config.get("samples_per_job", 1)
-    return list(range(job * spj, min((job + 1) * spj, config["samples"])))
+    """The samples of job `job` of a point: the grid's `samples` in groups of `samples_per_job`; jobs past
+    those (refinement's extra samples of uncertain points) hold `samples_per_job` new samples each, so that
+    adding samples never changes a finished job."""
+    spj, S, n0 = config.get("samples_per_job", 1), config["samples"], n_jobs(config)
+    if job < n0:
+        return list(range(job * spj, min((job + 1) * spj, S)))
+    start = S + (job - n0) * spj
+    return list(range(start, start + spj))
+
+
+def jobs_of(config: dict[str, Any], samples: int) -> int:
+    """Number of jobs of a point that has `samples` samples (the grid's, plus whole extra batches)."""
+    return n_jobs(config) + max(0, samples - config["samples"]) // config.get("samples_per_job", 1)
+
+
+REFINE_DEFAULTS: dict[str, Any] = {
+    "rounds": 0,
+    "boundaries": ["layer", "onset"],
+    "resolution": 0.15,
+    "max_samples": None,
+    "vary": None,
+}
+
+
+def refine_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The `refine` section with its defaults (max_samples null: the grid's samples, no extra)."""
+    settings = {**REFINE_DEFAULTS, **(config.get("refine") or {})}
+    settings["max_samples"] = settings["max_samples"] or config["samples"]
+    settings["vary"] = settings["vary"] or "M"
+    return settings
 
 
 def jobs(config: dict[str, Any]) -> pd.DataFrame:
@@ -156,6 +184,11 @@ def check(config: dict[str, Any]) -> pd.DataFrame:
             build(job_overrides(config, row.M, row.N, row.L, row.T, 0))
         except ConfigError as err:
             errors.append(f"point M={row.M} N={row.N} L={row.L} T={row.T}: {err}")
+    refine = config.get("refine") or {}
+    if refine.get("max_samples") is not None and refine["max_samples"] < config["samples"]:
+        errors.append(
+            f"refine.max_samples: got {refine['max_samples']}; allowed values: >= samples ({config['samples']}), or null (no extra samples)"
+        )
     classify_tw = config.get("classify", {}).get("t_w")
     if classify_tw is not None and classify_tw not in config["t_w"]:
         errors.append(f"classify.t_w: got {classify_tw}; allowed values: one of t_w {config['t_w']}, or null (the largest)")
