@@ -100,3 +100,16 @@ def test_cost_cli(tmp_path, small):
     assert "replica-steps   1.23e+04" in out.stdout and "job=1" in out.stdout
     bad = run_tdlm("cost", str(tmp_path / "missing.yaml"), cwd=tmp_path, timeout=120)
     assert bad.returncode == 2 and "tdlm cost: error" in bad.stderr
+
+
+def test_refinement_worst_case_splits_every_interval_each_round_and_fills_the_budget(small):
+    small["grids"] = [{"alpha": {"N": 4, "M": [20, 320]}, "L": [3, 7], "T": [1e-5]}]
+    small["refine"] = {"rounds": 2, "resolution": 0.15, "max_samples": 6}
+    worst = cost.refinement_worst_case(small)
+    (grid,) = worst["grids"]
+    # ln(320/20) = 2.77 wide: 2 rounds split it into 4 (3 new alphas), every integer L from 3 to 7 (onset)
+    assert len(grid["alpha"]["pairs"]) == 2 + 3 and grid["L"] == [3, 4, 5, 6, 7] and worst["samples"] == 6
+    assert cost.estimate(worst).points == 5 * 5 > cost.estimate(small).points == 4
+    # no more points than the resolution allows
+    small["refine"]["resolution"] = 1.0
+    assert len(cost.refinement_worst_case(small)["grids"][0]["alpha"]["pairs"]) == 2 + 2

@@ -75,6 +75,9 @@ def test_midpoint_varies_what_the_neighbours_share():
     assert alpha_midpoint((200, 40), (200, 10), "M") == (200, 20)  # shared M: N varies
     assert alpha_midpoint((100, 10), (800, 20), "M") == (200, 10)  # neither: `vary` at the lower end's other
     assert alpha_midpoint((100, 10), (800, 20), "N") == (100, 5)
+    # M stays a multiple of the classes (a balanced training set): 22.6 -> 22, not 23
+    assert alpha_midpoint((8, 4), (64, 4), "M") == (23, 4) and alpha_midpoint((8, 4), (64, 4), "M", m_step=2) == (22, 4)
+    assert alpha_midpoint((20, 4), (22, 4), "M", m_step=2) is None  # 21 is not allowed: nothing inside
 
 
 def test_uncertain_points_get_samples_within_the_budget():
@@ -91,7 +94,13 @@ def test_uncertain_points_get_samples_within_the_budget():
     (b,) = plan.brackets
     assert (b.low, b.high) == pytest.approx((math.log(10), math.log(40))) and plan.new_points == []
     samples[(200, 10, 3, T)] = 7
-    assert plan_next(table, samples, kinds=("layer",), samples_per_job=2, max_samples=8).more_samples == {}
+    spent = plan_next(table, samples, kinds=("layer",), samples_per_job=2, max_samples=8)
+    assert spent.more_samples == {}
+    # its budget spent, the uncertain layer is taken at its mean (0.37 >= 1/e: solid) and bounds a bracket
+    (b,) = spent.brackets
+    assert (b.low, b.high) == pytest.approx((math.log(20), math.log(40)))
+    assert (b.phase_low, b.low_by_mean, b.phase_high, b.high_by_mean) == ("solid", True, "liquid", False)
+    assert spent.new_points == [(283, 10, 3, T)]
 
 
 def test_liquid_onset_along_ln_alpha_and_along_L():

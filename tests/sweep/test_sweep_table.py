@@ -102,6 +102,24 @@ def test_job_splitting_covers_every_sample_once(config, samples, per_job):
     assert flat == list(range(samples))  # each sample exactly once, in order
 
 
+@pytest.mark.parametrize("samples, per_job", [(3, 1), (5, 2), (4, 4)])
+def test_refinement_extra_jobs_add_new_samples_and_leave_the_grid_jobs_alone(config, samples, per_job):
+    """Jobs past the grid's (extra samples of an uncertain point) hold `samples_per_job` new samples each:
+    the grid's jobs keep their samples, so adding samples never reruns a finished job."""
+    config["samples"], config["samples_per_job"] = samples, per_job
+    n0 = sweep.n_jobs(config)
+    grid = [sweep.job_samples(config, j) for j in range(n0)]
+    extra = [sweep.job_samples(config, j) for j in range(n0, n0 + 2)]
+    assert [s for g in grid + extra for s in g] == list(range(samples + 2 * per_job))
+    assert sweep.jobs_of(config, samples) == n0 and sweep.jobs_of(config, samples + 2 * per_job) == n0 + 2
+
+
+def test_refine_budget_below_the_samples_is_refused(config):
+    config["refine"] = {"rounds": 1, "max_samples": config["samples"] - 1}
+    with pytest.raises(ConfigError, match=r"refine.max_samples: got \d+; allowed values: >= samples"):
+        sweep.check(config)
+
+
 def test_jobs_table_is_points_times_job_groups(config):
     config["samples"], config["samples_per_job"] = 5, 2
     table = sweep.jobs(config)

@@ -129,7 +129,8 @@ def classify_flags():
 
 REFINE_FLAGS = (
     f"--boundaries {' '.join(REFINE['boundaries'])} --resolution {REFINE['resolution']} "
-    f"--vary {REFINE['vary']} --max-samples {REFINE['max_samples']}"
+    f"--vary {REFINE['vary']} --max-samples {REFINE['max_samples']} "
+    f"--m-step {len(config['data'].get('classes', [0, 1]))}"
 )
 
 

@@ -4,7 +4,8 @@ localrules:
 
 rule plot_phase:
     input:
-        f"{OUT}/phase.nc",
+        phase=f"{OUT}/phase.nc",
+        boundaries=[f"{OUT}/boundary.csv"] if ROUNDS else [],
     output:
         report(
             f"{OUT}/figures/phase_diagram.png",
@@ -29,4 +30,6 @@ rule plot_phase:
     params:
         outdir=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
-        "python -m tdlm.cli plot-phase {input} --outdir {params.outdir} > {log} 2>&1"
+        "python -m tdlm.cli plot-phase {input.phase} "
+        + ("--boundaries {input.boundaries} " if ROUNDS else "")
+        + "--outdir {params.outdir} > {log} 2>&1"

@@ -219,23 +219,22 @@ def runtime_minutes(est: Estimate, margin: float = 2.0) -> int:
 
 
 def refinement_worst_case(config: dict[str, Any]) -> dict[str, Any]:
-    """A config whose grid is the most that `refine` can simulate: on every line of fixed (N or M, L, T), each
-    interval between neighbouring grid alphas split by every round (2^rounds - 1 points, no more than the
-    resolution allows), every integer L between the grid's depths (the onset along L), every point at the
-    sample budget."""
+    """A config whose grid is the most that `refine` can simulate: each interval between neighbouring grid
+    alphas split by every round (2^rounds - 1 points, no more than the resolution allows), at every integer
+    L between the grid's depths (the onset along L) and every T, every point at the sample budget."""
     settings = sweep.refine_settings(config)
     rounds, res = settings["rounds"], settings["resolution"]
     grid_points = sweep.points(config)
     depths = sorted(grid_points.L.unique())
     if "onset" in settings["boundaries"] and rounds:
         depths = list(range(int(min(depths)), int(max(depths)) + 1))
-    pairs = set()
-    for (N,), line in grid_points.groupby(["N"]):
-        ln = np.sort(line.ln_alpha.unique())
-        pairs |= {(int(round(math.exp(x) * N)), int(N)) for x in ln}
-        for lo, hi in zip(ln, ln[1:]):
-            n_add = min(2**rounds - 1, max(0, math.ceil((hi - lo) / res) - 1))
-            pairs |= {(int(round(math.exp(x) * N)), int(N)) for x in np.linspace(lo, hi, n_add + 2)[1:-1]}
+    grid = sorted({(int(m), int(n)) for m, n in zip(grid_points.M, grid_points.N)}, key=lambda mn: math.log(mn[0] / mn[1]))
+    pairs = set(grid)
+    for (m0, n0), (m1, n1) in zip(grid, grid[1:]):
+        lo, hi = math.log(m0 / n0), math.log(m1 / n1)
+        n_add = min(2**rounds - 1, max(0, math.ceil((hi - lo) / res) - 1))
+        for x in np.linspace(lo, hi, n_add + 2)[1:-1]:  # at the shared N vary M, else at the lower end's M vary N
+            pairs.add((int(round(math.exp(x) * n0)), n0) if n0 == n1 else (m0, max(1, int(round(m0 / math.exp(x))))))
     worst = {k: v for k, v in config.items() if k != "grids"}
     worst["grids"] = [
         {"name": "worst", "alpha": {"pairs": sorted(pairs)}, "L": depths, "T": sorted(grid_points["T"].unique().tolist())}

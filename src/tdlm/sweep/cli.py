@@ -63,6 +63,7 @@ def _plot_phase_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("phase", help="phase.nc from `tdlm classify`")
     p.add_argument("--outdir", required=True, help="folder for phase_diagram.{png,pdf} and q_star_L<L>.{png,pdf}")
     p.add_argument("--T", type=float, default=None, help="temperature to draw (default: the lowest)")
+    p.add_argument("--boundaries", default=None, help="boundary.csv of a refined sweep: drawn on the phase diagram")
 
 
 def _cmd_plot_phase(args: argparse.Namespace) -> int:
@@ -75,7 +76,12 @@ def _cmd_plot_phase(args: argparse.Namespace) -> int:
     with xr.open_dataset(args.phase, engine="netcdf4") as phase:
         phase.load()
     outdir = Path(args.outdir)
-    phase_diagram(phase, outdir / "phase_diagram", args.T)
+    boundaries = None
+    if args.boundaries:
+        import pandas as pd
+
+        boundaries = pd.read_csv(args.boundaries)
+    phase_diagram(phase, outdir / "phase_diagram", args.T, boundaries=boundaries)
     for L in phase.L.values:
         q_star_heatmap(phase, int(L), outdir / f"q_star_L{int(L)}", args.T)
     return 0
@@ -130,6 +136,12 @@ def _refine_settings_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--vary", choices=("M", "N"), default="M")
     p.add_argument("--max-samples", type=flag_type(Field("refine.max_samples", int, None, "", at_least(1))), required=True)
+    p.add_argument(
+        "--m-step",
+        type=flag_type(Field("m_step", int, None, "", at_least(1))),
+        default=1,
+        help="new M are multiples of this (the classes)",
+    )
 
 
 def _refine_plan_parser(p: argparse.ArgumentParser) -> None:
@@ -143,7 +155,13 @@ def _refine_plan_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> dict:
-    return {"boundaries": args.boundaries, "resolution": args.resolution, "vary": args.vary, "max_samples": args.max_samples}
+    return {
+        "boundaries": args.boundaries,
+        "resolution": args.resolution,
+        "vary": args.vary,
+        "max_samples": args.max_samples,
+        "m_step": args.m_step,
+    }
 
 
 def _cmd_refine_plan(args: argparse.Namespace) -> int:

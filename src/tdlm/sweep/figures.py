@@ -71,9 +71,16 @@ def layer_stack(ax: plt.Axes, x: np.ndarray, depths: np.ndarray, flags: np.ndarr
     ax.set_yticks(depths)
 
 
-def phase_diagram(phase: xr.Dataset, stem: str | Path | None = None, T: float | None = None, axes: Any = None) -> plt.Figure:
-    """Left: every layer of every (ln alpha, L) point coloured by phase. Right: solid depth xi_s against ln alpha.
-    `axes`: two Axes to draw into. The CSV: one row per point and hidden layer (phase.csv's columns and xi_s)."""
+def phase_diagram(
+    phase: xr.Dataset,
+    stem: str | Path | None = None,
+    T: float | None = None,
+    axes: Any = None,
+    boundaries: pd.DataFrame | None = None,
+) -> plt.Figure:
+    """Left: every layer of every (ln alpha, L) point coloured by phase, with the refinement's `boundaries`
+    (boundary.csv) as brackets and estimates. Right: solid depth xi_s against ln alpha. `axes`: two Axes to
+    draw into. The CSV: one row per point and hidden layer (phase.csv's columns and xi_s)."""
     ds = select_T(phase, T)
     ln_alpha = ds.ln_alpha.values
     fig, (ax, ax_xi) = _axes(axes, 2, (11, 4.6), gridspec_kw={"width_ratios": [1.4, 1]})
@@ -84,7 +91,10 @@ def phase_diagram(phase: xr.Dataset, stem: str | Path | None = None, T: float | 
         f"phase of each hidden layer (T = {float(ds['T']):.3g}, {overlap_label(overlap_of(phase))}, "
         f"threshold {phase.attrs.get('classify_threshold', np.exp(-1)):.3f})"
     )
-    ax.legend(handles=[Patch(color=PHASE_COLOURS[k], label=PHASE_NAMES[k]) for k in PHASE_COLOURS], loc="upper left", fontsize=8)
+    handles = [Patch(color=PHASE_COLOURS[k], label=PHASE_NAMES[k]) for k in PHASE_COLOURS]
+    if boundaries is not None and len(boundaries):
+        handles += draw_boundaries(ax, boundaries[np.isclose(boundaries["T"], float(ds["T"]))])
+    ax.legend(handles=handles, loc="upper left", fontsize=8)
     for j, L in enumerate(ds.L.values):
         ax_xi.plot(ln_alpha, ds.xi_solid.isel(L=j).values, "o-", label=f"L = {int(L)}")
     ax_xi.set_xlabel(r"$\ln \alpha$")
@@ -97,6 +107,25 @@ def phase_diagram(phase: xr.Dataset, stem: str | Path | None = None, T: float | 
         one_T = phase.sel(T=[float(ds["T"])])
         save(fig, stem, phase_table(one_T).merge(xi_table(one_T)[[*POINT, "xi_solid"]], on=POINT))
     return fig
+
+
+def draw_boundaries(ax: plt.Axes, boundaries: pd.DataFrame) -> list:
+    """Each bracket as a black bar between its ends with its estimate marked: per-layer ones at the layer's
+    height, onset ones along ln alpha at height L and along L at the point's ln alpha. Returns legend handles."""
+    drawn = []
+    for b in boundaries.itertuples(index=False):
+        if b.along == "L":
+            x, y = np.log(b.M / b.N), b.estimate
+            lo, hi = b.estimate - b.low, b.high - b.estimate
+            drawn.append(ax.errorbar(x, y, yerr=[[lo], [hi]], fmt="D", color="black", ms=4, capsize=3, lw=1))
+            continue
+        y = b.L if b.kind == "onset" else b.L - 0.4 + 0.8 * (b.layer - 0.5) / (b.L - 1)
+        fmt = "o" if b.kind == "onset" else "|"
+        xerr = [[b.estimate - b.low], [b.high - b.estimate]]
+        drawn.append(ax.errorbar(b.estimate, y, xerr=xerr, fmt=fmt, color="black", ms=5, capsize=3, lw=1))
+    if not drawn:
+        return []
+    return [plt.Line2D([], [], color="black", marker="|", label="boundary: bracket and estimate")]
 
 
 def alphas_with_data(ds: xr.Dataset, variable: str, L: int) -> np.ndarray:

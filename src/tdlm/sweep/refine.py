@@ -12,6 +12,9 @@ A bracket wider than the resolution gets its midpoint as a new point: in ln alph
 (or N: `vary`); in L, the integer midpoint. A bracket with no integer point inside is final. Points with an
 uncertain layer get one more job of `samples_per_job` samples while their total stays within the budget.
 Only decided points (solid or liquid) bound a bracket; an uncertain point inside it is what gets samples.
+Once its budget is spent (or in the final boundaries, once the rounds are), an uncertain layer is taken at
+its mean, liquid when q* < threshold: it can then bound a bracket, and the bracket says so (`low_by_mean`,
+`high_by_mean`), since more samples could still move it.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class Bracket:
     high: float
     phase_low: str
     phase_high: str
+    low_by_mean: bool  # that end was uncertain, taken at its mean once its sample budget was spent
+    high_by_mean: bool
     estimate: float  # the interpolated crossing of q* (onset: min_l q*_l) with the threshold
     uncertainty: float
     next_point: tuple[int, int, int, float] | None  # (M, N, L, T) that splits it, None when final
@@ -74,13 +79,17 @@ def _crossing(x0: float, x1: float, q0: float, q1: float, s0: float, s1: float, 
     return estimate, min(err, abs(x1 - x0))
 
 
-def alpha_midpoint(a: tuple[int, int], b: tuple[int, int], vary: str) -> tuple[int, int] | None:
-    """The integer point at the midpoint in ln alpha of the (M, N) points a and b: M rounded at the shared N,
-    N rounded at the shared M, or, when they share neither, `vary` rounded at the other of a. None when the
-    rounded point is not strictly inside (no integer point left between them)."""
+def alpha_midpoint(a: tuple[int, int], b: tuple[int, int], vary: str, m_step: int = 1) -> tuple[int, int] | None:
+    """The integer point at the midpoint in ln alpha of the (M, N) points a and b: M rounded (to a multiple of
+    `m_step`, the number of classes of a balanced training set) at the shared N, N rounded at the shared M,
+    or, when they share neither, `vary` rounded at the other of a. None when the rounded point is not
+    strictly inside (no allowed point left between them)."""
     mid = 0.5 * (math.log(a[0] / a[1]) + math.log(b[0] / b[1]))
     here = "M" if a[1] == b[1] else "N" if a[0] == b[0] else vary
-    point = (max(1, round(math.exp(mid) * a[1])), a[1]) if here == "M" else (a[0], max(1, round(a[0] / math.exp(mid))))
+    if here == "M":
+        point = (m_step * max(1, round(math.exp(mid) * a[1] / m_step)), a[1])
+    else:
+        point = (a[0], max(1, round(a[0] / math.exp(mid))))
     lo, hi = sorted((math.log(a[0] / a[1]), math.log(b[0] / b[1])))
     return point if lo < math.log(point[0] / point[1]) < hi else None
 
@@ -94,19 +103,33 @@ def _pairs(frame: pd.DataFrame, x: str):
             yield a, b
 
 
-def brackets(table: pd.DataFrame, kinds: tuple[str, ...], resolution: float, vary: str, threshold: float) -> list[Bracket]:
+def settle(table: pd.DataFrame, points: set | None, threshold: float) -> pd.DataFrame:
+    """The table with the uncertain layers of `points` (None: of every point) taken at their mean, and a
+    column `by_mean` marking them."""
+    key = list(zip(table["M"].astype(int), table["N"].astype(int), table["L"].astype(int), table["T"].astype(float)))
+    chosen = (table["phase"] == "uncertain") & pd.Series([points is None or k in points for k in key], index=table.index)
+    table = table.assign(by_mean=chosen)
+    table.loc[chosen, "phase"] = ["liquid" if q < threshold else "solid" for q in table.loc[chosen, "q_star"]]
+    return table
+
+
+def brackets(
+    table: pd.DataFrame, kinds: tuple[str, ...], resolution: float, vary: str, threshold: float, m_step: int = 1
+) -> list[Bracket]:
     """Every bracket of the chosen kinds in a phase table (one row per point and hidden layer: M, N, ln_alpha,
-    L, T, layer, q_star, q_star_sem, phase)."""
+    L, T, layer, q_star, q_star_sem, phase, and optionally by_mean from `settle`)."""
+    if "by_mean" not in table:
+        table = table.assign(by_mean=False)
     found = []
     if "layer" in kinds:
         for (L, T, layer), group in table.groupby(["L", "T", "layer"], sort=True):
             for a, b in _pairs(group, "ln_alpha"):
-                found.append(_alpha_bracket("layer", a, b, int(L), float(T), int(layer), resolution, vary, threshold))
+                found.append(_alpha_bracket("layer", a, b, int(L), float(T), int(layer), resolution, vary, threshold, m_step))
     if "onset" in kinds:
         per_point = onset_table(table, threshold)
         for (L, T), group in per_point.groupby(["L", "T"], sort=True):
             for a, b in _pairs(group, "ln_alpha"):
-                found.append(_alpha_bracket("onset", a, b, int(L), float(T), None, resolution, vary, threshold))
+                found.append(_alpha_bracket("onset", a, b, int(L), float(T), None, resolution, vary, threshold, m_step))
         for (M, N, T), group in per_point.groupby(["M", "N", "T"], sort=True):
             for a, b in _pairs(group, "L"):
                 est, err = _crossing(a.L, b.L, a.q_star, b.q_star, a.q_star_sem, b.q_star_sem, threshold)
@@ -115,21 +138,22 @@ def brackets(table: pd.DataFrame, kinds: tuple[str, ...], resolution: float, var
                 found.append(
                     Bracket(
                         "onset", "L", float(T), None, None, int(M), int(N), float(a.L), float(b.L), a.phase, b.phase,
-                        est, err, (int(M), int(N), int(mid), float(T)) if inside else None, not inside,
+                        bool(a.by_mean), bool(b.by_mean), est, err, (int(M), int(N), int(mid), float(T)) if inside else None,
+                        not inside,
                     )
                 )  # fmt: skip
     return found
 
 
 def _alpha_bracket(
-    kind: str, a, b, L: int, T: float, layer: int | None, resolution: float, vary: str, threshold: float
+    kind: str, a, b, L: int, T: float, layer: int | None, resolution: float, vary: str, threshold: float, m_step: int
 ) -> Bracket:
     est, err = _crossing(a.ln_alpha, b.ln_alpha, a.q_star, b.q_star, a.q_star_sem, b.q_star_sem, threshold)
     narrow = b.ln_alpha - a.ln_alpha <= resolution
-    mid = None if narrow else alpha_midpoint((int(a.M), int(a.N)), (int(b.M), int(b.N)), vary)
+    mid = None if narrow else alpha_midpoint((int(a.M), int(a.N)), (int(b.M), int(b.N)), vary, m_step)
     return Bracket(
         kind, "ln_alpha", T, L, layer, None, None, float(a.ln_alpha), float(b.ln_alpha), a.phase, b.phase,
-        est, err, (mid[0], mid[1], L, T) if mid else None, narrow or mid is None,
+        bool(a.by_mean), bool(b.by_mean), est, err, (mid[0], mid[1], L, T) if mid else None, narrow or mid is None,
     )  # fmt: skip
 
 
@@ -141,18 +165,13 @@ def onset_table(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
         low = group.loc[group["q_star"].idxmin()] if group["q_star"].notna().any() else group.iloc[0]
         phases = set(group["phase"])
         phase = "liquid" if "liquid" in phases else "uncertain" if phases - {"solid"} else "solid"
+        by_mean = bool(group["by_mean"].any()) if "by_mean" in group else False
         rows.append(
             {
-                "M": M,
-                "N": N,
-                "L": L,
-                "T": T,
-                "ln_alpha": math.log(M / N),
-                "q_star": low["q_star"],
-                "q_star_sem": low["q_star_sem"],
-                "phase": phase,
+                "M": M, "N": N, "L": L, "T": T, "ln_alpha": math.log(M / N), "q_star": low["q_star"],
+                "q_star_sem": low["q_star_sem"], "phase": phase, "by_mean": by_mean,
             }
-        )
+        )  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -166,13 +185,15 @@ def plan_next(
     threshold: float = math.exp(-1),
     samples_per_job: int = 1,
     max_samples: int = 0,
+    m_step: int = 1,
 ) -> Plan:
     """Round k+1 from the phase table of rounds 0..k and each point's current number of samples."""
-    found = brackets(table, kinds, resolution, vary, threshold)
-    existing = set(samples)
-    new = sorted({b.next_point for b in found if b.next_point and b.next_point not in existing})
     uncertain = sorted(
         {(int(r.M), int(r.N), int(r.L), float(r.T)) for r in table.itertuples(index=False) if r.phase == "uncertain"}
     )
     more = {p: samples[p] + samples_per_job for p in uncertain if p in samples and samples[p] + samples_per_job <= max_samples}
+    spent = {p for p in uncertain if p not in more}
+    found = brackets(settle(table, spent, threshold), kinds, resolution, vary, threshold, m_step)
+    existing = set(samples)
+    new = sorted({b.next_point for b in found if b.next_point and b.next_point not in existing})
     return Plan(new, more, found)

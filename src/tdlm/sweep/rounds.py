@@ -21,7 +21,7 @@ import xarray as xr
 from tdlm.storage import provenance, write_atomic
 from tdlm.sweep.classify import classify
 from tdlm.sweep.gather import gather_point, gather_sweep, read_job
-from tdlm.sweep.refine import brackets, plan_next
+from tdlm.sweep.refine import brackets, plan_next, settle
 from tdlm.sweep.tables import phase_table
 
 Point = tuple[int, int, int, float]
@@ -82,6 +82,7 @@ def next_plan(
         threshold=classify_args["threshold"],
         samples_per_job=samples_per_job,
         max_samples=settings["max_samples"],
+        m_step=settings.get("m_step", 1),
     )
     totals = {**have, **plan.more_samples}
     rows = [
@@ -128,7 +129,11 @@ def write_boundaries(
         phase.load()
     plan = json.loads(Path(plan_path).read_text())
     threshold = float(phase.attrs["classify_threshold"])
-    found = brackets(phase_table(phase), tuple(settings["boundaries"]), settings["resolution"], settings["vary"], threshold)
+    # the rounds are over: an uncertain layer is taken at its mean (the bracket records it)
+    final = settle(phase_table(phase), None, threshold)
+    found = brackets(
+        final, tuple(settings["boundaries"]), settings["resolution"], settings["vary"], threshold, settings.get("m_step", 1)
+    )
     table = pd.DataFrame([b.row() for b in found], columns=list(BOUNDARY_COLUMNS))
     table["width"] = table["high"] - table["low"]
     ds = xr.Dataset(
@@ -138,7 +143,7 @@ def write_boundaries(
             if name != "resolved"
         },
         attrs=provenance(
-            {"refine": settings, "classify_threshold": threshold},
+            {**{f"refine.{k}": v for k, v in settings.items()}, "classify_threshold": threshold},
             {"rounds": plan["round"], "history_json": json.dumps(plan["history"])},
             step="tdlm boundaries",
             history=phase.attrs.get("history"),
@@ -164,9 +169,9 @@ def write_boundaries(
 
 def _column(values: pd.Series) -> np.ndarray:
     """A bracket column as netCDF takes it: text stays text, missing numbers are NaN."""
-    if values.dtype == object and values.map(lambda v: isinstance(v, str)).any():
-        return values.fillna("").astype(str).to_numpy()
-    return values.astype(float).to_numpy()
+    if values.map(lambda v: isinstance(v, str)).any():
+        return values.fillna("").astype(str).to_numpy(dtype=object)
+    return pd.to_numeric(values).astype(float).to_numpy()
 
 
 BOUNDARY_COLUMNS = {
@@ -181,6 +186,8 @@ BOUNDARY_COLUMNS = {
     "high": "upper end of the bracket",
     "phase_low": "phase at the lower end",
     "phase_high": "phase at the upper end",
+    "low_by_mean": "1: the lower end was uncertain and is taken at its mean (liquid when q* < threshold)",
+    "high_by_mean": "1: the upper end was uncertain and is taken at its mean",
     "estimate": "the crossing of q* (onset: min over layers of q*) with the threshold, linear between the ends",
     "uncertainty": "standard error of the estimate from those of q* at the ends, at most the bracket width",
     "resolved": "narrower than the resolution or no integer point inside",

@@ -1,0 +1,127 @@
+"""A tiny refined sweep end to end: rounds planned by checkpoints, brackets that shrink round by round,
+every point in phase.nc with its round, boundary files, nothing left to do on a rerun, and a kill in the
+middle of a round that the same command resumes to the same results.
+
+The tiny runs (here t* = 1000) decorrelate little: every q*_l is above 0.93. A threshold of 0.98 puts a boundary
+inside the grid M in {8, 64} at N = 4, L = 3 (both layers near 0.95 at M = 8, above 0.99 at M = 64), and
+n_sigma = 0 decides every layer (with two samples the standard errors are as large as the distances to the
+threshold, and an uncertain end would stop a bracket from shrinking). The planner's handling of uncertain
+points is unit-tested (tests/sweep/test_sweep_refine.py). This test checks the machinery of refinement;
+config/refine.yaml is the physical run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from helpers.workflow import copy_workflow, load_tiny, run_snakemake, snakemake_cmd, subprocess_env, write_config
+
+pytestmark = pytest.mark.slow
+
+ROUNDS = 2
+
+
+def _config() -> dict:
+    config = copy.deepcopy(load_tiny())
+    config["run"] = "refined"
+    config["grids"] = [{"name": "coarse", "alpha": {"N": 4, "M": [8, 64]}, "L": [3], "T": [1.0e-5]}]
+    config["t_star"] = 1000
+    config["classify"].update(threshold=0.98, n_sigma=0.0)
+    config["refine"] = {"rounds": ROUNDS, "boundaries": ["layer"], "resolution": 0.3}
+    return config
+
+
+@pytest.fixture(scope="module")
+def refined(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("refine") / "wf")
+    path = write_config(workdir / "refined.yaml", _config())
+    result = run_snakemake(workdir, "--configfile", str(path), timeout=900)
+    assert result.returncode == 0, result.output[-5000:]
+    return workdir, path, workdir / "results" / "refined"
+
+
+def _plans(out):
+    return [json.loads((out / "refine" / f"plan~{k}.json").read_text()) for k in range(1, ROUNDS + 1)]
+
+
+def test_brackets_shrink_round_by_round(refined):
+    _, _, out = refined
+    plans = _plans(out)
+    widths = [p["history"][-1]["widest_ln_alpha_bracket"] for p in plans]
+    final = pd.read_csv(out / "boundary.csv")
+    widths.append(float(final["width"].max()))
+    assert widths[0] == pytest.approx(np.log(64 / 8))  # round 1 saw the grid's one bracket
+    assert all(b < a for a, b in zip(widths, widths[1:])), widths
+    assert [p["history"][-1]["points_added"] for p in plans] == [1, 1]  # both layers share each midpoint
+    assert [p["M"] for p in plans[0]["points"] if p["round"] == 1] == [22]  # sqrt(8 * 64) = 22.6, M even
+
+
+def test_phase_nc_holds_every_point_of_every_round(refined):
+    _, _, out = refined
+    plan = _plans(out)[-1]
+    phase = xr.load_dataset(out / "phase.nc")
+    rounds = {int(p["M"]): p["round"] for p in plan["points"]}
+    assert sorted(phase.M.values.tolist()) == sorted(rounds)
+    for M, expected in rounds.items():
+        assert int(phase["round"].sel(alpha=M / 4, L=3).item()) == expected
+    assert sorted(rounds.values()) == [0, 0, 1, 2]
+    # boundary.nc agrees with boundary.csv, and the report's tables exist
+    boundary = xr.load_dataset(out / "boundary.nc")
+    table = pd.read_csv(out / "boundary.csv")
+    np.testing.assert_allclose(boundary.estimate.values, table.estimate.to_numpy())
+    assert ((table.low <= table.estimate) & (table.estimate <= table.high)).all()
+    assert len(pd.read_csv(out / "refine.csv")) == ROUNDS
+    assert (out / "figures" / "phase_diagram.png").exists()
+
+
+def test_a_finished_refined_sweep_reruns_nothing(refined):
+    workdir, path, _ = refined
+    result = run_snakemake(workdir, "-n", "--configfile", str(path), timeout=300)
+    assert result.returncode == 0 and "Nothing to be done" in result.output, result.output[-3000:]
+
+
+def test_kill_in_the_middle_of_a_round_and_resume(refined, tmp_path):
+    """SIGKILL the whole snakemake process group while a round-1 job runs; the same command finishes the
+    sweep, and its results equal the uninterrupted run's."""
+    _, _, reference = refined
+    workdir = copy_workflow(tmp_path / "wf")
+    path = write_config(workdir / "refined.yaml", _config())
+    out = workdir / "results" / "refined"
+    cmd = snakemake_cmd(workdir, "--configfile", str(path), timeout=900)
+    log = open(workdir / "first.log", "w")
+    proc = subprocess.Popen(cmd, cwd=workdir, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 900
+    try:
+        while True:
+            if (out / "refine" / "plan~1.json").exists():
+                added = [p for p in json.loads((out / "refine" / "plan~1.json").read_text())["points"] if p["round"] == 1]
+                if added and list((out / "logs" / "simulate").glob(f"M~{added[0]['M']}/**/*.log")):
+                    break
+            assert proc.poll() is None, (workdir / "first.log").read_text()[-3000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        log.close()
+    assert not (out / "phase.nc").exists()
+    # a SIGKILL leaves Snakemake's lock behind (as after a node failure): unlock, then the same command
+    unlock = run_snakemake(workdir, "--configfile", str(path), "--unlock", timeout=240)
+    assert unlock.returncode == 0, unlock.output[-3000:]
+    resumed = run_snakemake(workdir, "--configfile", str(path), timeout=900)
+    assert resumed.returncode == 0, resumed.output[-5000:]
+    mine, theirs = xr.load_dataset(out / "phase.nc"), xr.load_dataset(reference / "phase.nc")
+    for name in theirs.data_vars:
+        xr.testing.assert_equal(mine[name], theirs[name])
+    assert json.loads((out / "refine" / "plan~2.json").read_text())["points"] == _plans(reference)[-1]["points"]
