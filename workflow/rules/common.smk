@@ -70,7 +70,14 @@ ROUNDS = REFINE["rounds"]
 GRID_PLAN = {
     "round": 0,
     "points": [
-        {"M": int(r.M), "N": int(r.N), "L": int(r.L), "T": float(r.T), "samples": config["samples"], "round": 0}
+        {
+            "M": int(r.M),
+            "N": int(r.N),
+            "L": int(r.L),
+            "T": float(r.T),
+            "samples": config["samples"],
+            "round": 0,
+        }
         for r in POINT_SPACE.dataframe.itertuples(index=False)
     ],
 }
@@ -108,7 +115,10 @@ def point_jobs(wildcards):
     samples = config["samples"]
     if ROUNDS:
         key = (int(wildcards.M), int(wildcards.N), int(wildcards.L), float(wildcards.T))
-        plan = {refine_rounds.point_key(p): p["samples"] for p in load_plan(ROUNDS)["points"]}
+        plan = {
+            refine_rounds.point_key(p): p["samples"]
+            for p in load_plan(ROUNDS)["points"]
+        }
         samples = plan[key]
     return expand(
         f"{OUT}/sims/M~{{M}}/N~{{N}}/L~{{L}}/T~{{T}}/job~{{job}}.nc",
@@ -160,7 +170,11 @@ def all_outputs(wildcards=None):
         # gather_point) is recomputed, and everything downstream of it with it
         outputs += plan_jobs(ROUNDS)
         if ROUNDS:
-            outputs += [f"{OUT}/boundary.nc", f"{OUT}/boundary.csv", f"{OUT}/refine.csv"]
+            outputs += [
+                f"{OUT}/boundary.nc",
+                f"{OUT}/boundary.csv",
+                f"{OUT}/refine.csv",
+            ]
     if "binary" in FAMILIES:
         outputs += [f"{OUT}/binary/measures.nc"]
         outputs += [

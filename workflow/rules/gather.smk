@@ -21,7 +21,9 @@ rule gather_point:
 
 rule gather:
     input:
-        points=lambda wildcards: expand(f"{OUT}/points/{{point}}.nc", point=final_points()),
+        points=lambda wildcards: expand(
+            f"{OUT}/points/{{point}}.nc", point=final_points()
+        ),
         plan=[plan_file(ROUNDS)] if ROUNDS else [],
     output:
         f"{OUT}/overlaps.nc",
