@@ -89,18 +89,15 @@ def test_uncertain_points_get_samples_within_the_budget():
     samples = {(100, 10, 3, T): 3, (200, 10, 3, T): 3, (400, 10, 3, T): 3}
     plan = plan_next(table, samples, kinds=("layer",), samples_per_job=2, max_samples=8)
     assert plan.more_samples == {(200, 10, 3, T): 5}
-    # the uncertain point is not an end of the bracket: the bracket spans the decided neighbours, and its
-    # midpoint is the uncertain point itself, which gets samples instead of a duplicate
+    # for bracketing the uncertain layer is taken at its mean (0.37 >= 1/e: solid) and the bracket says so;
+    # the bisection goes on meanwhile
     (b,) = plan.brackets
-    assert (b.low, b.high) == pytest.approx((math.log(10), math.log(40))) and plan.new_points == []
-    samples[(200, 10, 3, T)] = 7
-    spent = plan_next(table, samples, kinds=("layer",), samples_per_job=2, max_samples=8)
-    assert spent.more_samples == {}
-    # its budget spent, the uncertain layer is taken at its mean (0.37 >= 1/e: solid) and bounds a bracket
-    (b,) = spent.brackets
     assert (b.low, b.high) == pytest.approx((math.log(20), math.log(40)))
     assert (b.phase_low, b.low_by_mean, b.phase_high, b.high_by_mean) == ("solid", True, "liquid", False)
-    assert spent.new_points == [(283, 10, 3, T)]
+    assert plan.new_points == [(283, 10, 3, T)]
+    # the budget is a cap: 7 + 2 > 8, no more samples
+    samples[(200, 10, 3, T)] = 7
+    assert plan_next(table, samples, kinds=("layer",), samples_per_job=2, max_samples=8).more_samples == {}
 
 
 def test_liquid_onset_along_ln_alpha_and_along_L():

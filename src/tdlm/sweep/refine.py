@@ -11,10 +11,9 @@ workflow plans the same rounds. Two kinds of boundary are bracketed:
 A bracket wider than the resolution gets its midpoint as a new point: in ln alpha, rounded to an integer M
 (or N: `vary`); in L, the integer midpoint. A bracket with no integer point inside is final. Points with an
 uncertain layer get one more job of `samples_per_job` samples while their total stays within the budget.
-Only decided points (solid or liquid) bound a bracket; an uncertain point inside it is what gets samples.
-Once its budget is spent (or in the final boundaries, once the rounds are), an uncertain layer is taken at
-its mean, liquid when q* < threshold: it can then bound a bracket, and the bracket says so (`low_by_mean`,
-`high_by_mean`), since more samples could still move it.
+For bracketing, an uncertain layer is taken at its mean (liquid when q* < threshold), and the bracket says
+so (`low_by_mean`, `high_by_mean`): waiting for its samples to decide it would stall the bisection for
+rounds, while its samples, added meanwhile, can still move it and the next round's plan follows.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ class Bracket:
     high: float
     phase_low: str
     phase_high: str
-    low_by_mean: bool  # that end was uncertain, taken at its mean once its sample budget was spent
+    low_by_mean: bool  # that end was uncertain, taken at its mean
     high_by_mean: bool
     estimate: float  # the interpolated crossing of q* (onset: min_l q*_l) with the threshold
     uncertainty: float
@@ -103,11 +102,9 @@ def _pairs(frame: pd.DataFrame, x: str):
             yield a, b
 
 
-def settle(table: pd.DataFrame, points: set | None, threshold: float) -> pd.DataFrame:
-    """The table with the uncertain layers of `points` (None: of every point) taken at their mean, and a
-    column `by_mean` marking them."""
-    key = list(zip(table["M"].astype(int), table["N"].astype(int), table["L"].astype(int), table["T"].astype(float)))
-    chosen = (table["phase"] == "uncertain") & pd.Series([points is None or k in points for k in key], index=table.index)
+def settle(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """The table with its uncertain layers taken at their mean (liquid when q* < threshold), marked `by_mean`."""
+    chosen = table["phase"] == "uncertain"
     table = table.assign(by_mean=chosen)
     table.loc[chosen, "phase"] = ["liquid" if q < threshold else "solid" for q in table.loc[chosen, "q_star"]]
     return table
@@ -192,8 +189,7 @@ def plan_next(
         {(int(r.M), int(r.N), int(r.L), float(r.T)) for r in table.itertuples(index=False) if r.phase == "uncertain"}
     )
     more = {p: samples[p] + samples_per_job for p in uncertain if p in samples and samples[p] + samples_per_job <= max_samples}
-    spent = {p for p in uncertain if p not in more}
-    found = brackets(settle(table, spent, threshold), kinds, resolution, vary, threshold, m_step)
+    found = brackets(settle(table, threshold), kinds, resolution, vary, threshold, m_step)
     existing = set(samples)
     new = sorted({b.next_point for b in found if b.next_point and b.next_point not in existing})
     return Plan(new, more, found)

@@ -129,8 +129,7 @@ def write_boundaries(
         phase.load()
     plan = json.loads(Path(plan_path).read_text())
     threshold = float(phase.attrs["classify_threshold"])
-    # the rounds are over: an uncertain layer is taken at its mean (the bracket records it)
-    final = settle(phase_table(phase), None, threshold)
+    final = settle(phase_table(phase), threshold)  # an uncertain layer at its mean, as in the plans
     found = brackets(
         final, tuple(settings["boundaries"]), settings["resolution"], settings["vary"], threshold, settings.get("m_step", 1)
     )
