@@ -3,10 +3,9 @@ every point in phase.nc with its round, boundary files, nothing left to do on a 
 middle of a round that the same command resumes to the same results.
 
 The tiny runs (here t* = 1000) decorrelate little: every q*_l is above 0.93. A threshold of 0.98 puts a boundary
-inside the grid M in {8, 64} at N = 4, L = 3 (both layers near 0.95 at M = 8, above 0.99 at M = 64), and
-n_sigma = 0 decides every layer (with two samples the standard errors are as large as the distances to the
-threshold, and an uncertain end would stop a bracket from shrinking). The planner's handling of uncertain
-points is unit-tested (tests/sweep/test_sweep_refine.py). This test checks the machinery of refinement;
+inside the grid M in {8, 64} at N = 4, L = 3 (both layers near 0.95 at M = 8, above 0.99 at M = 64); one
+sample and n_sigma = 0 decide every layer, so that each round halves the bracket. The planner's handling of
+uncertain points is unit-tested (tests/sweep/test_sweep_refine.py). This test checks the machinery of refinement;
 config/refine.yaml is the physical run.
 """
 
@@ -36,6 +35,7 @@ def _config() -> dict:
     config["run"] = "refined"
     config["grids"] = [{"name": "coarse", "alpha": {"N": 4, "M": [8, 64]}, "L": [3], "T": [1.0e-5]}]
     config["t_star"] = 1000
+    config["samples"] = 1  # one sample: no standard error, every layer decided (and half the jobs)
     config["classify"].update(threshold=0.98, n_sigma=0.0)
     config["refine"] = {"rounds": ROUNDS, "boundaries": ["layer"], "resolution": 0.3}
     return config
