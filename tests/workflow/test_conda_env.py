@@ -49,7 +49,7 @@ def test_the_rules_name_this_env_and_run_the_workflows_own_package(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     for smk in (workdir / "workflow" / "rules").glob("*.smk"):
         text = smk.read_text()
-        rules = len(re.findall(r"^rule \w+:", text, flags=re.M))
+        rules = len(re.findall(r"^(?:rule|checkpoint) \w+:", text, flags=re.M))  # a checkpoint is a rule too
         assert rules == text.count('conda:\n        "../../envs/tdlm.yaml"'), smk.name
     # a stand-in package in the workflow's src/ that says where it was imported from and writes --out
     fake = workdir / "src" / "tdlm"
