@@ -112,6 +112,18 @@ def load_tiny() -> dict[str, Any]:
         return yaml.safe_load(fh)
 
 
+def tiny_refine_config(run: str, rounds: int = 2) -> dict[str, Any]:
+    """A tiny refined sweep (tests/workflow/test_refine.py says why these values put a boundary in the grid)."""
+    config = load_tiny()
+    config["run"] = run
+    config["grids"] = [{"name": "coarse", "alpha": {"N": 4, "M": [8, 64]}, "L": [3], "T": [1.0e-5]}]
+    config["t_star"] = 1000
+    config["samples"] = 1  # one sample: no standard error, every layer decided (and half the jobs)
+    config["classify"].update(threshold=0.98, n_sigma=0.0)
+    config["refine"] = {"rounds": rounds, "boundaries": ["layer"], "resolution": 0.3}
+    return config
+
+
 def write_config(path: Path, config: dict[str, Any]) -> Path:
     with open(path, "w") as fh:
         yaml.safe_dump(config, fh, sort_keys=False)

@@ -11,8 +11,10 @@ the command line (command-line flags win over any profile) only what the test cl
 * ``--set-resources simulate:gpu=0``: the node has no GPU (this replaces the profile's whole
   ``set-resources`` block, ``cpus_per_gpu`` included). Only the GPU test keeps the profile's request.
 
-1. ``test_sweep_on_slurm_equals_local``: a 2-job sweep (L = 2, 4) through SLURM; every simulate job
-   is an sbatch job; phase.nc equals the one of a local run of the same config, variable by variable.
+1. ``test_refined_sweep_on_slurm_equals_local``: the tiny refined sweep of tests/workflow/test_refine.py
+   (a 2-point grid, then 2 rounds planned by the checkpoint rule ``refine_plan``) in one command through
+   SLURM; every simulate job is an sbatch job, the plans run in the snakemake process (local rules); the
+   plans, phase.nc and boundary.nc equal those of a local run of the same config, variable by variable.
 2. ``test_scancel_resumes_from_checkpoint``: a 1-job sweep whose simulate job is scancel-ed once its
    checkpoint exists; the profile's retries resubmit it, the retry resumes from the checkpoint, the
    sweep completes, and the job file equals an uninterrupted local run of the same job.
@@ -27,6 +29,7 @@ all selected tests at once, and each test waits for and checks its own runs.
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -40,7 +43,7 @@ import pytest
 import xarray as xr
 import yaml
 
-from helpers.workflow import SLURM_POLL_FLAGS, copy_workflow, subprocess_env, write_config
+from helpers.workflow import SLURM_POLL_FLAGS, copy_workflow, subprocess_env, tiny_refine_config, write_config
 
 pytestmark = pytest.mark.slurm
 
@@ -64,6 +67,7 @@ SLURM_TEST_FLAGS = [
 ]
 NO_GPU = ["--set-resources", "simulate:gpu=0"]
 LOCAL_FLAGS = ["--workflow-profile", "none"]
+SIM_JOB = re.compile(r"M~(\d+)/N~(\d+)/L~(\d+)/T~([^/]+)/job~(\d+)\.nc$")
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.")
 
 
@@ -229,13 +233,14 @@ def sweeps(slurm_cluster, tmp_path_factory, request):
             state.thread.start()
             # the uninterrupted reference: the same job, run locally
             state.runs["scancel-local"] = Run.start(local, job_file(run, 2), "--cores", "1", *LOCAL_FLAGS)
-        if "test_sweep_on_slurm_equals_local" in selected:
-            run = state.run_names["sweep"] = f"slurm-sweep-{uuid.uuid4().hex[:8]}"
-            config = sweep_config(run, L=[2, 4])
-            on_slurm = workflow_copy(base / "sweep-slurm", config)
-            local = workflow_copy(base / "sweep-local", config)
-            state.runs["sweep-slurm"] = Run.start(on_slurm, f"results/{run}/phase.nc", *SLURM_TEST_FLAGS, *NO_GPU)
-            state.runs["sweep-local"] = Run.start(local, f"results/{run}/phase.nc", "--cores", "2", *LOCAL_FLAGS)
+        if "test_refined_sweep_on_slurm_equals_local" in selected:
+            run = state.run_names["refine"] = f"slurm-refine-{uuid.uuid4().hex[:8]}"
+            config = tiny_refine_config(run)
+            on_slurm = workflow_copy(base / "refine-slurm", config)
+            local = workflow_copy(base / "refine-local", config)
+            targets = [f"results/{run}/phase.nc", f"results/{run}/boundary.nc"]
+            state.runs["refine-slurm"] = Run.start(on_slurm, *targets, *SLURM_TEST_FLAGS, *NO_GPU)
+            state.runs["refine-local"] = Run.start(local, *targets, "--cores", "1", *LOCAL_FLAGS)
         if "test_real_profile_gpu_sbatch_call" in selected:
             run = state.run_names["gpu"] = f"slurm-gpu-{uuid.uuid4().hex[:8]}"
             workdir = workflow_copy(base / "gpu-slurm", sweep_config(run, L=[2]))
@@ -254,26 +259,34 @@ def sweeps(slurm_cluster, tmp_path_factory, request):
 # ---------------------------------------------------------------- tests
 
 
-def test_sweep_on_slurm_equals_local(sweeps):
-    """2 simulate jobs (L = 2, 4) as sbatch jobs; phase.nc equals a local run's, variable by variable."""
-    run = sweeps.run_names["sweep"]
-    on_slurm, local = sweeps.runs["sweep-slurm"], sweeps.runs["sweep-local"]
-    target = f"results/{run}/phase.nc"
+def test_refined_sweep_on_slurm_equals_local(sweeps):
+    """Grid and 2 refinement rounds in one command: simulate jobs as sbatch jobs, plans as local rules."""
+    run = sweeps.run_names["refine"]
+    on_slurm, local = sweeps.runs["refine-slurm"], sweeps.runs["refine-local"]
     local_rc, local_log = local.wait()
     rc, log = on_slurm.wait()
     assert local_rc == 0, local_log[-5000:]
     assert rc == 0, log[-8000:]
     assert "Using workflow specific profile profiles/slurm" in log, log[:2000]
+    out, reference = on_slurm.workdir / "results" / run, local.workdir / "results" / run
 
-    # every simulate job went through sbatch (none ran locally), and its SLURM log is kept
-    expected = {f"{POINT['M']}_{POINT['N']}_{L}_{POINT['T']}_0" for L in (2, 4)}
+    # the rounds were planned in this process, the same plans as the local run's
+    assert "localcheckpoint refine_plan:" in log and not sbatch_calls(log, "refine_plan"), log[-8000:]
+    for k in (1, 2):
+        plan = f"refine/plan~{k}.json"
+        assert (out / plan).read_text() == (reference / plan).read_text(), plan
+    assert [p["round"] for p in json.loads((out / "refine/plan~2.json").read_text())["points"]].count(2) == 1
+
+    # every simulate job of every round went through sbatch (none ran locally), and its SLURM log is kept
+    expected = {"_".join(SIM_JOB.search(str(f))[1:]) for f in (reference / "sims").rglob("job~*.nc")}
+    assert len(expected) == 4, expected  # 2 grid points, one point per round
     calls = sbatch_calls(log, "simulate")
-    assert len(calls) == 2, calls
     assert {re.search(r"--comment rule_simulate_wildcards_(\S+)", c)[1] for c in calls} == expected, calls
+    assert len(calls) == len(expected), calls
     assert all("-p debug -t 60 --mem 2000 --ntasks=1 --cpus-per-task=1 " in c for c in calls), calls
     assert not any("--gpus" in c or " -A " in c for c in calls), calls
     submissions = slurm_submissions(log, "simulate")
-    assert len(submissions) == 2, log[-8000:]
+    assert len(submissions) == len(expected), log[-8000:]
     assert "localrule simulate" not in log and "\nrule simulate:" in log
     for _, slurm_id, slurm_log in submissions:
         assert slurm_log.parent.name in expected, slurm_log
@@ -282,11 +295,9 @@ def test_sweep_on_slurm_equals_local(sweeps):
         # MinJobAge=300 keeps the finished job visible: it ran from this copy, on partition debug
         rows = squeue("-t", "all", "-j", slurm_id, "-o", "%T|%P|%Z|%k")
         assert rows == [["COMPLETED", "debug", str(on_slurm.workdir), f"rule_simulate_wildcards_{slurm_log.parent.name}"]], rows
-    for L in (2, 4):
-        assert "wrote results/" in (on_slurm.workdir / job_file(run, L, "logs/simulate", "log")).read_text()
-        assert (on_slurm.workdir / job_file(run, L)).exists()
 
-    assert_same_variables(on_slurm.workdir / target, local.workdir / target)
+    for name in ("phase.nc", "boundary.nc"):
+        assert_same_variables(out / name, reference / name)
 
 
 def test_scancel_resumes_from_checkpoint(sweeps):

@@ -1,6 +1,7 @@
 """A tiny refined sweep end to end: rounds planned by checkpoints, brackets that shrink round by round,
-every point in phase.nc with its round, boundary files, nothing left to do on a rerun, and a kill in the
-middle of a round that the same command resumes to the same results.
+every point in phase.nc with its round, boundary files, nothing left to do on a rerun, a round added to a
+finished sweep that simulates only its new points, and a kill in the middle of a round that the same command
+resumes to the same results.
 
 The tiny runs (here t* = 1000) decorrelate little: every q*_l is above 0.93. A threshold of 0.98 puts a boundary
 inside the grid M in {8, 64} at N = 4, L = 3 (both layers near 0.95 at M = 8, above 0.99 at M = 64); one
@@ -11,43 +12,59 @@ config/refine.yaml is the physical run.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
+import re
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 
-from helpers.workflow import copy_workflow, load_tiny, run_snakemake, snakemake_cmd, subprocess_env, write_config
+from helpers.workflow import copy_workflow, run_snakemake, snakemake_cmd, subprocess_env, tiny_refine_config, write_config
 
 pytestmark = pytest.mark.slow
 
 ROUNDS = 2
 
 
-def _config() -> dict:
-    config = copy.deepcopy(load_tiny())
-    config["run"] = "refined"
-    config["grids"] = [{"name": "coarse", "alpha": {"N": 4, "M": [8, 64]}, "L": [3], "T": [1.0e-5]}]
-    config["t_star"] = 1000
-    config["samples"] = 1  # one sample: no standard error, every layer decided (and half the jobs)
-    config["classify"].update(threshold=0.98, n_sigma=0.0)
-    config["refine"] = {"rounds": ROUNDS, "boundaries": ["layer"], "resolution": 0.3}
-    return config
+def _config(rounds: int = ROUNDS) -> dict:
+    return tiny_refine_config("refined", rounds)
+
+
+def _job_files(out) -> dict[str, tuple[int, int]]:
+    """Every job file of the run with its (inode, mtime): a rewritten file changes both."""
+    return {str(f.relative_to(out)): (f.stat().st_ino, f.stat().st_mtime_ns) for f in (out / "sims").rglob("job~*.nc")}
+
+
+@dataclass
+class Refined:
+    workdir: Path
+    config: Path
+    out: Path
+    before: dict[str, tuple[int, int]]  # job files after the first command (rounds: 1)
+    plan_before: tuple[int, int]
+    extended: str  # output of the second command (rounds: 2, the same run)
 
 
 @pytest.fixture(scope="module")
-def refined(tmp_path_factory):
+def refined(tmp_path_factory) -> Refined:
+    """The refined sweep as a user extends one: first with one round, then the same run with two."""
     workdir = copy_workflow(tmp_path_factory.mktemp("refine") / "wf")
+    out = workdir / "results" / "refined"
+    first = write_config(workdir / "one_round.yaml", _config(rounds=1))
+    result = run_snakemake(workdir, "--configfile", str(first), timeout=900)
+    assert result.returncode == 0, result.output[-5000:]
+    before, plan = _job_files(out), (out / "refine" / "plan~1.json").stat()
     path = write_config(workdir / "refined.yaml", _config())
     result = run_snakemake(workdir, "--configfile", str(path), timeout=900)
     assert result.returncode == 0, result.output[-5000:]
-    return workdir, path, workdir / "results" / "refined"
+    return Refined(workdir, path, out, before, (plan.st_ino, plan.st_mtime_ns), result.output)
 
 
 def _plans(out):
@@ -55,7 +72,7 @@ def _plans(out):
 
 
 def test_brackets_shrink_round_by_round(refined):
-    _, _, out = refined
+    out = refined.out
     plans = _plans(out)
     widths = [p["history"][-1]["widest_ln_alpha_bracket"] for p in plans]
     final = pd.read_csv(out / "boundary.csv")
@@ -67,7 +84,7 @@ def test_brackets_shrink_round_by_round(refined):
 
 
 def test_phase_nc_holds_every_point_of_every_round(refined):
-    _, _, out = refined
+    out = refined.out
     plan = _plans(out)[-1]
     phase = xr.load_dataset(out / "phase.nc")
     rounds = {int(p["M"]): p["round"] for p in plan["points"]}
@@ -85,15 +102,27 @@ def test_phase_nc_holds_every_point_of_every_round(refined):
 
 
 def test_a_finished_refined_sweep_reruns_nothing(refined):
-    workdir, path, _ = refined
-    result = run_snakemake(workdir, "-n", "--configfile", str(path), timeout=300)
+    result = run_snakemake(refined.workdir, "-n", "--configfile", str(refined.config), timeout=300)
     assert result.returncode == 0 and "Nothing to be done" in result.output, result.output[-3000:]
+
+
+def test_adding_a_round_simulates_only_the_new_points(refined):
+    """rounds 1 -> 2 on a finished sweep: plan 1 and every job file stay as they were; the one new job is round 2's point."""
+    after = _job_files(refined.out)
+    assert {name: after[name] for name in refined.before} == refined.before
+    new_points = [p for p in _plans(refined.out)[-1]["points"] if p["round"] == 2]
+    assert len(new_points) == 1
+    M = new_points[0]["M"]
+    assert sorted(set(after) - set(refined.before)) == [f"sims/M~{M}/N~4/L~3/T~1e-05/job~0.nc"]
+    assert re.findall(r"^(?:local)?rule simulate:\n(?:.*\n)*?\s+wildcards: M=(\d+)", refined.extended, re.M) == [str(M)]
+    plan = (refined.out / "refine" / "plan~1.json").stat()
+    assert (plan.st_ino, plan.st_mtime_ns) == refined.plan_before
 
 
 def test_kill_in_the_middle_of_a_round_and_resume(refined, tmp_path):
     """SIGKILL the whole snakemake process group while a round-1 job runs; the same command finishes the
     sweep, and its results equal the uninterrupted run's."""
-    _, _, reference = refined
+    reference = refined.out
     workdir = copy_workflow(tmp_path / "wf")
     path = write_config(workdir / "refined.yaml", _config())
     out = workdir / "results" / "refined"

@@ -1,8 +1,10 @@
 localrules:
+    refine_plan,
     boundaries,
 
 
-# round k's plan classifies the jobs of plan k-1 (rounds 0..k-1) and adds the points and samples of round k
+# round k's plan classifies the jobs of plan k-1 (rounds 0..k-1) and adds the points and samples of round k;
+# local, like gather and classify: a few seconds of reading, not worth a cluster job and its queue wait
 checkpoint refine_plan:
     input:
         jobs=lambda wildcards: plan_jobs(int(wildcards.round) - 1),

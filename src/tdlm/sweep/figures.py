@@ -94,7 +94,8 @@ def phase_diagram(
     handles = [Patch(color=PHASE_COLOURS[k], label=PHASE_NAMES[k]) for k in PHASE_COLOURS]
     if boundaries is not None and len(boundaries):
         handles += draw_boundaries(ax, boundaries[np.isclose(boundaries["T"], float(ds["T"]))])
-    ax.legend(handles=handles, loc="upper left", fontsize=8)
+    # below the axes: inside, it would cover the columns of the smallest ln alpha
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=len(handles), fontsize=8)
     for j, L in enumerate(ds.L.values):
         ax_xi.plot(ln_alpha, ds.xi_solid.isel(L=j).values, "o-", label=f"L = {int(L)}")
     ax_xi.set_xlabel(r"$\ln \alpha$")
