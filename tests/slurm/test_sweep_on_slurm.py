@@ -278,7 +278,7 @@ def test_refined_sweep_on_slurm_equals_local(sweeps):
     assert [p["round"] for p in json.loads((out / "refine/plan~2.json").read_text())["points"]].count(2) == 1
 
     # every simulate job of every round went through sbatch (none ran locally), and its SLURM log is kept
-    expected = {"_".join(SIM_JOB.search(str(f))[1:]) for f in (reference / "sims").rglob("job~*.nc")}
+    expected = {"_".join(SIM_JOB.search(str(f)).groups()) for f in (reference / "sims").rglob("job~*.nc")}
     assert len(expected) == 4, expected  # 2 grid points, one point per round
     calls = sbatch_calls(log, "simulate")
     assert {re.search(r"--comment rule_simulate_wildcards_(\S+)", c)[1] for c in calls} == expected, calls
