@@ -43,6 +43,9 @@ import pytest
 import xarray as xr
 import yaml
 
+from tdlm.sweep.rounds import job_paths
+from tdlm.sweep.table import jobs_of
+
 from helpers.workflow import SLURM_POLL_FLAGS, copy_workflow, subprocess_env, tiny_refine_config, write_config
 
 pytestmark = pytest.mark.slurm
@@ -278,7 +281,10 @@ def test_refined_sweep_on_slurm_equals_local(sweeps):
     assert [p["round"] for p in json.loads((out / "refine/plan~2.json").read_text())["points"]].count(2) == 1
 
     # every simulate job of every round went through sbatch (none ran locally), and its SLURM log is kept
-    expected = {"_".join(SIM_JOB.search(str(f)).groups()) for f in (reference / "sims").rglob("job~*.nc")}
+    final_plan = json.loads((reference / "refine/plan~2.json").read_text())
+    jobs = job_paths(final_plan, str(reference), lambda samples: jobs_of(tiny_refine_config(run), samples))
+    assert sorted(map(str, (reference / "sims").rglob("job~*.nc"))) == sorted(jobs)
+    expected = {"_".join(SIM_JOB.search(path).groups()) for path in jobs}
     assert len(expected) == 4, expected  # 2 grid points, one point per round
     calls = sbatch_calls(log, "simulate")
     assert {re.search(r"--comment rule_simulate_wildcards_(\S+)", c)[1] for c in calls} == expected, calls

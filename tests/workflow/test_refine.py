@@ -26,6 +26,9 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from tdlm.sweep.rounds import job_paths
+from tdlm.sweep.table import jobs_of
+
 from helpers.workflow import copy_workflow, run_snakemake, snakemake_cmd, subprocess_env, tiny_refine_config, write_config
 
 pytestmark = pytest.mark.slow
@@ -113,7 +116,9 @@ def test_adding_a_round_simulates_only_the_new_points(refined):
     new_points = [p for p in _plans(refined.out)[-1]["points"] if p["round"] == 2]
     assert len(new_points) == 1
     M = new_points[0]["M"]
-    assert sorted(set(after) - set(refined.before)) == [f"sims/M~{M}/N~4/L~3/T~1e-05/job~0.nc"]
+    config = _config()
+    new_jobs = job_paths({"points": new_points}, str(refined.out), lambda samples: jobs_of(config, samples))
+    assert len(new_jobs) == 1 and sorted(str(refined.out / name) for name in set(after) - set(refined.before)) == new_jobs
     assert re.findall(r"^(?:local)?rule simulate:\n(?:.*\n)*?\s+wildcards: M=(\d+)", refined.extended, re.M) == [str(M)]
     plan = (refined.out / "refine" / "plan~1.json").stat()
     assert (plan.st_ino, plan.st_mtime_ns) == refined.plan_before
