@@ -130,6 +130,18 @@ BINARY = [
 ]
 
 
+def _merged(base: list[str], extra: list[str]) -> list[str]:
+    """`base` flags that `extra` does not give, then `extra` (a flag given twice is itself an error)."""
+    given = {word.split("=", 1)[0] for word in extra if word.startswith("--")}
+    out, keep = [], True
+    for word in base:
+        if word.startswith("--"):
+            keep = word not in given
+        if keep:
+            out.append(word)
+    return out + extra
+
+
 def _run(capsys, argv: list[str]) -> tuple[int, str]:
     try:
         code = cli.main(argv)
@@ -150,7 +162,7 @@ def _check(code: int, err: str, expected: int, words: list[str], leftovers: list
 def test_simulate(case, args, code, words, tmp_path, capsys):
     extra = args(tmp_path)
     out = tmp_path / "out" / "job.nc"
-    argv = ["--threads", "1", "simulate", *SIM, *extra]
+    argv = ["--threads", "1", "simulate", *_merged(SIM, extra)]
     if "--out" not in extra:
         argv += ["--out", str(out)]
     _check(*_run(capsys, argv), code, words, [out])
@@ -160,7 +172,7 @@ def test_simulate(case, args, code, words, tmp_path, capsys):
 def test_binary_simulate(case, args, code, words, tmp_path, capsys):
     extra = args(tmp_path)
     out = tmp_path / "out" / "b.nc"
-    argv = ["--threads", "1", "binary-simulate", *BIN, *extra]
+    argv = ["--threads", "1", "binary-simulate", *_merged(BIN, extra)]
     if "--out" not in extra:
         argv += ["--out", str(out)]
     _check(*_run(capsys, argv), code, words, [out])
@@ -170,7 +182,7 @@ def test_binary_simulate(case, args, code, words, tmp_path, capsys):
 def overlaps(tmp_path_factory) -> Path:
     """A real overlaps.nc of a tiny sweep, built by the commands themselves."""
     folder = tmp_path_factory.mktemp("overlaps")
-    assert cli.main(["--threads", "1", "simulate", *SIM, "--t-w", "10", "20", "--out", str(folder / "job.nc")]) == 0
+    assert cli.main(["--threads", "1", "simulate", *_merged(SIM, ["--t-w", "10", "20"]), "--out", str(folder / "job.nc")]) == 0
     assert cli.main(["gather-point", str(folder / "job.nc"), "--out", str(folder / "point.nc")]) == 0
     assert cli.main(["gather", str(folder / "point.nc"), "--out", str(folder / "overlaps.nc")]) == 0
     return folder / "overlaps.nc"

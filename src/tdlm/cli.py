@@ -8,15 +8,23 @@ Each subpackage registers its own subcommands through `register(subparsers)`: th
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Callable
 
 from tdlm import __version__
+from tdlm.fields import Field, flag_type, interval
 
+EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command a closed pipe ended
+MAX_THREADS = os.cpu_count() or 1
 SUBPACKAGES = ("tdlm.md.cli", "tdlm.sweep.cli", "tdlm.binarynet.cli", "tdlm.paper.cli")
 
 Handler = Callable[[argparse.Namespace], int]
@@ -61,11 +69,13 @@ def combining(module: str, function: str, options: tuple[str, ...] = ()) -> Hand
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tdlm", description=__doc__.split("\n\n")[0], allow_abbrev=False)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", "--debug", action="store_true", help="debug logging; a traceback with every error")
     parser.add_argument("--version", action="version", version=f"tdlm {__version__}")
     parser.add_argument(
         "--threads",
-        type=int,
+        type=flag_type(
+            Field("threads", int, None, "", interval(1, MAX_THREADS, text=f"integers in [1, {MAX_THREADS}] (the CPUs)"))
+        ),
         default=None,
         help="CPU threads for torch (default: torch's choice; set it to the cores a job owns to avoid oversubscription)",
     )
@@ -75,19 +85,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def repeated_flags(argv: list[str]) -> list[str]:
+    """Flags given more than once (argparse keeps the last one silently: `--M 20 --M 40` would run M = 40)."""
+    seen, repeated = set(), []
+    for word in argv:
+        if word == "--":
+            break
+        if word.startswith("--"):
+            flag = word.split("=", 1)[0]
+            if flag in seen and flag not in repeated:
+                repeated.append(flag)
+            seen.add(flag)
+    return repeated
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """The `tdlm` command and its one error boundary: every anticipated failure (a bad value, a bad file, no
+    space or permission, too little memory) is a named error, exit 2 (3 for a divergence, raised by the
+    command); anything else is reported in one line as an internal error (exit 1) whose traceback only
+    `-v`/`--debug` shows. A closed stdout (`tdlm ... | head`) ends the command quietly."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    repeated = repeated_flags(argv)
+    if repeated:
+        parser.error(f"{', '.join(repeated)}: given more than once; give each flag once")
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%Y-%m-%d %H:%M:%S",
         stream=sys.stderr,
     )
-    if args.threads:
-        import torch
+    try:
+        if args.threads:
+            import torch
 
-        torch.set_num_threads(args.threads)
-    return args.handler(args)
+            torch.set_num_threads(args.threads)
+        return args.handler(args)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        return fail(args.command, "interrupted", EXIT_INTERRUPTED)
+    except Exception as err:  # noqa: BLE001 - the boundary: named, never a bare traceback
+        if args.verbose:
+            traceback.print_exc()
+        return fail(args.command, *named(err))
+
+
+def named(err: BaseException) -> tuple[str, int]:
+    """(message, exit code) of an error that reached the boundary: the project's named errors as they are,
+    the operating system's with the file they concern, the rest as an internal error."""
+    from tdlm.fields import ConfigError
+    from tdlm.files import FileError
+
+    if isinstance(err, (ConfigError, FileError)):
+        return str(err), EXIT_BAD_INPUT
+    if isinstance(err, OSError):
+        where = f"{err.filename}: " if err.filename else ""
+        what = errno.errorcode.get(err.errno, "") if err.errno else ""
+        return f"{where}{err.strerror or err}{f' ({what})' if what else ''}; nothing was written", EXIT_BAD_INPUT
+    if isinstance(err, MemoryError):
+        return "out of memory; allowed values: smaller sizes (M, N, L, replicas, samples per job) or more memory", EXIT_BAD_INPUT
+    return f"internal error ({type(err).__name__}: {err}); run with -v for the traceback", EXIT_INTERNAL
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so that Python's exit flush does not complain."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

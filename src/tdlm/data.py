@@ -15,6 +15,7 @@ import numpy as np
 IMAGE_FILES = ("images-idx3-ubyte.gz", "images-idx3-ubyte", "train-images-idx3-ubyte.gz", "train-images-idx3-ubyte")
 LABEL_FILES = ("labels-idx1-ubyte.gz", "labels-idx1-ubyte", "train-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte")
 SOURCES = ("digits", "mnist")
+PIXELS = {"digits": 64, "mnist": 28 * 28}  # inputs per image, for memory estimates before any data is read
 
 
 @dataclass(frozen=True)

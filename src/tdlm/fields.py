@@ -20,6 +20,9 @@ from typing import Any
 import yaml
 
 NULLS = ("null", "none")
+# netCDF attributes (every parameter is one, `param_<key>`) store integers as int64: a larger one is
+# accepted by Python and the seeding functions but fails only when the file is written, after the MD
+INT64_MAX = 2**63 - 1
 TRUE = ("true", "yes", "1")
 FALSE = ("false", "no", "0")
 
@@ -97,14 +100,19 @@ class Field:
         return f"{text}, or null" if self.nullable else text
 
     def check(self, value: Any) -> str | None:
-        """Error text of a coerced value against the allowed values, or None."""
+        """Error text of a coerced value against the allowed values, or None. Beyond the field's own
+        rule, every field refuses what no output format stores (`limit_problem`)."""
         if value is None:
             return None
+        items = value if self.kind is list else (value,)
+        problem = next(filter(None, map(limit_problem, items)), None)
+        if problem:
+            return f"got {_show(value)}: {problem}; allowed values: {self.allowed}"
         if self.kind is list:
             bad = len(value) < self.min_items or (self.unique and len(set(value)) != len(value))
             bad = bad or not all(self.rule.ok(v) for v in value)
         else:
-            bad = isinstance(value, float) and not math.isfinite(value) or not self.rule.ok(value)
+            bad = not self.rule.ok(value)
         return f"got {_show(value)}; allowed values: {self.allowed}" if bad else None
 
     def schema(self) -> dict[str, Any]:
@@ -121,6 +129,21 @@ class Field:
         if self.nullable:
             out["type"] = [out["type"], "null"]
         return out
+
+
+def limit_problem(value: Any) -> str | None:
+    """What makes a value unusable whatever its field: a number that is not finite, an integer beyond the
+    int64 that netCDF attributes store, an empty string; None for a usable value. The workflow applies the
+    same to every key of its config (`tdlm.sweep.table.check`)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return "not a finite number"
+    if isinstance(value, int) and abs(value) > INT64_MAX:
+        return f"beyond the int64 range that netCDF stores (|n| <= {INT64_MAX})"
+    if isinstance(value, str) and not value.strip():
+        return "an empty string"
+    return None
 
 
 def _show(value: Any) -> str:
@@ -311,20 +334,44 @@ def flag_type(f: Field) -> Callable[[str], Any]:
     return read_and_check
 
 
-def load_yaml(path: str | Path, where: str = "--config") -> dict[str, Any]:
-    """A YAML mapping of parameters (not yet validated); a missing, unreadable or malformed file is a
-    ConfigError that names it."""
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last one silently,
+    so `T: 1e-5` followed by `T: 1.0` would run a different sweep than the file seems to say)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}; give each key once", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: str | Path, where: str = "--config") -> Any:
+    """The YAML document of a file through UniqueKeyLoader; a missing, unreadable, malformed or
+    duplicate-key file is a ConfigError that names `where` and the file."""
     try:
-        with open(path) as fh:
-            data = yaml.safe_load(fh)
+        with open(path, encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except OSError as err:
         raise ConfigError(f"{where}: cannot read {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{where}: {path} is not a text file: {err.reason}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{where}: {path} is not valid YAML: {err}") from None
+
+
+def load_yaml(path: str | Path, where: str = "--config") -> dict[str, Any]:
+    """A YAML mapping of parameters (not yet validated); a missing, unreadable or malformed file, or one
+    that repeats a key, is a ConfigError that names it."""
+    data = read_yaml(path, where)
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of parameter names to values, got {type(data).__name__}")
+        raise ConfigError(f"{where}: {path}: expected a mapping of parameter names to values, got {type(data).__name__}")
     return data
 
 

@@ -15,6 +15,7 @@ import torch
 import xarray as xr
 
 import tdlm
+from tdlm.files import FORMAT_VERSION, FileError, clean_stale_tmp, infer_kind, tmp_name
 
 BRANCH_DIMS = {
     "energy_layer": ("sample", "t_w", "t", "replica", "layer"),
@@ -59,6 +60,10 @@ DESCRIPTIONS = {
     "train_index": "indices of the training examples in the filtered data pool",
     "test_index": "indices of the test examples in the filtered data pool",
 }
+
+
+class OutputError(FileError):
+    """An output could not be written (no space, no permission, ...); nothing was written in its place."""
 
 
 def check_writable(out: str | Path, flag: str = "--out") -> None:
@@ -175,18 +180,37 @@ def provenance(
     return attrs
 
 
-def write_atomic(ds: xr.Dataset, out: str | Path) -> None:
+def kind_attrs(ds: xr.Dataset, kind: str | None = None) -> dict[str, Any]:
+    """The attributes that say what a file is: `tdlm_kind` (job, point, sweep, phase, ...; `kind`, else
+    what the content shows) and `tdlm_format_version`; none for a dataset that is no kind of the project's."""
+    kind = kind or infer_kind(ds)
+    return {"tdlm_kind": kind, "tdlm_format_version": FORMAT_VERSION} if kind else {}
+
+
+def write_failed(out: Path, err: BaseException) -> OutputError:
+    """A write that failed on the file system (no space, no permission, an HDF error) as a named error."""
+    reason = getattr(err, "strerror", None) or str(err)
+    return OutputError(f"{out}: cannot write ({reason}); nothing was written there and the temporary file was removed")
+
+
+def write_atomic(ds: xr.Dataset, out: str | Path, kind: str | None = None) -> None:
     """Write to a hidden temporary name beside `out`, then rename: no half-written file ever has the final name.
-    Data are compressed (zlib); coordinates get CF metadata and no _FillValue (a coordinate has no gaps)."""
+    Data are compressed (zlib); coordinates get CF metadata and no _FillValue (a coordinate has no gaps).
+    The file's kind and format version are stamped here (`kind_attrs`), for every file the project writes.
+    A temporary of a killed earlier run is removed first; a failed write raises OutputError naming `out`."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    clean_stale_tmp(out)
+    tmp = tmp_name(out)
     ds = with_cf(ds.copy())
+    ds.attrs.update(kind_attrs(ds, kind))
     encoding = {name: {"_FillValue": None} for name in ds.coords}
     encoding.update({name: {"zlib": True, "complevel": 4} for name in ds.data_vars})
     try:
         ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding)
         atomic_replace(tmp, out)
+    except (OSError, RuntimeError) as err:  # ENOSPC, EACCES, "NetCDF: HDF error"
+        raise write_failed(out, err) from err
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tdlm.cli import EXIT_DIVERGED, add_command, fail
 from tdlm.fields import ConfigError
+from tdlm.files import FileError, clean_stale_tmp, distinct_paths
 from tdlm.md.params import FIELDS
+
+if TYPE_CHECKING:
+    from tdlm.md import params as P
 
 
 def _simulate_parser(p: argparse.ArgumentParser) -> None:
@@ -28,10 +34,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from tdlm.md.checks import Divergence
     from tdlm.md.run import Interrupted
     from tdlm.md.simulate import run
+    from tdlm.storage import OutputError
 
     try:
         params = P.load(args.config, FIELDS.from_args(args))
+        check_files(args.out, params.checkpoint_path, args.config)
+        check_memory(params)
         run(params, args.out, record_divergence=args.on_divergence == "record")
+    except OutputError as err:  # no space, no permission: the checkpoint of the work done survives
+        return fail("simulate", f"{err}; the checkpoint is kept, run the same command again to resume")
     except (ConfigError, CheckpointMismatch, FileNotFoundError, ValueError) as err:
         return fail("simulate", err)
     except Divergence as err:
@@ -41,6 +52,61 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         print(f"tdlm simulate: {err}; run the same command again to resume", file=sys.stderr)
         return 128 + err.signum
     return 0
+
+
+def check_files(out: str, checkpoint: str | None, config: str | None) -> None:
+    """The output, the checkpoint and the config are three different files; a file at the checkpoint's place
+    is a tdlm checkpoint (or empty), never a foreign file that a damaged-checkpoint rename would move aside;
+    the temporaries of a killed run of this job are removed."""
+    from tdlm.md.checkpoint import MAGIC
+    from tdlm.md.simulate import default_checkpoint
+
+    ckpt = Path(checkpoint) if checkpoint else default_checkpoint(out)
+    distinct_paths({"--out": out, "checkpoint_path": ckpt, "--config": config})
+    if ckpt.is_dir():
+        raise FileError(f"checkpoint_path: {ckpt} is a folder; allowed values: a file path")
+    if ckpt.is_file() and ckpt.stat().st_size:
+        with open(ckpt, "rb") as fh:
+            if fh.read(len(MAGIC)) != MAGIC:
+                raise FileError(
+                    f"checkpoint_path: {ckpt} exists and is not a tdlm checkpoint; refusing to touch it; "
+                    "allowed values: a new path or a tdlm checkpoint"
+                )
+    for path in (Path(out), ckpt):
+        clean_stale_tmp(path)
+
+
+def check_memory(params: P.SimParams) -> None:
+    """The job's memory, estimated from its sizes before any data or MD, against what the machine has free."""
+    from tdlm.data import PIXELS
+    from tdlm.sweep.table import job_memory_mb
+
+    sizes = {
+        "data": {"classes": list(params.data.classes)},
+        "t_w": list(params.t_w),
+        "n_replicas": params.n_replicas,
+        "samples_per_job": len(params.samples),
+        "dtype": params.dtype,
+    }
+    need = job_memory_mb(sizes, params.M, params.N, params.L, PIXELS[params.data.source])
+    free = available_mb()
+    if free is not None and need > free:
+        raise ConfigError(
+            f"M, N, L, n_replicas, t_w, samples: the job needs about {need:.0f} MB but {free:.0f} MB are available; "
+            "allowed values: smaller sizes, or a machine with more memory"
+        )
+
+
+def available_mb() -> float | None:
+    """MemAvailable of /proc/meminfo in MB (None where there is no such file)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
