@@ -15,6 +15,7 @@ import torch
 import xarray as xr
 
 import tdlm
+from tdlm import device as tdlm_device
 from tdlm.files import FORMAT_VERSION, FileError, clean_stale_tmp, infer_kind, tmp_name
 
 BRANCH_DIMS = {
@@ -156,11 +157,23 @@ def appended_history(previous: str | None, step: str) -> str:
     return f"{previous}\n{history_line(step)}" if previous else history_line(step)
 
 
+def device_provenance(device: torch.device) -> dict[str, Any]:
+    """What computed a file: the device's type, model and compute capability, and whether TF32 was in effect."""
+    record = {**tdlm_device.describe(device), "tf32": tdlm_device.tf32_in_effect(device)}
+    return {key: attr_value(value) for key, value in record.items()}
+
+
 def provenance(
-    params_flat: dict[str, Any], extra: dict[str, Any], step: str = "tdlm", history: str | None = None
+    params_flat: dict[str, Any],
+    extra: dict[str, Any],
+    step: str = "tdlm",
+    history: str | None = None,
+    device: torch.device | None = None,
 ) -> dict[str, Any]:
-    """Global attributes: CF metadata, every parameter (as `param_<key>`), software and machine. `step`
-    names what wrote the file; `history` is its input's, when the step rewrites a file (appended to)."""
+    """Global attributes: CF metadata, every parameter (as `param_<key>`), software (torch, CUDA, cuDNN) and
+    machine. `step` names what wrote the file; `history` is its input's, when the step rewrites a file
+    (appended to); `device`, the device that computed it: its type, model, compute capability and whether
+    TF32 products were in effect (tdlm.device)."""
     attrs: dict[str, Any] = {
         "Conventions": "CF-1.11",
         "title": "Thermal deep learning machine: Langevin MD of neurons and weights",
@@ -169,11 +182,12 @@ def provenance(
         "references": "G. Huang, L. S. Chan, H. Yoshino, G. Zhang, Y. Jin, arXiv:2506.06789 (2025)",
         "history": appended_history(history, step),
         "tdlm_version": tdlm.__version__,
-        "torch_version": torch.__version__,
+        **tdlm_device.software(),
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
         "hostname": socket.gethostname(),
         "params_json": json.dumps(params_flat, sort_keys=True),
+        **(device_provenance(device) if device is not None else {}),
     }
     attrs.update({f"param_{k.replace('.', '_')}": attr_value(v) for k, v in params_flat.items()})
     attrs.update({k: attr_value(v) for k, v in extra.items()})

@@ -4,14 +4,17 @@ other parameters is still refused."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shlex
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 
 from tdlm.md import checkpoint
 from tdlm.md.params import build
@@ -120,3 +123,53 @@ def test_an_intact_checkpoint_still_resumes(reference_and_checkpoint, tmp_path, 
     assert "resumed from" in caplog.text
     assert_same_output(load_nc(out), load_nc(reference), ignore_attrs=("wall_time_s", "steps_per_second"))
     assert os.listdir(tmp_path) == ["job.nc"]
+
+
+CUDA_RECORD = {"device": "cuda", "device_name": "NVIDIA H100 80GB HBM3", "device_capability": "9.0"}
+OTHER_CPU = {"device": "cpu", "device_name": "Some Other CPU @ 2.0GHz", "device_capability": "none"}
+
+
+def _rewritten(saved: Path, path: Path, **changes) -> bytes:
+    """A copy of `saved` at `path` with payload entries replaced (a checkpoint as another device writes it)."""
+    payload = checkpoint.read(saved)
+    payload.update(changes)
+    for key in [k for k, v in changes.items() if v is None]:
+        del payload[key]
+    checkpoint.save(path, payload)
+    return path.read_bytes()
+
+
+CUDA_RNG = torch.zeros(16, dtype=torch.uint8)  # a CUDA generator state: Philox seed and offset
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["device-recorded", "written-before-devices-were-recorded"])
+def test_a_checkpoint_of_another_device_type_is_refused_by_name(recorded, reference_and_checkpoint, tmp_path, capsys):
+    """A CUDA checkpoint met by a CPU run: exit 2 with the way out, checkpoint untouched, nothing written."""
+    from tdlm import cli
+    from tdlm.md.params import FIELDS
+
+    params, _, saved = reference_and_checkpoint
+    out, ckpt = tmp_path / "job.nc", tmp_path / "job.nc.ckpt"
+    before = _rewritten(saved, ckpt, devices=[CUDA_RECORD] if recorded else None, rng=CUDA_RNG)
+    with pytest.raises(checkpoint.CheckpointDeviceMismatch, match="--device cuda" if recorded else "generator state"):
+        run(params, out)
+    assert cli.main(["simulate", "--out", str(out), *shlex.split(FIELDS.to_flags(params.flat()))]) == 2
+    err = capsys.readouterr().err
+    assert str(ckpt) in err and "delete it to start this job over on cpu" in err and "Traceback" not in err, err
+    assert ckpt.read_bytes() == before and not out.exists()
+
+
+def test_a_resume_on_another_model_warns_and_is_recorded(reference_and_checkpoint, tmp_path, load_nc, caplog):
+    """Same device type, another model: resumed with a warning; the output lists both devices (here the
+    same CPU computed both parts, so the numbers equal the uninterrupted run's)."""
+    params, reference, saved = reference_and_checkpoint
+    out = tmp_path / "job.nc"
+    _rewritten(saved, tmp_path / "job.nc.ckpt", devices=[OTHER_CPU])
+    with caplog.at_level(logging.INFO, logger="tdlm"):
+        run(params, out)
+    assert "resumed from" in caplog.text and "Some Other CPU" in caplog.text and "continues differently" in caplog.text
+    resumed, uninterrupted = load_nc(out), load_nc(reference)
+    devices = json.loads(resumed.attrs["devices_json"])
+    assert devices == [OTHER_CPU, json.loads(uninterrupted.attrs["devices_json"])[0]]
+    assert resumed.attrs["device_name"] == devices[-1]["device_name"] != OTHER_CPU["device_name"]
+    xr.testing.assert_identical(resumed.drop_attrs(deep=False), uninterrupted.drop_attrs(deep=False))

@@ -93,6 +93,22 @@ def test_attributes_hold_every_parameter(out):
     np.testing.assert_array_equal(np.atleast_1d(a["param_t_w"]), params.t_w)
 
 
+def test_attributes_say_what_computed_the_file(out):
+    """The device actually used (type, model, compute capability), whether TF32 was in effect, whether a
+    CUDA graph replayed the steps, the torch/CUDA versions, and every device of the trajectory."""
+    import torch
+
+    from tdlm.device import cpu_model
+
+    _, ds = out
+    a = ds.attrs
+    assert (a["device"], a["device_name"], a["device_capability"]) == ("cpu", cpu_model(), "none")
+    assert a["tf32"] == "false" and a["cuda_graph_replayed"] == "false"
+    assert a["torch_version"] == torch.__version__ and a["cuda_version"] == (torch.version.cuda or "none")
+    assert "cudnn_version" in a
+    assert json.loads(a["devices_json"]) == [{"device": "cpu", "device_name": cpu_model(), "device_capability": "none"}]
+
+
 def test_time_zero_overlaps(out):
     """At t = 0 every replica sits on the snapshot: normalised overlaps are 1, q = c and Q = C per branch."""
     params, ds = out

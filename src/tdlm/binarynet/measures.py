@@ -29,10 +29,10 @@ from tdlm.binarynet.data import Split, load_split
 from tdlm.binarynet.entropy import BetheResult, Jump, Landscape, bethe, detect_jump, entropy_landscape, random_bound
 from tdlm.binarynet.ising import IsingModel, fit_pseudolikelihood, metropolis, moments
 from tdlm.binarynet.lrnet import LRNetConfig, accuracy, draw_binary, n_steps, train_lrnet
+from tdlm.device import resolve_device
 from tdlm.fields import ConfigError
-from tdlm.md.setup import resolve_device
 from tdlm.progress import Progress
-from tdlm.storage import provenance
+from tdlm.storage import device_provenance, provenance
 
 log = logging.getLogger("tdlm.binarynet")
 
@@ -253,6 +253,7 @@ def run_effective_model(params: Mapping[str, Any]) -> xr.Dataset:
             "n_classes": split.n_classes,
             "pca_explained_variance": split.explained_variance,
             "device_used": str(device),
+            **device_provenance(device),
             "wall_time_s": time.monotonic() - t0,
         }
     )

@@ -4,6 +4,12 @@ of one, and a file damaged afterwards (flipped bytes, truncated, empty, foreign)
 Layout: MAGIC, the SHA-256 of the body, the body (torch.save of the payload). A damaged checkpoint is
 moved aside to `<name>.damaged` and the job starts over from t = 0, so a retry heals by itself; a
 checkpoint that is intact but written for other parameters is refused (resuming it would mix two runs).
+
+A checkpoint also records the devices that computed its trajectory (type, model, compute capability).
+A CPU generator state and a CUDA one are different objects (a Mersenne twister, a Philox seed and
+offset), so a resume on another device type is refused with the way out; a resume on another GPU
+model is allowed with a warning, because which random number each element gets depends on the
+model's launch grid: the run continues a different, equally valid trajectory, and says so.
 """
 
 from __future__ import annotations
@@ -26,6 +32,10 @@ log = logging.getLogger("tdlm")
 
 class CheckpointMismatch(RuntimeError):
     """A checkpoint exists for different parameters; resuming from it would mix two runs."""
+
+
+class CheckpointDeviceMismatch(CheckpointMismatch):
+    """The checkpoint was written on another device type; its generator state cannot continue here."""
 
 
 class CheckpointDamaged(RuntimeError):
@@ -80,3 +90,36 @@ def load(path: Path, key: str) -> dict[str, Any] | None:
             f"now {key}); delete it or restore the original parameters (its parameters: {payload.get('params')})"
         )
     return payload
+
+
+def check_device(path: Path, payload: dict[str, Any], here: dict[str, str]) -> list[dict[str, str]]:
+    """The devices (tdlm.device.describe records) that computed the checkpoint's trajectory, with `here`
+    appended when it is another model. CheckpointDeviceMismatch when it was written on another device
+    type; a warning when on another model of the same type."""
+    devices = list(payload.get("devices") or [])
+    if not devices:  # written before checkpoints recorded their device: the generator state tells
+        return [here]
+    last = devices[-1]
+    if last["device"] != here["device"]:
+        raise CheckpointDeviceMismatch(
+            f"checkpoint {path} was written on {_named(last)}, this run is on {_named(here)}: a "
+            f"{last['device']} generator state cannot continue on {here['device']}. Resume it with "
+            f"--device {last['device']} on a machine that has one, or delete it to start this job over on "
+            f"{here['device']} (from t = 0)"
+        )
+    if here not in devices:
+        log.warning(
+            "checkpoint %s was written on %s and resumes on %s: the trajectory continues differently from an "
+            "uninterrupted run on one model (equally valid; the output's devices_json lists both)",
+            path,
+            _named(last),
+            _named(here),
+        )
+        devices.append(here)
+    return devices
+
+
+def _named(record: dict[str, str]) -> str:
+    if record["device"] == "cuda":
+        return f"cuda ({record['device_name']}, compute capability {record['device_capability']})"
+    return f"cpu ({record['device_name']})"

@@ -3,8 +3,13 @@
 The step runs eagerly GRAPH_WARMUP_STEPS times on a side stream (cuBLAS handles, workspaces),
 as the CUDA-graph docs ask, then is captured with the state's generator registered, so every
 replay advances the generator by the step's draws and a graphed run draws the same numbers as
-an eager one. New state tensors trigger a new capture; any capture failure falls back to eager
-steps for good, with a warning.
+an eager one. New state tensors trigger a new capture.
+
+A capture that fails is not retried and not replaced by eager steps: a failure at the CUDA level
+leaves torch's stream and generators in capture mode, so anything run after it (an eager step, a
+generator read for a checkpoint) would most likely fail too, or draw numbers no rerun reproduces.
+The job ends with CaptureFailed, which names the way out (`cuda_graph: false`); its last checkpoint
+is kept, so the rerun without the graph resumes from it.
 """
 
 from __future__ import annotations
@@ -15,17 +20,23 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from tdlm.fields import ConfigError
+
 if TYPE_CHECKING:
     from tdlm.md.integrate import MDState
 
 GRAPH_WARMUP_STEPS = 3  # eager steps (on a side stream) before the graph is captured
 
 
+class CaptureFailed(ConfigError):
+    """The CUDA graph of the MD step could not be captured on this machine; the job stops (exit 2)."""
+
+
 class GraphedStep:
     """Calls `step(state)` (forces and update, returns the layer energies) through a CUDA graph.
 
-    `active` tells whether steps are being replayed, `error` why a capture was given up (from
-    then on every call runs `step` eagerly).
+    `active` tells whether steps are being replayed, `error` why the capture failed (every later call
+    raises CaptureFailed again: nothing runs after a failed capture).
     """
 
     def __init__(self, step: Callable[[MDState], torch.Tensor]):
@@ -42,7 +53,7 @@ class GraphedStep:
 
     def __call__(self, state: MDState) -> torch.Tensor:
         if self.error is not None:
-            return self._step(state)
+            raise CaptureFailed(self._message(state.step))
         key = (id(state.position), state.position.data_ptr(), id(state.velocity), state.velocity.data_ptr(), id(state.rng))
         if self._graph is not None and key == self._key:
             self._graph.replay()
@@ -50,21 +61,31 @@ class GraphedStep:
         if self._graph is not None:  # new state tensors: capture again
             self._graph, self._energies, self._eager_steps = None, None, 0
         if self._eager_steps < GRAPH_WARMUP_STEPS:
-            device = state.position.device
-            side = torch.cuda.Stream(device=device)
-            side.wait_stream(torch.cuda.current_stream(device))
-            with torch.cuda.stream(side):
-                energies = self._step(state)
-            torch.cuda.current_stream(device).wait_stream(side)
             self._eager_steps += 1
-            return energies
+            return self._warm_up(state)
         try:
             return self._capture_and_replay(state, key)
-        except Exception as e:  # noqa: BLE001 - any capture failure: fall back to eager steps for good
+        except Exception as e:  # noqa: BLE001 - any capture failure ends the job, named
             self._graph, self._energies = None, None
             self.error = f"{type(e).__name__}: {e}"
-            warnings.warn(f"CUDA graph capture failed, running eager steps: {self.error}", RuntimeWarning, stacklevel=3)
-            return self._step(state)
+            raise CaptureFailed(self._message(state.step)) from e
+
+    def _message(self, step: int) -> str:
+        return (
+            f"cuda_graph: the CUDA graph of the MD step could not be captured (step {step}: {self.error}); "
+            "set cuda_graph: false (--cuda-graph false) and run the same command again: it resumes from the "
+            "last checkpoint with eager steps, which draw the same numbers"
+        )
+
+    def _warm_up(self, state: MDState) -> torch.Tensor:
+        """One eager step on a side stream, as the CUDA-graph docs ask before a capture."""
+        device = state.position.device
+        side = torch.cuda.Stream(device=device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):
+            energies = self._step(state)
+        torch.cuda.current_stream(device).wait_stream(side)
+        return energies
 
     def _capture_and_replay(self, state: MDState, key: tuple) -> torch.Tensor:
         rng_state = state.rng.get_state()
@@ -74,12 +95,8 @@ class GraphedStep:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 register(state.rng)
-        try:
-            with torch.cuda.graph(graph):
-                energies = self._step(state)
-        except Exception:
-            state.rng.set_state(rng_state)  # nothing ran; make sure the stream did not move
-            raise
+        with torch.cuda.graph(graph):
+            energies = self._step(state)
         # capture records kernels without running them, and each replay advances the generator by
         # the graph's draws, so replays continue the eager stream; guard against a torch that
         # advanced the generator during capture (resumed runs must draw the same numbers)

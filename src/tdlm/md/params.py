@@ -85,14 +85,23 @@ FIELDS = FieldSet(
         ),
         Field("record_per_decade", int, 10, "observation points per decade of t (log grid, plus t=0)", at_least(1)),
         Field("store_spins", bool, True, "store final S snapshots of every replica (large for big M)", physics=False),
-        Field("device", str, "auto", "auto (cuda if available), cpu or cuda", one_of(*DEVICES)),
+        # out of the checkpoint key: a checkpoint checks the device type that wrote it instead (`auto` and
+        # `cpu` on the same CPU are one trajectory; tdlm.md.checkpoint.check_device)
+        Field(
+            "device",
+            str,
+            "auto",
+            "auto (cuda if this job may use it, see tdlm.device), cpu or cuda",
+            one_of(*DEVICES),
+            physics=False,
+        ),
         Field("dtype", str, "float32", "floating-point precision of the state", one_of(*DTYPES)),
         Field("tf32", bool, False, "allow TF32 matrix products on CUDA (faster, less precise)"),
         Field(
             "cuda_graph",
             bool,
             False,
-            "capture each MD step as one CUDA graph (fewer launches; falls back to eager if capture fails)",
+            "capture each MD step as one CUDA graph (fewer launches, same numbers; a failed capture stops the job)",
             physics=False,
         ),
         Field(

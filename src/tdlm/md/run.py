@@ -2,8 +2,8 @@
 t_w, and advance all branches of all samples as one batch to t_w + t*, recording on a log-time grid.
 
 The loop is a pure function of the state (positions, velocities, generator state, step), and
-measurements consume no random numbers, so a run resumed from any checkpoint reproduces the
-uninterrupted run bit for bit.
+measurements consume no random numbers, so a run resumed from any checkpoint on the same device model
+reproduces the uninterrupted run bit for bit (tdlm.md.checkpoint: what happens on another device).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tdlm import device
 from tdlm.md import checkpoint
 from tdlm.md.checks import DIVERGENCE_CHECK_STEPS, check_energies, check_observables, check_positions
 from tdlm.md.energy import force_field
@@ -74,13 +75,17 @@ class Runner:
         self.last_ckpt_time = time.monotonic()
         self.last_ckpt_step = 0
         self.stop_signal: int | None = None
+        # the devices that computed this trajectory (more than one after a resume on another model)
+        self.devices = [device.describe(setup.device)]
+        self.graph_replayed = False  # whether any step was replayed from a CUDA graph
 
     def _request_stop(self, signum: int, frame: object) -> None:
         self.stop_signal = signum
 
     def _integrator(self, layout: Layout, like: torch.Tensor) -> Integrator:
         forces = force_field(layout, self.setup.train, like.dtype, like.device)
-        return Integrator(forces, self.params.dt, self.thermostat, like, cuda_graph=self.params.cuda_graph)
+        p = self.params
+        return Integrator(forces, p.dt, self.thermostat, like, cuda_graph=p.cuda_graph, noise=p.noise)
 
     def _payload(self, phase: str, state: MDState, snapshots: torch.Tensor, recorder: Recorder) -> dict[str, Any]:
         return {
@@ -93,6 +98,8 @@ class Runner:
             "rng": state.rng.get_state(),
             "snapshots": snapshots.cpu(),
             "records": recorder.arrays,
+            "devices": self.devices,
+            "graph_replayed": self.graph_replayed,
         }
 
     def _maybe_checkpoint(
@@ -143,6 +150,7 @@ class Runner:
                     raise Interrupted(self.stop_signal, state.step, self.ckpt_path)
                 progress.update(state.step)
         finally:
+            self.graph_replayed |= integrator.graph_active
             integrator.close()  # its noise workers and CUDA graph, also when the run stops early
         progress.update(state.step, force=True)
 
@@ -166,14 +174,15 @@ class Runner:
         recorder = Recorder(resumed["records"] if resumed else None)
         snaps = torch.zeros(len(setup.t_w), setup.layout.total, dtype=setup.dtype, device=setup.device)
         if resumed:
+            self.devices = checkpoint.check_device(self.ckpt_path, resumed, self.devices[0])
+            self.graph_replayed = bool(resumed.get("graph_replayed", False))
             snaps.copy_(resumed["snapshots"])
             state = MDState(
                 resumed["position"].to(setup.device),
                 resumed["velocity"].to(setup.device),
-                torch.Generator(device=setup.device),
+                self._generator(resumed["rng"]),
                 resumed["step"],
             )
-            state.rng.set_state(resumed["rng"])
             phase = resumed["phase"]
             self.last_ckpt_step = state.step
             log.info("resumed from %s: phase %s, step %d", self.ckpt_path, phase, state.step)
@@ -182,6 +191,20 @@ class Runner:
         if phase == "wait":
             state = self._wait(state, snaps, recorder)
         return self._branch(state, snaps, recorder)
+
+    def _generator(self, saved: torch.Tensor) -> torch.Generator:
+        """A generator on the run's device in the checkpoint's state; one written on another device type
+        (a checkpoint too old to record its device) is refused by name, as check_device refuses the others."""
+        rng = torch.Generator(device=self.setup.device)
+        try:
+            rng.set_state(saved)
+        except RuntimeError as err:
+            raise checkpoint.CheckpointDeviceMismatch(
+                f"checkpoint {self.ckpt_path} holds a generator state of {saved.numel()} bytes that a "
+                f"{self.setup.device.type} generator cannot take ({err}); resume it on the device type that "
+                f"wrote it (--device), or delete it to start this job over on {self.setup.device.type} (from t = 0)"
+            ) from None
+        return rng
 
     def _wait(self, state: MDState, snaps: torch.Tensor, recorder: Recorder) -> MDState:
         """Advance the single trajectory to the largest t_w, recording the history and keeping a snapshot at

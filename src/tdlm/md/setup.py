@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from tdlm.data import Dataset, draw, load_pool
-from tdlm.fields import ConfigError
+from tdlm.device import resolve_device
 from tdlm.md.energy import Boundary
 from tdlm.md.integrate import MDState, maxwell_boltzmann
 from tdlm.md.layout import Layout
@@ -38,15 +38,6 @@ def sample_seeds(seed: int, sample: int) -> tuple[int, int]:
 def noise_seed(seed: int, samples: tuple[int, ...]) -> int:
     """Seed of the job's thermal-noise stream (shared by the samples batched in the job)."""
     return int(np.random.SeedSequence([seed, *samples, 2**31 - 1]).generate_state(1)[0])
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> CUDA when available, else CPU; 'cuda' without a device is a configuration error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device: got 'cuda' but no CUDA device is available; allowed values here: auto, cpu")
-    return torch.device(name)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import numpy as np
 import torch
 import xarray as xr
 
+from tdlm.device import resolve_device
 from tdlm.md.checks import Divergence
-from tdlm.md.noise import NOISE_CHUNK
+from tdlm.md.noise import describe as describe_noise
 from tdlm.md.observables import pair_index
 from tdlm.md.params import SimParams
 from tdlm.md.run import Runner
@@ -40,7 +42,12 @@ def run(params: SimParams, out: str | Path, record_divergence: bool = False) -> 
         log.error("diverged: %s; recorded in %s (no observables)", err, out)
         ds = xr.Dataset(
             coords=point_coords(params.M, params.N, params.L, params.T),
-            attrs=provenance(params.flat(), {"diverged": 1, "divergence": str(err)}, step="tdlm simulate"),
+            attrs=provenance(
+                params.flat(),
+                {"diverged": 1, "divergence": str(err)},
+                step="tdlm simulate",
+                device=resolve_device(params.device),
+            ),
         )
         write_atomic(ds, out)
         return ds
@@ -62,7 +69,8 @@ def _run(params: SimParams, out: str | Path) -> xr.Dataset:
         params.dtype,
         setup.layout.per_config,
     )
-    recorder, state, _ = Runner(setup, ckpt).run()
+    runner = Runner(setup, ckpt)
+    recorder, state, _ = runner.run()
     layout, R, n_tw, S = setup.branched, params.n_replicas, len(setup.t_w), setup.layout.S
     a, b = pair_index(R)
     per_config = lambda which: layout.per_config_view(state.position, which).reshape(S, n_tw, R, -1).cpu().numpy()  # noqa: E731
@@ -89,8 +97,8 @@ def _run(params: SimParams, out: str | Path) -> xr.Dataset:
     n_test = setup.test.x.shape[1]
     snapshots["test_index"] = (("sample", "test_example"), np.stack([d.test_index[:n_test] for d in setup.datasets]))
     extra = {
-        "device": str(setup.device),
-        "device_name": torch.cuda.get_device_name(setup.device) if setup.device.type == "cuda" else "cpu",
+        "devices_json": json.dumps(runner.devices),
+        "cuda_graph_replayed": runner.graph_replayed,
         "torch_threads": torch.get_num_threads(),
         "widths": list(layout.widths),
         "n_test_used": n_test,
@@ -107,11 +115,10 @@ def _run(params: SimParams, out: str | Path) -> xr.Dataset:
         "initial_state": "S, J uniform in (-1, 1); velocities Maxwell-Boltzmann at T",
         "walls": "elastic reflection at +/-1",
         "force": "analytic, guarded 1/E_l (zero force when E_l = 0)",
-        "noise": "N(0, 1) from torch's generator seeded with noise_seed; on the CPU a state of more than "
-        f"{NOISE_CHUNK} coordinates draws each piece of {NOISE_CHUNK} from its own generator, reseeded every step "
-        "from the main one (independent of the number of threads)",
+        "noise": describe_noise(params.noise),
     }
-    ds = build_dataset(recorder.arrays, coords, snapshots, provenance(params.flat(), extra, step="tdlm simulate"))
+    attrs = provenance(params.flat(), extra, step="tdlm simulate", device=setup.device)
+    ds = build_dataset(recorder.arrays, coords, snapshots, attrs)
     write_atomic(ds, out)
     ckpt.unlink(missing_ok=True)
     log.info("wrote %s", out)
