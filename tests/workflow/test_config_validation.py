@@ -136,9 +136,9 @@ def test_sweep_check_schema_only_cases(workflow_copy, name):
 
 
 @pytest.mark.skipif(not MNIST01.is_dir(), reason=f"MNIST 0/1 IDX folder {MNIST01} not available")
-def test_validation_config_lists_the_papers_two_points(workflow_copy):
-    """config/validation.yaml (docs/validation.md) passes schema and sweep checks: N = 5 and 10 at M = 2000,
-    L = 10, two samples each, classified on the normalised overlap."""
+def test_validation_config_lists_the_papers_three_points(workflow_copy):
+    """config/validation.yaml (docs/validation.md) passes schema and sweep checks: N = 5, 10 and 20 at M = 2000
+    (ln alpha 6.0, 5.3, 4.6), L = 10, two samples each, classified on the normalised overlap."""
     config = yaml.safe_load((REPO / "config" / "validation.yaml").read_text())
     assert config["classify"]["overlap"] == "q_norm" and config["t_star"] == 500000 and config["t_w"] == [50000]
     config["data"]["path"] = str(MNIST01)
@@ -151,4 +151,6 @@ def test_validation_config_lists_the_papers_two_points(workflow_copy):
         (2000, 5, 10, 1),
         (2000, 10, 10, 0),
         (2000, 10, 10, 1),
+        (2000, 20, 10, 0),
+        (2000, 20, 10, 1),
     ]
