@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
+import shutil
 
 import pytest
 import torch
 
+from tdlm.md import native
 from tdlm.md.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
 
 CPU = torch.device("cpu")
@@ -18,12 +21,22 @@ def no_force(position: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return torch.zeros(1, 1, 1, dtype=position.dtype)
 
 
-def free_particles(n: int, v0: torch.Tensor | None, kind: str, eta: float, dt: float, T: float, seed: int = 0):
+def free_particles(
+    n: int, v0: torch.Tensor | None, kind: str, eta: float, dt: float, T: float, seed: int = 0, noise: str = "gaussian", dtype=F64
+):
     rng = torch.Generator().manual_seed(seed)
-    position = torch.zeros(n, dtype=F64)
-    velocity = torch.zeros(n, dtype=F64) if v0 is None else v0.clone()
+    position = torch.zeros(n, dtype=dtype)
+    velocity = torch.zeros(n, dtype=dtype) if v0 is None else v0.clone().to(dtype)
     state = MDState(position, velocity, rng)
-    return state, Integrator(no_force, dt, Thermostat.from_params(kind, eta, dt, T), position)
+    return state, Integrator(no_force, dt, Thermostat.from_params(kind, eta, dt, T), position, noise=noise)
+
+
+# every noise choice; the uniform one in float32 (the compiled pass) and float64 (its torch form)
+NOISES = [
+    pytest.param("gaussian", F64, id="gaussian"),
+    pytest.param("uniform", torch.float32, id="uniform-f32"),
+    pytest.param("uniform", F64, id="uniform-f64"),
+]
 
 
 # (kind, eta, dt, gamma expected from the spec: per_step -> eta, literal -> eta * dt)
@@ -54,9 +67,22 @@ def pieces(request, monkeypatch):
 @pytest.mark.parametrize("kind, eta, dt, gamma", THERMOSTATS)
 @pytest.mark.parametrize("start", ["cold", "hot"])
 def test_kinetic_temperature_converges_to_T(kind, eta, dt, gamma, start, pieces):
+    _relaxes_to_T(kind, eta, dt, gamma, start, "gaussian", F64)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64], ids=["f32-compiled", "f64-torch"])
+@pytest.mark.parametrize(
+    ("thermostat", "start"), [(THERMOSTATS[0], "cold"), (THERMOSTATS[1], "hot")], ids=["per_step", "literal"]
+)
+def test_uniform_noise_gives_the_same_kinetic_temperature(thermostat, start, dtype, pieces):
+    """Equipartition with the uniform numbers: the same relaxation and the same <v^2> = T as the Gaussian ones."""
+    _relaxes_to_T(*thermostat.values, start, "uniform", dtype)
+
+
+def _relaxes_to_T(kind: str, eta: float, dt: float, gamma: float, start: str, noise: str, dtype: torch.dtype) -> None:
     n, T = 20_000, 0.5
     v0 = None if start == "cold" else torch.randn(n, generator=torch.Generator().manual_seed(9), dtype=F64) * math.sqrt(4 * T)
-    state, integ = free_particles(n, v0, kind, eta, dt, T)
+    state, integ = free_particles(n, v0, kind, eta, dt, T, noise=noise, dtype=dtype)
     v2_start = 0.0 if v0 is None else 4 * T
 
     # mid-relaxation: <v^2>(k) = T + (v2_start - T) (1 - gamma)^(2k), distinguishes eta from eta * dt
@@ -78,12 +104,13 @@ def test_kinetic_temperature_converges_to_T(kind, eta, dt, gamma, start, pieces)
     assert torch.isfinite(state.position).all() and (state.position.abs() < 1).all()
 
 
+@pytest.mark.parametrize("noise", ["gaussian", "uniform"])
 @pytest.mark.parametrize("kind, eta, dt, gamma", THERMOSTATS)
-def test_zero_temperature_decay_is_exact(kind, eta, dt, gamma):
+def test_zero_temperature_decay_is_exact(kind, eta, dt, gamma, noise):
     n = 1000
     g = torch.Generator().manual_seed(2)
     v0 = torch.randn(n, generator=g, dtype=F64) * 1e-2  # slow: hardly any wall hits, and those keep |v|
-    state, integ = free_particles(n, v0, kind, eta, dt, 0.0)
+    state, integ = free_particles(n, v0, kind, eta, dt, 0.0, noise=noise)
     for k in range(1, 301):
         integ.step(state)
         if k in (1, 10, 300):
@@ -106,24 +133,31 @@ def test_maxwell_boltzmann_has_temperature_T():
     assert v32.dtype == torch.float32
 
 
-def test_step_is_leapfrog_with_friction_noise_then_drift():
+@pytest.mark.parametrize("noise, dtype", NOISES)
+def test_step_is_leapfrog_with_friction_noise_then_drift(noise, dtype):
     """One step from a known state with a constant force: v' = (1-g) v - dt F' + a xi, x' = x + dt v'."""
     n, dt, eta, T = 50, 0.01, 0.1, 0.0
     g = torch.Generator().manual_seed(5)
-    x0 = torch.rand(n, generator=g, dtype=F64) * 0.5 - 0.25
-    v0 = torch.randn(n, generator=g, dtype=F64)
-    grad = torch.randn(n, generator=g, dtype=F64)
+    x0 = (torch.rand(n, generator=g, dtype=F64) * 0.5 - 0.25).to(dtype)
+    v0 = torch.randn(n, generator=g, dtype=F64).to(dtype)
+    grad = torch.randn(n, generator=g, dtype=F64).to(dtype)
 
     def const(position, out):
         out.copy_(grad)
-        return torch.zeros(1, 1, 1, dtype=F64)
+        return torch.zeros(1, 1, 1, dtype=dtype)
 
     state = MDState(x0.clone(), v0.clone(), torch.Generator().manual_seed(0))
-    Integrator(const, dt, Thermostat.from_params("per_step", eta, dt, T), state.position).step(state)
-    v1 = (1 - eta) * v0 - dt * grad
-    assert torch.allclose(state.velocity, v1, rtol=1e-14, atol=1e-16)
-    assert torch.allclose(state.position, x0 + dt * v1, rtol=1e-14, atol=1e-16)
+    Integrator(const, dt, Thermostat.from_params("per_step", eta, dt, T), state.position, noise=noise).step(state)
+    v1 = (1 - eta) * v0.double() - dt * grad.double()
+    tol = {"rtol": 1e-14, "atol": 1e-16} if dtype == F64 else {"rtol": 1e-6, "atol": 1e-7}
+    assert torch.allclose(state.velocity.double(), v1, **tol)
+    assert torch.allclose(state.position.double(), x0.double() + dt * v1, **tol)
     assert state.step == 1
+
+
+def test_unknown_noise_is_named():
+    with pytest.raises(ValueError, match="noise: got 'pink'; allowed values: gaussian, uniform"):
+        Integrator(no_force, 0.1, Thermostat(0.1, 0.1), torch.zeros(3), noise="pink")
 
 
 def test_optional_noise_overlap_keeps_the_trajectory():
@@ -225,3 +259,46 @@ def test_noise_streams_of_pieces_are_independent_normals(monkeypatch):
         assert (corr - torch.eye(4, dtype=F64)).abs().max() < tol
     assert abs(torch.corrcoef(torch.stack([first, second]))[0, 1]) < 5 / math.sqrt(n)
     integ.close()
+
+
+def test_uniform_numbers_are_uniform_with_unit_variance_and_independent():
+    """The counter-based numbers of two step keys: U(-sqrt 3, sqrt 3) each (mean, variance, flat histogram,
+    the range), uncorrelated between neighbours and between the keys (steps)."""
+    n = 400_000
+    a = native.uniform_numbers(0, n, key=12345).double() * native.UNIFORM_SCALE
+    b = native.uniform_numbers(0, n, key=12346).double() * native.UNIFORM_SCALE
+    tol = 5 / math.sqrt(n)
+    for xi in (a, b):
+        assert abs(xi.mean().item()) < tol * 1.0
+        assert abs(xi.var().item() - 1) < 5 * math.sqrt(0.8 / n)  # var of U^2 is 4/5 for unit variance
+        counts = torch.histc(xi, bins=20, min=-math.sqrt(3), max=math.sqrt(3))
+        assert ((counts - n / 20).abs() < 5 * math.sqrt(n / 20)).all()
+        assert xi.abs().max().item() < math.sqrt(3)
+        assert abs(torch.corrcoef(torch.stack([xi[1:], xi[:-1]]))[0, 1]) < tol
+    assert abs(torch.corrcoef(torch.stack([a, b]))[0, 1]) < tol
+    # a piece's numbers are those of its coordinates in the whole state
+    assert torch.equal(native.uniform_numbers(1000, 50, key=12345), native.uniform_numbers(0, 1050, key=12345)[1000:])
+
+
+def test_compiled_uniform_update_equals_its_torch_form():
+    """The C pass and its torch form agree bit for bit, walls, NaN and a piece offset included (the
+    trajectory does not depend on whether a compiler was found). A machine with `cc` must compile it."""
+    if shutil.which(os.environ.get("CC", "cc")) is None:
+        pytest.skip("no C compiler: only the torch form runs here")
+    assert native.library() is not None, "cc is there but the compiled pass was not built"
+    g = torch.Generator().manual_seed(7)
+    n = 10_007
+    x = torch.rand(n, generator=g) * 2.4 - 1.2  # beyond both walls too
+    v = torch.randn(n, generator=g)
+    grad = torch.randn(n, generator=g)
+    x[3], v[4] = float("nan"), float("inf")
+    args = (777, 2**61 + 12345, 0.999, -0.01, 1e-3 * native.UNIFORM_SCALE, 0.01)
+    xc, vc, xt, vt = x.clone(), v.clone(), x.clone(), v.clone()
+    native.langevin_uniform_(xc, vc, grad, *args)
+    native.langevin_uniform_torch(xt, vt, grad, *args)
+    assert torch.equal(xc.nan_to_num(), xt.nan_to_num()) and torch.equal(vc.nan_to_num(), vt.nan_to_num())
+    assert torch.isnan(xc[3]) and torch.isnan(xt[3])
+    reflected = (x + 0.01 * v).abs() > 1
+    assert 0.05 < reflected.double().mean() < 0.5  # the walls were exercised
+    inside = torch.isfinite(xc)
+    assert (xc[inside].abs() <= 1).all()

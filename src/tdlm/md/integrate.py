@@ -7,7 +7,11 @@ stationary variance is T (m = 1), for any gamma. The "per_step" thermostat uses 
 the "literal" reading of the paper's equations gamma = eta * dt.
 
 The noise is drawn from the state's generator (`tdlm.md.noise`: its streams, pieces, workers),
-so the trajectory is a pure function of (position, velocity, generator state). Two optional
+so the trajectory is a pure function of (position, velocity, generator state). `noise` picks the
+numbers: "gaussian" (the spec's N(0, 1), default) or "uniform" (unit-variance uniform numbers, as
+LAMMPS's fix langevin does for speed): on the CPU the uniform step is one compiled pass per piece
+whose numbers come from a counter-based generator keyed by one draw of the state's generator per
+step (`tdlm.md.native`); on CUDA they are torch's uniform numbers in the Gaussian's place. Two optional
 accelerations keep the numbers and the arithmetic unchanged, and fall back to the plain step
 where they do not apply:
   cuda_graph=True (CUDA only): the whole step replayed from a CUDA graph (`tdlm.md.cuda_graph`);
@@ -23,7 +27,8 @@ from dataclasses import dataclass
 import torch
 
 from tdlm.md.cuda_graph import GraphedStep
-from tdlm.md.noise import NoiseSource
+from tdlm.md.native import UNIFORM_SCALE, langevin_uniform_
+from tdlm.md.noise import NOISES, NoiseSource
 from tdlm.md.space import reflect_
 
 GradientFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (position, out) -> layer energies
@@ -75,13 +80,26 @@ class Integrator:
         cuda_graph: bool = False,
         overlap_noise: bool = False,
         noise_workers: int | None = None,
+        noise: str = "gaussian",
     ):
+        if noise not in NOISES:
+            raise ValueError(f"noise: got {noise!r}; allowed values: {', '.join(NOISES)}")
         self.gradient_fn = gradient_fn
         self.dt = dt
         self.thermostat = thermostat
         self.grad = torch.empty_like(like)
-        self.overlap_noise = bool(overlap_noise) and like.device.type == "cpu" and thermostat.noise > 0
-        self.noise_source = NoiseSource(like, draws=thermostat.noise > 0, workers=noise_workers, overlap=self.overlap_noise)
+        draws = thermostat.noise > 0
+        # the CPU's uniform numbers are made inside the compiled update: no streams, no overlap
+        self.fused_uniform = noise == "uniform" and like.device.type == "cpu"
+        self.overlap_noise = bool(overlap_noise) and like.device.type == "cpu" and draws and not self.fused_uniform
+        self.noise_source = NoiseSource(
+            like,
+            draws=draws and not self.fused_uniform,
+            workers=noise_workers,
+            overlap=self.overlap_noise,
+            kind=noise,
+            pool=self.fused_uniform,
+        )
         self.noise = self.noise_source.buffer
         self._graphed = GraphedStep(self._eager) if cuda_graph and like.device.type == "cuda" else None
 
@@ -122,6 +140,13 @@ class Integrator:
     def _update(self, state: MDState, noise_drawn: bool = False) -> None:
         """Everything after the forces (self.grad holds dH/dx): friction, noise, drift, walls, piece by piece."""
         gamma, dt, sigma = self.thermostat.friction, self.dt, self.thermostat.noise
+        if self.fused_uniform:
+            key = int(torch.randint(0, 1 << 62, (1,), generator=state.rng)) if sigma > 0 else 0
+            x, v, g = state.position, state.velocity, self.grad
+            self.noise_source.for_pieces(
+                lambda p: langevin_uniform_(x[p], v[p], g[p], p.start, key, 1.0 - gamma, -dt, sigma * UNIFORM_SCALE, dt)
+            )
+            return
         rng = state.rng if sigma > 0 and not noise_drawn else None
         for piece, xi in self.noise_source.step_pieces(rng):
             v, x, g = state.velocity[piece], state.position[piece], self.grad[piece]

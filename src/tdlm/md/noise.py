@@ -17,14 +17,31 @@ overlap=True draws the whole step's numbers on a helper thread while the forces 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import torch
 
+NOISES = ("gaussian", "uniform")  # N(0, 1) numbers, or uniform ones of unit variance (LAMMPS's fix langevin)
+SQRT3 = 3.0**0.5  # U(-sqrt 3, sqrt 3) has unit variance
 CPU_CHUNK = 1 << 19  # elements per piece of the CPU element-wise update (2 MiB per float32 buffer)
 NOISE_CHUNK = 1 << 17  # elements per noise stream on the CPU (divides CPU_CHUNK: every piece holds whole streams)
+
+
+def describe(kind: str) -> str:
+    """The noise of `kind` in words, for the output's provenance (attribute `noise`)."""
+    if kind == "uniform":
+        return (
+            "uniform numbers of unit variance ((k + 1/2) 2^-23 - 1) sqrt(3), k < 2^24; on the CPU k = the top 24 bits of "
+            "SplitMix64's finalizer of key + (i + 1) 0x9E3779B97F4A7C15 for coordinate i (tdlm.md.native), one key per "
+            "step drawn from torch's generator seeded with noise_seed; on CUDA torch's uniform numbers from that generator"
+        )
+    return (
+        f"N(0, 1) from torch's generator seeded with noise_seed; on the CPU a state of more than {NOISE_CHUNK} "
+        f"coordinates draws each piece of {NOISE_CHUNK} from its own generator, reseeded every step from the main "
+        "one (independent of the number of threads)"
+    )
 
 
 def pieces_of(n: int, device: torch.device, size: int) -> list[slice]:
@@ -44,10 +61,22 @@ class NoiseSource:
     workers) or the update is one piece, else one piece's at a time (saves a state-sized buffer).
     It doubles as scratch space, so with draws=False (T = 0) it is only that.
     `workers` (default torch.get_num_threads()) caps the threads that draw the streams.
+    `kind` "uniform" draws U(-sqrt 3, sqrt 3) numbers instead of N(0, 1) ones (the CUDA uniform noise);
+    `pool` keeps the workers for `for_pieces` even when nothing is drawn (the CPU's fused uniform update).
     """
 
-    def __init__(self, like: torch.Tensor, *, draws: bool = True, workers: int | None = None, overlap: bool = False):
+    def __init__(
+        self,
+        like: torch.Tensor,
+        *,
+        draws: bool = True,
+        workers: int | None = None,
+        overlap: bool = False,
+        kind: str = "gaussian",
+        pool: bool = False,
+    ):
         n = like.numel()
+        self.kind = kind
         self.pieces = pieces_of(n, like.device, CPU_CHUNK)
         self._stream_slices = pieces_of(n, like.device, NOISE_CHUNK)
         many = len(self._stream_slices) > 1 and draws
@@ -55,10 +84,10 @@ class NoiseSource:
         self._piece_streams = [
             [j for j, st in enumerate(self._stream_slices) if p.start <= st.start < p.stop] for p in self.pieces
         ]
-        n_workers = min(workers or torch.get_num_threads(), len(self._stream_slices)) if many else 1
+        n_workers = min(workers or torch.get_num_threads(), len(self._stream_slices)) if many or pool else 1
         self._workers = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="tdlm-noise") if n_workers > 1 else None
         self._overlap = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdlm-overlap") if overlap else None
-        self._whole = overlap or self._workers is not None or len(self.pieces) == 1
+        self._whole = overlap or (self._workers is not None and many) or len(self.pieces) == 1
         n_buffer = n if self._whole else max(p.stop - p.start for p in self.pieces)
         self.buffer = torch.empty(n_buffer, dtype=like.dtype, device=like.device)
 
@@ -77,7 +106,18 @@ class NoiseSource:
         for j in streams:
             st = self._stream_slices[j]
             xi = buffer[st.start - offset : st.stop - offset]
-            torch.randn(xi.shape, generator=gens[j], out=xi, dtype=xi.dtype, device=xi.device)
+            if self.kind == "uniform":
+                xi.uniform_(-SQRT3, SQRT3, generator=gens[j])
+            else:
+                torch.randn(xi.shape, generator=gens[j], out=xi, dtype=xi.dtype, device=xi.device)
+
+    def for_pieces(self, update: Callable[[slice], None]) -> None:
+        """update(piece) for every piece of the update, on the workers where there are several."""
+        if self._workers is not None and len(self.pieces) > 1:
+            list(self._workers.map(update, self.pieces))
+        else:
+            for piece in self.pieces:
+                update(piece)
 
     def draw(self, rng: torch.Generator, out: torch.Tensor | None = None) -> None:
         """One step's numbers of every stream into `out` (state-sized; default `buffer` where it is

@@ -13,6 +13,7 @@ from typing import Any
 
 from tdlm.data import SOURCES
 from tdlm.fields import FILE, FOLDER, Field, FieldSet, above, at_least, interval, load_yaml, one_of
+from tdlm.md.noise import NOISES
 
 THERMOSTATS = ("per_step", "literal")
 DEVICES = ("auto", "cpu", "cuda")
@@ -59,6 +60,14 @@ FIELDS = FieldSet(
             "per_step",
             "per_step: friction eta and noise sqrt(eta(2-eta)T) once per step; literal: eta*dt in their place",
             one_of(*THERMOSTATS),
+        ),
+        Field(
+            "noise",
+            str,
+            "gaussian",
+            "thermostat's random numbers: gaussian N(0,1); uniform: uniform ones of unit variance (LAMMPS fix langevin's "
+            "choice), on the CPU from a counter-based generator inside one compiled pass of the update (faster steps)",
+            one_of(*NOISES),
         ),
         Field(
             "t_w",
@@ -150,6 +159,7 @@ class SimParams:
     dt: float
     eta: float
     thermostat: str
+    noise: str
     t_w: tuple[int, ...]
     t_star: int
     n_replicas: int

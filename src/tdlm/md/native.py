@@ -1,0 +1,136 @@
+"""The CPU update of the `uniform` noise: one compiled pass per piece, with a counter-based generator.
+
+On the CPU the Gaussian step is bounded by torch's serial generator (~3.4 ns a normal number, half the
+step's matrix products) and by eight eager passes over the state. With `noise: uniform` (LAMMPS's
+`fix langevin` choice: uniform numbers of unit variance) the numbers are a pure function of
+(step key, coordinate index), SplitMix64's finalizer applied to a Weyl sequence, so they can be made
+inside the update itself: friction, force, noise, drift and walls are one pass over (x, v, g) in C,
+compiled at first use with the system's C compiler (`$CC`, else `cc`) and called through ctypes
+(which releases the GIL, so pieces can run on several threads).
+
+Every float operation of the pass is one IEEE single-precision operation in a fixed order, compiled
+with -ffp-contract=off (no fused multiply-add), and `langevin_uniform_torch` does the same operations
+with torch, so the trajectory is the same bit for bit with or without a compiler (tested); without
+one, or with TDLM_NATIVE=0, the torch version runs (much slower: ~15 integer passes per piece).
+
+The numbers: k = the top 24 bits of mix64(key + (i + 1) * golden), for coordinate i of the state;
+xi = ((k + 1/2) - 2^23) * 2^-23 * sqrt(3), symmetric about 0 with variance 1 - 4^-24.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+
+import torch
+
+log = logging.getLogger("tdlm")
+
+GOLDEN = 0x9E3779B97F4A7C15  # the Weyl increment of SplitMix64
+MIX1, MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB  # SplitMix64's finalizer
+HALF_RANGE = 8388607.5  # 2^23 - 1/2: (k + 1/2) - 2^23 = k - HALF_RANGE, exact in float32
+UNIFORM_SCALE = 3.0**0.5 / 2.0**23  # times (k - HALF_RANGE): unit variance
+
+SOURCE = r"""
+#include <stdint.h>
+
+static inline uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* v = (v keep + g mdt) + (k - 2^23 + 1/2) c;  x = x + v dt;  walls: x -> 2 clamp(x) - x, v -> -v. */
+void tdlm_langevin_uniform(float *restrict x, float *restrict v, const float *restrict g, int64_t n,
+                           int64_t first, uint64_t key, float keep, float mdt, float c, float dt) {
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t z = mix64(key + (uint64_t)(first + i + 1) * 0x9E3779B97F4A7C15ULL);
+        float u = (float)(int32_t)(z >> 40) - 8388607.5f;
+        float vi = v[i] * keep;
+        vi = vi + g[i] * mdt;
+        vi = vi + u * c;
+        float xi = x[i] + vi * dt;
+        float cl = xi < -1.0f ? -1.0f : (xi > 1.0f ? 1.0f : xi);
+        float xr = cl + (cl - xi);
+        v[i] = xr != cl ? -vi : vi;
+        x[i] = xr;
+    }
+}
+"""
+
+
+def _signed(u: int) -> int:
+    """A 64-bit pattern as torch's int64 holds it."""
+    return u - (1 << 64) if u >= 1 << 63 else u
+
+
+def _shift_right(z: torch.Tensor, s: int) -> torch.Tensor:
+    """Logical right shift of int64 bit patterns (torch's >> is arithmetic)."""
+    return (z >> s) & ((1 << (64 - s)) - 1)
+
+
+def uniform_numbers(first: int, n: int, key: int) -> torch.Tensor:
+    """k - HALF_RANGE (float32) of coordinates first .. first + n - 1: the pass's numbers before scaling."""
+    z = torch.arange(first + 1, first + n + 1, dtype=torch.int64).mul_(_signed(GOLDEN)).add_(_signed(key))
+    z = (z ^ _shift_right(z, 30)).mul_(_signed(MIX1))
+    z = (z ^ _shift_right(z, 27)).mul_(_signed(MIX2))
+    z = z ^ _shift_right(z, 31)
+    return _shift_right(z, 40).to(torch.float32).sub_(HALF_RANGE)
+
+
+def langevin_uniform_torch(
+    x: torch.Tensor, v: torch.Tensor, g: torch.Tensor, first: int, key: int, keep: float, mdt: float, c: float, dt: float
+) -> None:
+    """The compiled pass written with torch operations, bit for bit the same (the fallback and its test)."""
+    k = functools.partial(torch.tensor, dtype=x.dtype)  # 0-d: each constant rounded to the state's dtype once
+    v.mul_(k(keep)).add_(g * k(mdt)).add_(uniform_numbers(first, x.numel(), key).to(x.dtype).mul_(k(c)))
+    x.add_(v * k(dt))
+    clamped = x.clamp(-1.0, 1.0)
+    x.copy_(clamped + (clamped - x))
+    v.mul_(torch.where(x != clamped, -1.0, 1.0))
+
+
+@functools.cache
+def library() -> ctypes.CDLL | None:
+    """The compiled pass, built once per process into a temporary folder; None without a C compiler
+    (or with TDLM_NATIVE=0), and then the torch version runs."""
+    if os.environ.get("TDLM_NATIVE", "1") == "0":
+        return None
+    cc = shutil.which(os.environ.get("CC", "cc"))
+    if cc is None:
+        log.warning("noise: uniform: no C compiler found ($CC or cc); using the (slower, identical) torch update")
+        return None
+    with tempfile.TemporaryDirectory(prefix="tdlm-native-") as where:
+        src, lib = os.path.join(where, "langevin.c"), os.path.join(where, "langevin.so")
+        with open(src, "w") as f:
+            f.write(SOURCE)
+        base = [cc, "-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared", src, "-o", lib]
+        for flags in (["-march=native"], []):  # the host's vector units where the compiler knows them
+            done = subprocess.run(base[:1] + flags + base[1:], capture_output=True, text=True)
+            if done.returncode == 0:
+                break
+        else:
+            log.warning("noise: uniform: %s failed (%s); using the torch update", cc, done.stderr.strip()[-300:])
+            return None
+        handle = ctypes.CDLL(lib)  # stays mapped after the file is removed
+    fn = handle.tdlm_langevin_uniform
+    fn.restype = None
+    fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 2 + [ctypes.c_uint64] + [ctypes.c_float] * 4
+    return handle
+
+
+def langevin_uniform_(
+    x: torch.Tensor, v: torch.Tensor, g: torch.Tensor, first: int, key: int, keep: float, mdt: float, c: float, dt: float
+) -> None:
+    """One piece of the update, in place: x, v, g contiguous CPU pieces whose element 0 is coordinate
+    `first` of the state; `key` is the step's key. float32 runs compiled where it can, float64 with torch."""
+    lib = library() if x.dtype == torch.float32 else None
+    if lib is None:
+        langevin_uniform_torch(x, v, g, first, key, keep, mdt, c, dt)
+        return
+    lib.tdlm_langevin_uniform(x.data_ptr(), v.data_ptr(), g.data_ptr(), x.numel(), first, key, keep, mdt, c, dt)
