@@ -15,10 +15,13 @@ rule binary_simulate:
     resources:
         mem_mb=scaled_resource(config["binary"]["resources"], "mem_mb"),
         runtime=scaled_resource(config["binary"]["resources"], "runtime"),
+        gpu=0,  # `device: auto` follows the GPU request (device_flag): cpu unless a profile asks for one
     params:
         flags=binary_flags,
     shell:
-        "python -m tdlm.cli --threads {threads} binary-simulate {params.flags} --out {output} > {log} 2>&1"
+        "python -m tdlm.cli --threads {threads} binary-simulate {params.flags} "
+        + device_flag(config["binary"].get("params", {}).get("device", "auto"))
+        + " --out {output} > {log} 2>&1"
 
 
 rule binary_gather:

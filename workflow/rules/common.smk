@@ -50,7 +50,22 @@ def simulate_flags(wildcards):
         float(wildcards.T),
         int(wildcards.job),
     )
-    return sweep.to_flags(sweep.split_rerun(values)[0])
+    return sweep.to_flags(without_device(sweep.split_rerun(values)[0]))
+
+
+def without_device(values):
+    """Parameters without `device`: each job's command passes its own (device_flag)."""
+    return {k: v for k, v in values.items() if k != "device"}
+
+
+def device_flag(choice):
+    """`--device` of a job's command: cpu or cuda as configured; `auto` becomes cuda when the job requests a
+    GPU (resource `gpu`, which profiles/slurm sets for simulate) and cpu when it does not, so a GPU job never
+    runs on the CPU silently and a CPU job never takes a GPU it was not given. Resolved in the shell, not in
+    the rule's params: where a sweep runs must not rerun it."""
+    if choice != "auto":
+        return f"--device {choice}"
+    return "--device $([ {resources.gpu} -gt 0 ] && echo cuda || echo cpu)"
 
 
 # progress and checkpoint cadence, the same for every simulate job (see the Snakefile's shell prefix)
@@ -151,8 +166,10 @@ def scaled_resource(section, name):
 
 
 def binary_flags(wildcards):
-    """binary-simulate flags of one (P, L) point."""
-    return binary_sweep.flags(config, int(wildcards.P), int(wildcards.L))
+    """binary-simulate flags of one (P, L) point (the device: device_flag)."""
+    params = without_device(config["binary"].get("params", {}))
+    family = {**config, "binary": {**config["binary"], "params": params}}
+    return binary_sweep.flags(family, int(wildcards.P), int(wildcards.L))
 
 
 def figure_files():

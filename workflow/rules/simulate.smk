@@ -9,9 +9,13 @@ rule simulate:
     resources:
         mem_mb=scaled_resource(config["resources"]["simulate"], "mem_mb"),
         runtime=scaled_resource(config["resources"]["simulate"], "runtime"),
+        # no GPU unless the profile asks for one (profiles/slurm: set-resources simulate gpu: 1);
+        # `device: auto` follows this request (device_flag)
+        gpu=0,
     params:
         flags=simulate_flags,
         checkpoint=f"{OUT}/checkpoints/{JOB_SPACE.wildcard_pattern}.ckpt",
     shell:
-        "python -m tdlm.cli --threads {threads} simulate --on-divergence record {params.flags} $TDLM_BOOKKEEPING_FLAGS "
-        "--checkpoint-path {params.checkpoint} --out {output} > {log} 2>&1"
+        "python -m tdlm.cli --threads {threads} simulate --on-divergence record {params.flags} "
+        + device_flag(config.get("device", "auto"))
+        + " $TDLM_BOOKKEEPING_FLAGS --checkpoint-path {params.checkpoint} --out {output} > {log} 2>&1"
