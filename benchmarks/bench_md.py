@@ -32,8 +32,10 @@ Each block of steps is timed by the wall clock and by the process CPU time (all 
 shared machine the CPU time is the steadier estimate of what a step costs, the wall time is
 what a user waits. Both medians and both sets of ratios are reported.
 
-Times are per replica-step (step time / R). Peak memory: on CUDA torch.cuda.max_memory_allocated
-above the memory allocated before the method's state was built; on CPU the kernel's resident-set
+Times are per replica-step (step time / R); engine+graph is timed only once its steps are replays of a
+captured graph, which is checked before and after timing. Peak memory: on CUDA
+torch.cuda.max_memory_allocated above the memory allocated before the method's state was built (for
+engine+graph over its warm-up, capture and replays, so the graph's memory pool counts); on CPU the kernel's resident-set
 high-water mark (VmHWM, the counter behind getrusage's ru_maxrss) reset through
 /proc/self/clear_refs before each method, minus the resident set before the method's state was
 built (freed heap returned with malloc_trim first). If the reset is not permitted the ru_maxrss
@@ -127,6 +129,25 @@ def build_engine(N: int, R: int, x: torch.Tensor, y: torch.Tensor, modules: dict
     """Integrator.step of the engine in `modules`."""
     _, integrator, state = engine_parts(N, R, x, y, modules, **flags)
     return lambda: integrator.step(state)
+
+
+class GraphedEngine:
+    """engine+graph: Integrator.step through the CUDA graph, with a check that steps are replayed from a
+    captured graph (a timing of eager steps must never be reported as a graph timing)."""
+
+    def __init__(self, N: int, R: int, x: torch.Tensor, y: torch.Tensor):
+        _, self.integrator, self.state = engine_parts(N, R, x, y, cuda_graph=True)
+
+    def __call__(self) -> None:
+        self.integrator.step(self.state)
+
+    def check_replaying(self) -> None:
+        if not self.integrator.graph_active:
+            raise RuntimeError(f"engine+graph: steps are not replayed from a captured graph ({self.integrator.graph_error})")
+
+
+# engine+graph steps before its steps are replays: the eager warm-up steps, then the capture (which replays once)
+GRAPH_READY_STEPS = GRAPH_WARMUP_STEPS + 1
 
 
 def load_baseline(rev: str) -> None:
@@ -286,7 +307,7 @@ def build_floor(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Step:
 BUILDERS = {
     "engine": lambda N, R, x, y: build_engine(N, R, x, y),
     "engine+overlap": lambda N, R, x, y: build_engine(N, R, x, y, overlap_noise=True),
-    "engine+graph": lambda N, R, x, y: build_engine(N, R, x, y, cuda_graph=True),
+    "engine+graph": GraphedEngine,
     "baseline": lambda N, R, x, y: build_engine(N, R, x, y, modules=BASELINE),
     "autograd": build_autograd,
     "autograd-batched": build_autograd_batched,
@@ -336,10 +357,13 @@ def peak_memory(name: str, N: int, R: int, x: torch.Tensor, y: torch.Tensor, ste
         base = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
         m = BUILDERS[name](N, R, x, y)
-        for _ in range(steps):
+        graphed = isinstance(m, GraphedEngine)
+        for _ in range(steps + GRAPH_READY_STEPS * graphed):  # the graph's pool counts: past its warm-up
             m()
         sync(device)
         peak = torch.cuda.max_memory_allocated(device)
+        if graphed:
+            m.check_replaying()
         del m
         return (peak - base) / 2**20, "torch.cuda.max_memory_allocated"
     _trim()
@@ -400,8 +424,9 @@ def bench_config(
         try:
             m = BUILDERS[name](N, R, x, y)
             time_block(m, 1, device)  # warm-up (and, for the graph, the eager steps before capture)
-            if name == "engine+graph":
-                time_block(m, GRAPH_WARMUP_STEPS + 1, device)  # the eager warm-up steps, then the capture
+            if isinstance(m, GraphedEngine):
+                time_block(m, GRAPH_READY_STEPS, device)  # the eager warm-up steps, then the capture
+                m.check_replaying()
             t, _ = time_block(m, 1, device)
         except Exception as e:  # noqa: BLE001 - report and go on
             skipped[name] = f"{type(e).__name__}: {e}"
@@ -418,6 +443,9 @@ def bench_config(
             walls[name].append(w)
             cpus[name].append(c)
         reps += 1
+    for m in built.values():
+        if isinstance(m, GraphedEngine):
+            m.check_replaying()  # every timed block replayed the one graph captured before timing
     built.clear()
     gc.collect()
     row: dict = {"N": N, "R": R, "reps": reps, "steps_per_rep": inner, "skipped": skipped, "methods": {}}
