@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tdlm.md import native
 from tdlm.md.energy import Boundary, ForceField, gradient, layer_energies
 from tdlm.md.layout import Layout
 
@@ -223,3 +224,33 @@ def test_repeated_calls_follow_the_state_and_the_layout():
     # and back to the first layout and buffers
     gradient(flat, layout1, boundary, out)
     assert rel_err(out, autograd_reference(J, spins, x, y)[1]) < 1e-10
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_compiled_transpose_is_an_exact_copy(dtype):
+    g = torch.Generator().manual_seed(1)
+    for K, P, Q in ((3, 37, 5), (2, 64, 33), (1, 1, 7)):
+        src = torch.randn(K, P, Q, generator=g, dtype=torch.float64).to(dtype)
+        out = torch.full((K, Q, P), float("nan"), dtype=dtype)
+        native.transpose_into(out, src)
+        assert torch.equal(out, src.transpose(1, 2))
+    with pytest.raises(ValueError, match="not src"):
+        native.transpose_into(torch.empty(2, 3, 4, dtype=dtype), torch.empty(2, 3, 4, dtype=dtype))
+
+
+@pytest.mark.parametrize("transposed", [True, (True, False, True), (True, True, False)], ids=["all", "mixed-a", "mixed-b"])
+def test_forces_do_not_depend_on_the_compiled_transposes(transposed, monkeypatch):
+    """The feature-major layers' transposes (compiled tiled copies) give the forces of torch's own copies, bit for bit."""
+    layout = Layout((7, 5, 6, 3), 9, 2, 3)
+    g = torch.Generator().manual_seed(8)
+    x = (torch.randint(0, 2, (2, 9, 7), generator=g) * 2 - 1).float()
+    y = torch.where(torch.rand(2, 9, 3, generator=g) < 0.5, 1.0, -1.0)
+    flat = torch.rand(layout.total, generator=g) * 2 - 1
+    results = []
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(native, "library", lambda: None)
+        ff = ForceField(layout, Boundary(x, y), transposed=transposed)
+        out = torch.empty_like(flat)
+        results.append((ff(flat, out), out))
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])

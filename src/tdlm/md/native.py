@@ -1,4 +1,4 @@
-"""The CPU update of the `uniform` noise: one compiled pass per piece, with a counter-based generator.
+"""Compiled CPU passes: the update of the `uniform` noise (a counter-based generator) and the transposes.
 
 On the CPU the Gaussian step is bounded by torch's serial generator (~3.4 ns a normal number, half the
 step's matrix products) and by eight eager passes over the state. With `noise: uniform` (LAMMPS's
@@ -6,7 +6,8 @@ step's matrix products) and by eight eager passes over the state. With `noise: u
 (step key, coordinate index), SplitMix64's finalizer applied to a Weyl sequence, so they can be made
 inside the update itself: friction, force, noise, drift and walls are one pass over (x, v, g) in C,
 compiled at first use with the system's C compiler (`$CC`, else `cc`) and called through ctypes
-(which releases the GIL, so pieces can run on several threads).
+(which releases the GIL, so pieces can run on several threads). The same library holds a tiled batched
+transpose, an exact copy that the ForceField's feature-major layers use in place of torch's strided copy.
 
 Every float operation of the pass is one IEEE single-precision operation in a fixed order, compiled
 with -ffp-contract=off (no fused multiply-add), and `langevin_uniform_torch` does the same operations
@@ -44,6 +45,27 @@ static inline uint64_t mix64(uint64_t z) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
+
+/* out (K, Q, P) = in (K, P, Q) transposed per k, both contiguous, in tiles that stay in L1 (an exact
+   copy: 4-5x faster than torch's strided copy of the same batched transpose). */
+#define TRANSPOSE(NAME, T)                                                                              \
+    void NAME(T *restrict out, const T *restrict in, int64_t K, int64_t P, int64_t Q) {                 \
+        const int64_t B = 32;                                                                           \
+        for (int64_t k = 0; k < K; k++) {                                                               \
+            const T *ik = in + k * P * Q;                                                               \
+            T *ok = out + k * P * Q;                                                                    \
+            for (int64_t q0 = 0; q0 < Q; q0 += B) {                                                     \
+                int64_t q1 = q0 + B < Q ? q0 + B : Q;                                                   \
+                for (int64_t p0 = 0; p0 < P; p0 += B) {                                                 \
+                    int64_t p1 = p0 + B < P ? p0 + B : P;                                               \
+                    for (int64_t q = q0; q < q1; q++)                                                   \
+                        for (int64_t p = p0; p < p1; p++) ok[q * P + p] = ik[p * Q + q];                \
+                }                                                                                       \
+            }                                                                                           \
+        }                                                                                               \
+    }
+TRANSPOSE(tdlm_transpose_f32, float)
+TRANSPOSE(tdlm_transpose_f64, double)
 
 /* v = (v keep + g mdt) + (k - 2^23 + 1/2) c;  x = x + v dt;  walls: x -> 2 clamp(x) - x, v -> -v. */
 void tdlm_langevin_uniform(float *restrict x, float *restrict v, const float *restrict g, int64_t n,
@@ -103,7 +125,9 @@ def library() -> ctypes.CDLL | None:
         return None
     cc = shutil.which(os.environ.get("CC", "cc"))
     if cc is None:
-        log.warning("noise: uniform: no C compiler found ($CC or cc); using the (slower, identical) torch update")
+        log.warning(
+            "no C compiler found ($CC or cc): the CPU transposes and uniform update run as torch operations (same numbers, slower)"
+        )
         return None
     with tempfile.TemporaryDirectory(prefix="tdlm-native-") as where:
         src, lib = os.path.join(where, "langevin.c"), os.path.join(where, "langevin.so")
@@ -115,13 +139,36 @@ def library() -> ctypes.CDLL | None:
             if done.returncode == 0:
                 break
         else:
-            log.warning("noise: uniform: %s failed (%s); using the torch update", cc, done.stderr.strip()[-300:])
+            log.warning(
+                "%s failed (%s): the CPU transposes and uniform update run as torch operations", cc, done.stderr.strip()[-300:]
+            )
             return None
         handle = ctypes.CDLL(lib)  # stays mapped after the file is removed
     fn = handle.tdlm_langevin_uniform
     fn.restype = None
     fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 2 + [ctypes.c_uint64] + [ctypes.c_float] * 4
+    for name in ("tdlm_transpose_f32", "tdlm_transpose_f64"):
+        fn = getattr(handle, name)
+        fn.restype = None
+        fn.argtypes = [ctypes.c_void_p] * 2 + [ctypes.c_int64] * 3
     return handle
+
+
+TRANSPOSES = {torch.float32: "tdlm_transpose_f32", torch.float64: "tdlm_transpose_f64"}
+
+
+def transpose_into(out: torch.Tensor, src: torch.Tensor) -> None:
+    """out = src.transpose(1, 2) for 3-d tensors (out shaped (K, Q, P), src (K, P, Q)): compiled for
+    contiguous CPU ones where it can, else torch's copy (an exact copy either way: same numbers)."""
+    lib = library() if out.device.type == "cpu" else None
+    name = TRANSPOSES.get(src.dtype)
+    if lib is None or name is None or not (out.is_contiguous() and src.is_contiguous()) or out.dtype != src.dtype:
+        out.copy_(src.transpose(1, 2))
+        return
+    K, P, Q = src.shape
+    if tuple(out.shape) != (K, Q, P):
+        raise ValueError(f"transpose_into: out {tuple(out.shape)} is not src {tuple(src.shape)} transposed")
+    getattr(lib, name)(out.data_ptr(), src.data_ptr(), K, P, Q)
 
 
 def langevin_uniform_(
