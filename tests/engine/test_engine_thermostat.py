@@ -302,3 +302,16 @@ def test_compiled_uniform_update_equals_its_torch_form():
     assert 0.05 < reflected.double().mean() < 0.5  # the walls were exercised
     inside = torch.isfinite(xc)
     assert (xc[inside].abs() <= 1).all()
+
+
+def test_noise_source_draws_uniform_numbers_of_unit_variance():
+    """The streams' uniform numbers (the CUDA uniform noise; the same code on any device): U(-sqrt 3, sqrt 3)."""
+    from tdlm.md.noise import NoiseSource
+
+    source = NoiseSource(torch.zeros(300_000), kind="uniform", workers=1)
+    source.draw(torch.Generator().manual_seed(5))
+    xi = source.buffer.double()
+    assert abs(xi.mean().item()) < 5 / math.sqrt(xi.numel())
+    assert abs(xi.var().item() - 1) < 5 * math.sqrt(0.8 / xi.numel())
+    assert xi.abs().max().item() <= math.sqrt(3)
+    source.close()

@@ -63,12 +63,14 @@ def test_reflect_works_on_views_of_a_flat_buffer():
     assert torch.equal(x[:4], torch.zeros(4, dtype=torch.float64))
 
 
-def test_hot_md_run_never_leaves_the_box():
+@pytest.mark.parametrize(
+    ("noise", "dtype"), [("gaussian", torch.float64), ("uniform", torch.float32)], ids=["gaussian", "uniform-compiled"]
+)
+def test_hot_md_run_never_leaves_the_box(noise, dtype):
     """Langevin MD with real forces at T = 1 (hot: thermal steps of 0.1) hits the walls often but stays inside."""
     widths, M, S, K = (6, 5, 5, 2), 6, 1, 4
     layout = Layout(widths, M, S, K)
     g = torch.Generator().manual_seed(3)
-    dtype = torch.float64
     x_in = (torch.randint(0, 2, (S, M, widths[0]), generator=g) * 2 - 1).to(dtype)
     labels = torch.randint(0, 2, (S, M), generator=g)
     y = torch.where(torch.nn.functional.one_hot(labels, 2) == 1, 1.0, -1.0).to(dtype)
@@ -78,7 +80,11 @@ def test_hot_md_run_never_leaves_the_box():
     rng = torch.Generator().manual_seed(4)
     state = MDState(position, maxwell_boltzmann(layout.total, T, rng, dtype, torch.device("cpu")), rng)
     integ = Integrator(
-        lambda x, out: gradient(x, layout, boundary, out), dt, Thermostat.from_params("per_step", 0.05, dt, T), position
+        lambda x, out: gradient(x, layout, boundary, out),
+        dt,
+        Thermostat.from_params("per_step", 0.05, dt, T),
+        position,
+        noise=noise,
     )
     near_wall = torch.zeros(layout.total, dtype=torch.bool)
     n_steps = 1500
