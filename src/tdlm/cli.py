@@ -85,6 +85,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# the netCDF file arguments each command takes: (argument, kind of every file) or (argument, [kind of the
+# first file, of the second, ...]); job files are opened by `tdlm.sweep.gather.read_job`, which also moves
+# a damaged one aside. Every one is opened through tdlm.files.open_input before the command starts.
+FILE_ARGS: dict[str, tuple[tuple[str, str | list[str]], ...]] = {
+    "gather": (("jobs", "point"),),
+    "classify": (("overlaps", "sweep"),),
+    "plot-phase": (("phase", "phase"),),
+    "tables": (("phase", "phase"),),
+    "boundaries": (("phase", "phase"),),
+    "compare-families": (("inputs", ["phase", "binary-sweep"]),),
+    "binary-gather": (("jobs", "binary-point"),),
+    "binary-plot": (("inputs", ["binary-sweep"]),),
+    "paper-figures": (("overlaps", "sweep"), ("phase", "phase"), ("design", "design")),
+    "design-space": (("phase", "phase"),),
+}
+PATH_ARGS = ("out", "outdir", "config", "plan", "previous", "jobs", "inputs", "overlaps", "phase", "design")
+
+
+def check_files(args: argparse.Namespace) -> None:
+    """Before a command starts: each file argument is what it claims (`FILE_ARGS`), and no file plays two
+    roles (an input given twice, an output over an input or a config)."""
+    from tdlm.files import distinct_paths, open_input, probe_writable
+
+    for dest, kinds in FILE_ARGS.get(args.command, ()):
+        paths = getattr(args, dest, None)
+        paths = paths if isinstance(paths, list) else [paths]
+        for i, path in enumerate(p for p in paths if p is not None):
+            kind = kinds if isinstance(kinds, str) else kinds[min(i, len(kinds) - 1)]
+            open_input(path, kind, dest).close()
+    roles: dict[str, object] = {}
+    for dest in PATH_ARGS:
+        value = getattr(args, dest, None)
+        values = value if isinstance(value, list) else [value]
+        roles.update(
+            {f"{dest}[{i}]" if len(values) > 1 else dest: v for i, v in enumerate(values) if isinstance(v, (str, os.PathLike))}
+        )
+    distinct_paths(roles)
+    if isinstance(getattr(args, "out", None), (str, os.PathLike)):
+        probe_writable(args.out)
+
+
 def repeated_flags(argv: list[str]) -> list[str]:
     """Flags given more than once (argparse keeps the last one silently: `--M 20 --M 40` would run M = 40)."""
     seen, repeated = set(), []
@@ -121,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             import torch
 
             torch.set_num_threads(args.threads)
+        check_files(args)
         return args.handler(args)
     except BrokenPipeError:
         _quiet_stdout()

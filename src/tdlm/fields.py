@@ -315,6 +315,7 @@ def _reader(f: Field) -> Callable[[str], Any]:
             ) from None
 
     read.__name__ = kind.__name__  # argparse names the type in its messages
+    read.field = f  # type: ignore[attr-defined]  # what the flag holds: the fuzzer draws bad values from it
     return read
 
 
@@ -331,6 +332,7 @@ def flag_type(f: Field) -> Callable[[str], Any]:
         return value
 
     read_and_check.__name__ = read.__name__
+    read_and_check.field = f  # type: ignore[attr-defined]
     return read_and_check
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 # what each kind of file is, in the words of an error message
@@ -44,14 +45,20 @@ class FileError(ValueError):
     names the argument, the file and what was expected."""
 
 
+class UnreadableFile(FileError):
+    """The file exists but is not a readable netCDF file (garbage, truncated, foreign format)."""
+
+
 def infer_kind(ds: xr.Dataset) -> str | None:
     """The kind a dataset's content shows (files written before `tdlm_kind` existed, and the stamp of a
     new file); None when it is none of the project's."""
     attrs = ds.attrs
+    if attrs.get("family") == "binary":
+        return "binary-sweep"
+    if "n_accepted" in attrs:
+        return "binary-point"
     if "classify_threshold" in attrs or "phase" in ds.data_vars:
         return "phase"
-    if attrs.get("family") == "binary":
-        return "binary-sweep" if "point_files_json" in attrs else "binary-point"
     if "design_t_w" in attrs:
         return "design"
     if "estimate" in ds.data_vars and "boundary" in ds.dims:
@@ -81,14 +88,14 @@ def open_input(path: str | Path, kinds: str | Iterable[str], flag: str, load: bo
     path = Path(path)
     expected = _expected(kinds)
     if not path.exists():
-        raise FileError(f"{flag}: {path}: no such file; expected {expected}")
+        raise FileError(f"{flag}: {path}: No such file; expected {expected}")
     if path.is_dir():
         raise FileError(f"{flag}: {path} is a folder; expected {expected}")
     try:
         ds = xr.load_dataset(path, engine="netcdf4") if load else xr.open_dataset(path, engine="netcdf4")
     except (OSError, RuntimeError, ValueError, KeyError, TypeError, UnicodeError) as err:
         reason = getattr(err, "strerror", None) or str(err).split(":", 1)[-1].strip() or type(err).__name__
-        raise FileError(f"{flag}: {path} is not a readable netCDF file ({reason}); expected {expected}") from None
+        raise UnreadableFile(f"{flag}: {path} is not a readable netCDF file ({reason}); expected {expected}") from None
     try:
         _check(ds, path, kinds, flag, expected)
     except FileError:
@@ -103,7 +110,7 @@ def _check(ds: xr.Dataset, path: Path, kinds: tuple[str, ...], flag: str, expect
         what = KINDS.get(kind, f"a file of kind {kind!r}") if kind else "not a tdlm file"
         raise FileError(f"{flag}: {path} is {what}; expected {expected}")
     version = ds.attrs.get("tdlm_format_version", FORMAT_VERSION)
-    if not isinstance(version, (int, float)) or int(version) > FORMAT_VERSION:
+    if not isinstance(version, (int, float, np.integer)) or int(version) > FORMAT_VERSION:
         raise FileError(
             f"{flag}: {path} has format version {version!r}; this tdlm reads versions <= {FORMAT_VERSION} (a newer tdlm wrote it)"
         )
@@ -120,6 +127,19 @@ def parameters(ds: xr.Dataset, path: Path, flag: str) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise FileError(f"{flag}: {path}: params_json is not a mapping of parameters")
     return params
+
+
+def read_json(path: str | Path, flag: str) -> dict[str, Any]:
+    """A JSON mapping from a file argument (a refinement plan); FileError when missing, garbage or not a mapping."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise FileError(f"{flag}: cannot read {path}: {err.strerror or err}") from None
+    except (UnicodeDecodeError, ValueError) as err:
+        raise FileError(f"{flag}: {path} is not a JSON file ({err})") from None
+    if not isinstance(data, dict):
+        raise FileError(f"{flag}: {path}: expected a JSON mapping, got {type(data).__name__}")
+    return data
 
 
 def path_parameters(path: str | Path) -> dict[str, Any]:
@@ -148,9 +168,11 @@ def check_path_matches(path: str | Path, params: dict[str, Any], flag: str) -> N
 
 
 def is_own(path: str | Path) -> bool:
-    """May the project rename or delete this file as a damaged result of its own? Only a netCDF-4 file
-    (a half-written or corrupted one still starts with the HDF5 signature): never a config, a foreign
-    file or one the user put there."""
+    """May the project rename this damaged file as a result of its own? Only a netCDF-4 file (a half-written
+    or corrupted one still starts with the HDF5 signature) at a place of a sweep's tree (a path that names
+    the point's M, N, L and T): never a config, a foreign file or one a user keeps elsewhere."""
+    if set(path_parameters(path)) != set(PATH_KEYS):
+        return False
     try:
         with open(path, "rb") as fh:
             return fh.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
@@ -169,6 +191,28 @@ def distinct_paths(paths: dict[str, str | Path | None]) -> None:
         if resolved in seen:
             raise FileError(f"{role}: {path} is also {seen[resolved]}; allowed values: a path different from {seen[resolved]}")
         seen[resolved] = role
+
+
+def probe_writable(out: str | Path, flag: str = "--out") -> None:
+    """Can `out` be written? Tried before a command starts (a folder that cannot be made, no permission, a
+    read-only file system), leaving nothing behind: the probe and any folder made for it are removed."""
+    out = Path(out)
+    made = [p for p in reversed(out.parents) if not p.exists()]
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = out.with_name(f".{out.name}.probe{os.getpid()}")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise FileError(f"{flag}: cannot write {out}: {err.strerror or err}; nothing was written") from None
+    finally:
+        for folder in reversed(made):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+    if out.is_dir():
+        raise FileError(f"{flag}: {out} is a folder; allowed values: a file path")
 
 
 def tmp_name(out: Path) -> Path:

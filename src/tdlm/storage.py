@@ -16,7 +16,7 @@ import xarray as xr
 
 import tdlm
 from tdlm import device as tdlm_device
-from tdlm.files import FORMAT_VERSION, FileError, clean_stale_tmp, infer_kind, tmp_name
+from tdlm.files import FORMAT_VERSION, FileError, clean_stale_tmp, infer_kind, probe_writable, tmp_name
 
 BRANCH_DIMS = {
     "energy_layer": ("sample", "t_w", "t", "replica", "layer"),
@@ -68,18 +68,9 @@ class OutputError(FileError):
 
 
 def check_writable(out: str | Path, flag: str = "--out") -> None:
-    """Make sure `out` can be written before any work starts (the folder is created): an unwritable place
-    found only after hours of MD would lose them. Raises ValueError naming the flag."""
-    out = Path(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        probe = out.with_name(f".{out.name}.probe{os.getpid()}")
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise ValueError(f"{flag}: cannot write {out}: {err.strerror or err}") from None
-    if out.is_dir():
-        raise ValueError(f"{flag}: {out} is a folder; allowed values: a file path")
+    """Make sure `out` can be written before any work starts: an unwritable place found only after hours
+    of MD would lose them. Raises FileError (a ValueError) naming the flag (`tdlm.files.probe_writable`)."""
+    probe_writable(out, flag)
 
 
 def move_aside(path: str | Path) -> Path:

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
 from tdlm.cli import add_command, fail
-from tdlm.fields import ConfigError
+from tdlm.fields import ConfigError, Field, Rule, above, at_least, flag_type, load_yaml
+
+
+def _flag(name: str, kind: type, low: float, bound: Callable[[float], Rule] | None = None) -> Callable[[str], Any]:
+    """argparse type of a number flag: finite, of `kind`, >= low (or > low with `bound=above`)."""
+    rule = bound(low) if bound else at_least(low, integer=kind is int)
+    return flag_type(Field(name, kind, None, "", rule))
 
 
 def _figures_parser(p: argparse.ArgumentParser) -> None:
@@ -13,11 +21,13 @@ def _figures_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("phase", help="phase.nc from `tdlm classify`")
     p.add_argument("design", help="design_space.nc from `tdlm design-space`")
     p.add_argument("--outdir", required=True, help="folder for <figure>.{png,pdf} and plotted_data.json")
-    p.add_argument("--M", type=int, default=None, help="reference point: training examples (default: median alpha)")
-    p.add_argument("--N", type=int, default=None, help="reference point: hidden width")
-    p.add_argument("--L", type=int, default=None, help="reference point: depth (default: nearest to --phase-L)")
-    p.add_argument("--T", type=float, default=None, help="reference point: temperature (default: the lowest)")
-    p.add_argument("--phase-L", type=int, default=10, help="depth of the phase-diagram heat map")
+    p.add_argument(
+        "--M", type=_flag("M", int, 1), default=None, help="reference point: training examples (default: median alpha)"
+    )
+    p.add_argument("--N", type=_flag("N", int, 1), default=None, help="reference point: hidden width")
+    p.add_argument("--L", type=_flag("L", int, 2), default=None, help="reference point: depth (default: nearest to --phase-L)")
+    p.add_argument("--T", type=_flag("T", float, 0), default=None, help="reference point: temperature (default: the lowest)")
+    p.add_argument("--phase-L", type=_flag("phase_L", int, 2), default=10, help="depth of the phase-diagram heat map")
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:
@@ -31,9 +41,9 @@ def _design_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("jobs", nargs="+", help="per-job netCDF files of ONE parameter point (all samples)")
     p.add_argument("--out", required=True, help="design_space.nc (written atomically)")
     p.add_argument("--phase", default=None, help="phase.nc: picks a liquid and a solid layer (unless --layers)")
-    p.add_argument("--layers", type=int, nargs="+", default=None, help="layers to analyse instead")
-    p.add_argument("--t-w", type=int, default=None, help="waiting time of the snapshots (default: the largest)")
-    p.add_argument("--bins", type=int, default=40, help="histogram bins of P(Q)")
+    p.add_argument("--layers", type=_flag("layers", int, 1), nargs="+", default=None, help="layers to analyse instead")
+    p.add_argument("--t-w", type=_flag("t_w", int, 0), default=None, help="waiting time of the snapshots (default: the largest)")
+    p.add_argument("--bins", type=_flag("bins", int, 1), default=40, help="histogram bins of P(Q)")
 
 
 def _cmd_design(args: argparse.Namespace) -> int:
@@ -51,17 +61,20 @@ def _cost_parser(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("config", help="workflow config YAML (e.g. config/paper.yaml)")
     p.add_argument(
-        "--step-rate", type=float, default=None, help="measured replica-steps per second of one job (replaces the FLOP model)"
+        "--step-rate",
+        type=_flag("step_rate", float, 0, above),
+        default=None,
+        help="measured replica-steps per second of one job (replaces the FLOP model)",
     )
     p.add_argument(
         "--flops-rate",
-        type=float,
+        type=_flag("flops_rate", float, 0, above),
         default=None,
         help=f"effective FLOP/s of one GPU (default: paper.cost.flops_rate, else the ASSUMED {DEFAULT_FLOPS_RATE:g})",
     )
     p.add_argument(
         "--step-latency",
-        type=float,
+        type=_flag("step_latency", float, 0),
         default=None,
         help=f"seconds per batched MD step at least (default: paper.cost.step_latency, else the ASSUMED {DEFAULT_STEP_LATENCY:g})",
     )
@@ -70,18 +83,19 @@ def _cost_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_cost(args: argparse.Namespace) -> int:
-    import yaml
-
     from tdlm.paper.cost import estimate, format_estimate, rate_from_log
+    from tdlm.sweep.table import check_config_values
 
+    config = load_yaml(args.config, "config")
+    check_config_values(config)
     try:
-        with open(args.config) as fh:
-            config = yaml.safe_load(fh)
         flops_rate, source = args.flops_rate, None
         if args.from_log:
             flops_rate, source = rate_from_log(args.from_log, config)
         est = estimate(config, args.step_rate, flops_rate, args.step_latency, source)
-    except (ConfigError, KeyError, ValueError, OSError) as err:
+    except (KeyError, TypeError, AttributeError, IndexError) as err:  # a mapping, but not a workflow config
+        return fail("cost", f"config: {args.config} is not a workflow config ({type(err).__name__}: {err}); see config/README.md")
+    except (ConfigError, ValueError) as err:
         return fail("cost", err)
     print(format_estimate(est, args.config))
     if (config.get("refine") or {}).get("rounds"):

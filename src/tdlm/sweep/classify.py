@@ -19,6 +19,7 @@ import math
 import numpy as np
 import xarray as xr
 
+from tdlm.files import FileError, open_input
 from tdlm.storage import appended_history, write_atomic
 
 SOLID, LIQUID, UNCERTAIN, UNDEFINED = 0, 1, 2, -1
@@ -84,6 +85,37 @@ def liquid_depth(q_star: np.ndarray, threshold: float) -> float:
     return crossing(last + 1, last) - crossing(first - 1, first)
 
 
+OVERLAP_BOUND = 1 + 1e-5  # |overlap| <= 1 (Cauchy-Schwarz, spins and weights in [-1, 1]), with float32 rounding
+MISSING_ATTRS = {
+    "long_name": "the point has no overlaps and did not diverge (absent from the sweep, or its file held only NaN): "
+    "its layers are undefined for that reason, not for want of layers",
+    "units": "1",
+    "flag_values": np.array([0, 1], dtype=np.int8),
+    "flag_meanings": "computed missing",
+}
+
+
+def check_range(values: xr.DataArray, name: str, t_w: int, t_star: int) -> None:
+    """Overlaps are finite and within [-1, 1] (NaN marks an absent layer or point): anything else is a
+    damaged or foreign file, refused with the first bad value and where it is."""
+    bad = np.isinf(values.values) | (np.abs(np.nan_to_num(values.values)) > OVERLAP_BOUND)
+    if bad.any():
+        index = dict(zip(values.dims, np.argwhere(bad)[0]))
+        where = ", ".join(f"{dim} = {values[dim].values[i]}" for dim, i in index.items() if dim in values.coords)
+        raise FileError(
+            f"overlaps: {name} at t_w = {t_w}, t* = {t_star} is {values.values[bad][0]} at {where}; "
+            "allowed values: finite overlaps in [-1, 1] (a damaged or foreign overlaps file?)"
+        )
+
+
+def missing_points(values: xr.DataArray, diverged: xr.DataArray | None) -> xr.DataArray:
+    """1 where a point has no finite overlap at all and is not flagged diverged."""
+    empty = values.notnull().sum([d for d in values.dims if d not in ("alpha", "L", "T")]) == 0
+    if diverged is not None:
+        empty = empty & (diverged == 0)
+    return empty.astype(np.int8).assign_attrs(MISSING_ATTRS)
+
+
 def classify(
     overlaps: xr.Dataset,
     threshold: float = math.exp(-1),
@@ -102,8 +134,12 @@ def classify(
     sources = [(f"{n}_norm", f"{n}_star", f"{n}_l at t = t* after t_w, normalised, mean over samples") for n in STARRED]
     sources += [(n, f"{n}_raw_star", f"{n}_l at t = t* after t_w, raw, mean over samples") for n in STARRED]
     sources.append(("q_test", "q_test_star", "q_l of test inputs through the sign networks at t = t*, mean over samples"))
+    missing_vars = [source for source, _, _ in sources if source not in at]
+    if missing_vars:
+        raise FileError(f"overlaps: no variables {', '.join(missing_vars)}; expected an overlaps.nc of `tdlm gather`")
     for source, name, long_name in sources:
         values = at[source].astype(np.float64)  # statistics in double precision, whatever the stored precision
+        check_range(values, source, t_w, t_star)
         n = values.count("sample")
         out[name] = values.mean("sample").assign_attrs(long_name=long_name)
         out[f"{name}_sem"] = (values.std("sample", ddof=1) / np.sqrt(n.where(n > 1))).assign_attrs(
@@ -115,7 +151,7 @@ def classify(
     phase = xr.where(np.abs(q - threshold) <= n_sigma * sem, UNCERTAIN, phase)
     phase = xr.where(q.notnull(), phase, UNDEFINED).astype(np.int8)
     phase.attrs.update(
-        long_name=f"phase of the layer from {used} (undefined: no such layer at this L)",
+        long_name=f"phase of the layer from {used} (undefined: no such layer at this L, or the point diverged or is missing)",
         flag_values=FLAG_VALUES,
         flag_meanings=FLAG_MEANINGS,
         threshold=threshold,
@@ -123,6 +159,7 @@ def classify(
         variable=used,
     )
     out["phase"] = phase
+    out["missing"] = missing_points(at[check_overlap(overlap)], overlaps.get("diverged"))
     xi = xr.apply_ufunc(
         lambda arr: liquid_depth(arr[~np.isnan(arr)], threshold) if np.isfinite(arr).any() else np.nan,
         q,
@@ -153,7 +190,7 @@ def classify(
 def classify_file(
     overlaps_path: str, out: str, threshold: float, t_w: int | None, n_sigma: float, overlap: str = DEFAULT_OVERLAP
 ) -> xr.Dataset:
-    with xr.open_dataset(overlaps_path, engine="netcdf4") as overlaps:  # lazily: only the slices at t* are read
+    with open_input(overlaps_path, "sweep", "overlaps") as overlaps:  # lazily: only the slices at t* are read
         result = classify(overlaps, threshold, t_w, n_sigma, overlap).load()
-    write_atomic(result, out)
+    write_atomic(result, out, kind="phase")
     return result

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from typing import TYPE_CHECKING
 
 from tdlm.cli import EXIT_BAD_INPUT, add_command, combining, fail
 from tdlm.fields import ConfigError, Field, at_least, flag_type, interval
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def gather_parser(p: argparse.ArgumentParser) -> None:
@@ -62,29 +66,55 @@ def _cmd_classify(args: argparse.Namespace) -> int:
 def _plot_phase_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("phase", help="phase.nc from `tdlm classify`")
     p.add_argument("--outdir", required=True, help="folder for phase_diagram.{png,pdf} and q_star_L<L>.{png,pdf}")
-    p.add_argument("--T", type=float, default=None, help="temperature to draw (default: the lowest)")
+    p.add_argument(
+        "--T",
+        type=flag_type(Field("T", float, None, "", at_least(0, integer=False))),
+        default=None,
+        help="temperature to draw (default: the lowest)",
+    )
     p.add_argument("--boundaries", default=None, help="boundary.csv of a refined sweep: drawn on the phase diagram")
 
 
 def _cmd_plot_phase(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    import xarray as xr
+    import numpy as np
 
+    from tdlm.files import open_input
     from tdlm.sweep.figures import phase_diagram, q_star_heatmap
 
-    with xr.open_dataset(args.phase, engine="netcdf4") as phase:
-        phase.load()
+    phase = open_input(args.phase, "phase", "phase", load=True)
+    if args.T is not None and not np.isclose(phase.T.values, args.T, rtol=1e-5).any():
+        return fail(
+            "plot-phase", f"--T: got {args.T:g}; allowed values: the temperatures of {args.phase}: {phase.T.values.tolist()}"
+        )
     outdir = Path(args.outdir)
     boundaries = None
     if args.boundaries:
-        import pandas as pd
-
-        boundaries = pd.read_csv(args.boundaries)
+        boundaries = read_boundaries(args.boundaries)
     phase_diagram(phase, outdir / "phase_diagram", args.T, boundaries=boundaries)
     for L in phase.L.values:
         q_star_heatmap(phase, int(L), outdir / f"q_star_L{int(L)}", args.T)
     return 0
+
+
+def read_boundaries(path: str) -> pd.DataFrame:
+    """boundary.csv of `tdlm boundaries`; FileError when it is missing, garbage or lacks its columns."""
+    import pandas as pd
+
+    from tdlm.files import FileError
+    from tdlm.sweep.rounds import BOUNDARY_COLUMNS
+
+    try:
+        table = pd.read_csv(path)
+    except OSError as err:
+        raise FileError(f"--boundaries: cannot read {path}: {err.strerror or err}") from None
+    except (ValueError, UnicodeDecodeError) as err:  # pandas' EmptyDataError and ParserError are ValueErrors
+        raise FileError(f"--boundaries: {path} is not a CSV file ({err})") from None
+    missing = sorted(set(BOUNDARY_COLUMNS) - set(table.columns))
+    if missing:
+        raise FileError(f"--boundaries: {path} is not a boundary.csv of `tdlm boundaries` (no columns {', '.join(missing)})")
+    return table
 
 
 def _tables_parser(p: argparse.ArgumentParser) -> None:
@@ -166,13 +196,13 @@ def _settings(args: argparse.Namespace) -> dict:
 
 def _cmd_refine_plan(args: argparse.Namespace) -> int:
     import json
-    from pathlib import Path
 
+    from tdlm.files import read_json
     from tdlm.sweep.rounds import next_plan, write_json
 
     classify_args = {"threshold": args.threshold, "t_w": args.t_w, "n_sigma": args.n_sigma, "overlap": args.overlap}
     try:
-        previous = json.loads(Path(args.previous).read_text()) if args.previous else None
+        previous = read_json(args.previous, "--previous") if args.previous else None
         plan = next_plan(args.jobs, previous, _settings(args), classify_args, args.samples, args.samples_per_job)
     except (OSError, KeyError, ValueError) as err:
         return fail("refine-plan", err)
@@ -218,36 +248,32 @@ def _sweep_parser(p: argparse.ArgumentParser) -> None:
 def schema_errors(config: dict, schema_path: str) -> list[str]:
     """The workflow's JSON schema applied as Snakemake's validate() does; every violation named by its key path."""
     import jsonschema
-    import yaml
 
-    with open(schema_path) as fh:
-        schema = yaml.safe_load(fh)
+    from tdlm.fields import read_yaml
+
+    schema = read_yaml(schema_path, "--schema")
     validator = jsonschema.validators.validator_for(schema)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     return [f"{'.'.join(map(str, e.absolute_path)) or '<top level>'}: {e.message}" for e in errors]
 
 
 def _cmd_sweep_check(args: argparse.Namespace) -> int:
-    import yaml
+    from tdlm.fields import read_yaml
+    from tdlm.sweep.table import check_run_named, config_value_errors
 
     config: dict = {}
     for flag, path in (("--base", args.base), ("config", args.config)):
         if not path:
             continue
-        try:
-            with open(path) as fh:
-                merge(config, yaml.safe_load(fh) or {})
-        except (OSError, yaml.YAMLError) as err:
-            return fail("sweep-check", f"{flag}: cannot read {path}: {err}")
-    try:
-        problems = schema_errors(config, args.schema)
-    except FileNotFoundError as err:
-        return fail("sweep-check", f"--schema: {err}")
+        data = read_yaml(path, flag) or {}
+        if not isinstance(data, dict):
+            return fail("sweep-check", f"{flag}: {path}: expected a mapping of config keys to values, got {type(data).__name__}")
+        merge(config, data)
+    problems = schema_errors(config, args.schema)
     messages = [f"config does not match {args.schema}:\n  " + "\n  ".join(problems)] if problems else []
+    messages += config_value_errors(config)
     if args.base:
         try:
-            from tdlm.sweep.table import check_run_named
-
             check_run_named([args.config], {})
         except ConfigError as err:
             messages.append(str(err))
@@ -257,7 +283,7 @@ def _cmd_sweep_check(args: argparse.Namespace) -> int:
             found = check(config)
         except (ConfigError, KeyError, TypeError, ValueError) as err:
             # with schema violations the deeper checks may trip over the same fields: report what they found
-            messages.append(f"{family}: {err}" if isinstance(err, ConfigError) or not problems else "")
+            messages.append(f"{family}: {err}" if isinstance(err, ConfigError) or not messages else "")
             continue
         table = found if table is None else table
     messages = [m for m in messages if m]

@@ -9,7 +9,6 @@ samples are kept so that classification can report standard errors.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,18 @@ import netCDF4
 import numpy as np
 import xarray as xr
 
-from tdlm.storage import COORD_ATTRS, POINT_COORDS, atomic_replace, move_aside, point_coords, provenance, write_atomic
+from tdlm.files import FileError, UnreadableFile, clean_stale_tmp, is_own, open_input, parameters, read_json, tmp_name
+from tdlm.storage import (
+    COORD_ATTRS,
+    POINT_COORDS,
+    atomic_replace,
+    kind_attrs,
+    move_aside,
+    point_coords,
+    provenance,
+    write_atomic,
+    write_failed,
+)
 
 REPLICA_VARS = ("energy", "energy_layer", "kinetic_temperature", "accuracy", "accuracy_tanh", "c", "c_norm", "C", "C_norm")
 PAIR_VARS = ("q", "q_norm", "Q", "Q_norm", "q_test")
@@ -49,15 +59,18 @@ class DamagedJobFile(ValueError):
 
 
 def read_job(path: str | Path) -> tuple[dict[str, Any], xr.Dataset]:
-    """(parameters, dataset read completely) of one job file. A file that cannot be read in full
-    (truncated, overwritten, foreign) is moved to `<name>.damaged` and raises DamagedJobFile naming it."""
+    """(parameters, dataset read completely) of one job file (`tdlm.files.open_input`). A netCDF file of
+    the project's that cannot be read in full (truncated, overwritten) is moved to `<name>.damaged` and
+    raises DamagedJobFile naming it; any other bad file (missing, foreign, of another kind or another
+    point) is a FileError and is left where it is."""
     try:
-        job = _current(xr.load_dataset(path, engine="netcdf4"))
-        return json.loads(job.attrs["params_json"]), job
-    except (OSError, RuntimeError, ValueError, KeyError) as err:
-        aside = move_aside(path) if Path(path).exists() else None
-        where = f"; moved to {aside}, so the next run of the workflow recomputes this job" if aside else ""
-        raise DamagedJobFile(f"{path}: unreadable job file ({type(err).__name__}: {err}){where}") from None
+        job = _current(open_input(path, "job", "jobs", load=True))
+    except UnreadableFile as err:
+        if not is_own(path):
+            raise
+        aside = move_aside(path)
+        raise DamagedJobFile(f"{err}; moved to {aside}, so the next run of the workflow recomputes this job") from None
+    return parameters(job, Path(path), "jobs"), job
 
 
 def jobs_of_one_point(job_files: Iterable[str | Path]) -> Iterator[tuple[str, dict[str, Any], xr.Dataset]]:
@@ -88,7 +101,7 @@ def gather_point(job_files: Iterable[str | Path], out: str | Path) -> xr.Dataset
         parts.append(_reduce(job.drop_vars(POINT_COORDS, errors="ignore")).load())
         sources.append({"file": path, "samples": params["samples"], "noise_seed": int(job.attrs["noise_seed"])})
     if params is None:
-        raise ValueError("gather-point: no job files given")
+        raise FileError("jobs: no job files given")
     point = {k: params[k] for k in POINT_KEYS}
     shared = {k: v for k, v in params.items() if k not in PER_JOB_KEYS}
     step = f"tdlm gather-point of {len(sources) + len(diverged)} job files"
@@ -103,7 +116,7 @@ def gather_point(job_files: Iterable[str | Path], out: str | Path) -> xr.Dataset
         ds = ds.expand_dims(["alpha", "L", "T"]).assign_coords(point_coords(**point, dim="point"))
         extra["jobs_json"] = json.dumps(sources)
     ds.attrs = provenance(shared, extra, step=step, history=history)
-    write_atomic(ds, out)
+    write_atomic(ds, out, kind="point")
     return ds
 
 
@@ -135,25 +148,32 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path, plan: str |
     """
     files = sorted(map(str, point_files))
     if not files:
-        raise ValueError("gather: no point files given")
-    keys, shared, template, divergences, history = [], None, None, {}, None
+        raise FileError("points: no point files given")
+    keys, shared, template, divergences, history, seen = [], None, None, {}, None, {}
     for path in files:
-        with xr.open_dataset(path, engine="netcdf4") as opened:
+        with open_input(path, "point", "points") as opened:
             ds = _one_point(opened)
             history = history or ds.attrs.get("history")
-            params = json.loads(ds.attrs["params_json"])
-            keys.append(tuple(params[k] for k in POINT_KEYS) + (ds.sizes.get("sample", 0), ds.sizes.get("layer", 0)))
+            params = parameters(ds, Path(path), "points")
+            point = tuple(params[k] for k in POINT_KEYS)
+            if point in seen:
+                raise FileError(
+                    f"points: {path} and {seen[point]} are the same point {dict(zip(POINT_KEYS, point))}; "
+                    "give each point once (a copied file?)"
+                )
+            seen[point] = path
+            keys.append(point + (ds.sizes.get("sample", 0), ds.sizes.get("layer", 0)))
             this = {k: v for k, v in params.items() if k not in POINT_KEYS}
             if shared is None:
                 shared = this
             elif this != shared:
-                raise ValueError(f"{path}: shared parameters differ from {files[0]}: {this} vs {shared}")
+                raise FileError(f"points: {path}: shared parameters differ from {files[0]}: {this} vs {shared}")
             if ds.attrs.get("diverged"):
                 divergences[path] = str(ds.attrs["divergence"])
             elif template is None:
                 template = _skeleton(ds)
     if template is None:
-        raise ValueError(f"gather: every point diverged: {'; '.join(divergences.values())}")
+        raise FileError(f"points: every point diverged: {'; '.join(divergences.values())}")
     alphas = sorted({(k[0], k[1]) for k in keys}, key=lambda mn: (np.log(mn[0] / mn[1]), mn))
     Ls, Ts = sorted({k[2] for k in keys}), sorted({k[3] for k in keys})
     n_sample, n_layer = max(k[4] for k in keys), max(k[5] for k in keys)
@@ -175,9 +195,12 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path, plan: str |
         step=f"tdlm gather of {len(files)} point files",
         history=history,
     )
+    attrs.update(kind_attrs(xr.Dataset(), "sweep"))
+    rounds = _rounds(plan)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    clean_stale_tmp(out)
+    tmp = tmp_name(out)
     try:
         with netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
             sizes = {name: len(values) for name, (dim, values) in coords.items() if dim == name}
@@ -203,7 +226,6 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path, plan: str |
             flags = nc.createVariable("diverged", "i1", LEAD, zlib=True, complevel=4)
             flags.setncatts({**DIVERGED_ATTRS, "coordinates": "M N ln_alpha"})
             flags[:] = 0
-            rounds = _rounds(plan)
             if rounds is not None:
                 round_var = nc.createVariable("round", "i2", LEAD, zlib=True, complevel=4)  # no _FillValue: stays int
                 round_var.setncatts({**ROUND_ATTRS, "coordinates": "M N ln_alpha"})
@@ -222,6 +244,8 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path, plan: str |
                         nc[name][idx + tuple(slice(0, n) for n in values.shape)] = values
             nc.setncatts(attrs)
         atomic_replace(tmp, out)
+    except (OSError, RuntimeError) as err:  # ENOSPC, EACCES, "NetCDF: HDF error"
+        raise write_failed(out, err) from err
     finally:
         tmp.unlink(missing_ok=True)
     return xr.open_dataset(out, engine="netcdf4")
@@ -231,8 +255,12 @@ def _rounds(plan: str | Path | None) -> dict[tuple[int, int, int, float], int] |
     """(M, N, L, T) -> the round that added the point, from a plan file."""
     if plan is None:
         return None
-    points = json.loads(Path(plan).read_text())["points"]
-    return {(int(p["M"]), int(p["N"]), int(p["L"]), float(p["T"])): int(p["round"]) for p in points}
+    data = read_json(plan, "--plan")
+    try:
+        points = data["points"]
+        return {(int(p["M"]), int(p["N"]), int(p["L"]), float(p["T"])): int(p["round"]) for p in points}
+    except (KeyError, TypeError, ValueError) as err:
+        raise FileError(f"--plan: {plan} is not a refinement plan (points with M, N, L, T, round): {err!r}") from None
 
 
 def _skeleton(point: xr.Dataset) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from tdlm.files import open_input, read_json
 from tdlm.storage import provenance, write_atomic
 from tdlm.sweep.classify import classify
 from tdlm.sweep.gather import gather_point, gather_sweep, read_job
@@ -125,9 +126,8 @@ def write_boundaries(
 ) -> pd.DataFrame:
     """The boundaries of the final classification: boundary.nc and boundary.csv (one row per bracket, with
     its interpolated estimate and uncertainty), and refine.csv (one row per round)."""
-    with xr.open_dataset(phase_path, engine="netcdf4") as phase:
-        phase.load()
-    plan = json.loads(Path(plan_path).read_text())
+    phase = open_input(phase_path, "phase", "phase", load=True)
+    plan = read_json(plan_path, "--plan")
     threshold = float(phase.attrs["classify_threshold"])
     final = settle(phase_table(phase), threshold)  # an uncertain layer at its mean, as in the plans
     found = brackets(
@@ -158,7 +158,7 @@ def write_boundaries(
             "flag_meanings": "open resolved",
         },
     )
-    write_atomic(ds, out_nc)
+    write_atomic(ds, out_nc, kind="boundary")
     for frame, path in ((table, out_csv), (pd.DataFrame(plan["history"]), refine_csv)):
         tmp = Path(path).with_name(f".{Path(path).name}.tmp")
         frame.to_csv(tmp, index=False)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-from tdlm.fields import ConfigError
+from tdlm.fields import ConfigError, limit_problem, read_yaml
 from tdlm.md.params import FIELDS, build
 
 POINT_COLUMNS = ["M", "N", "L", "T"]
@@ -133,19 +133,38 @@ def split_rerun(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
 
 def check_run_named(configfiles: list, command_line: dict[str, Any]) -> None:
     """A sweep config given on top of the Snakefile's config/config.yaml must name its own `run`: else it
-    would inherit the default's and write into results/default/ beside (or over) the default sweep."""
-    import yaml
-
-    if not configfiles or "run" in command_line:
+    would inherit the default's and write into results/default/ beside (or over) the default sweep. Every
+    config file is read with the loader that refuses a key given twice."""
+    data = [read_yaml(path, "--configfile") or {} for path in configfiles or ()]
+    if not configfiles or "run" in command_line or any(isinstance(d, dict) and "run" in d for d in data):
         return
-    for path in configfiles:
-        with open(path) as fh:
-            if "run" in (yaml.safe_load(fh) or {}):
-                return
     names = ", ".join(map(str, configfiles))
     raise ConfigError(
         f"run: {names} does not set `run`; allowed values: a name for its results/<run>/ folder (letters, digits, _.-)"
     )
+
+
+def config_value_errors(config: Any, where: str = "") -> list[str]:
+    """Every value of a workflow config that no field may take, wherever it is: not finite, an integer
+    beyond int64, an empty string (`tdlm.fields.limit_problem`, the rule of every field of the field tables:
+    a JSON schema's `minimum` is false for NaN, so NaN passes it), and a `run` that is not one folder name."""
+    if isinstance(config, dict):
+        errors = [e for key, value in config.items() for e in config_value_errors(value, f"{where}{key}.")]
+        run = config.get("run") if not where else None
+        if isinstance(run, str) and (run in (".", "..") or "/" in run or "\\" in run):
+            errors.append(f"run: got {run!r}; allowed values: one folder name (letters, digits, _.-), not . or ..")
+        return errors
+    if isinstance(config, list):
+        return [e for i, value in enumerate(config) for e in config_value_errors(value, f"{where[:-1]}[{i}].")]
+    problem = limit_problem(config)
+    return [f"{where[:-1]}: got {config!r}: {problem}"] if problem else []
+
+
+def check_config_values(config: dict[str, Any]) -> None:
+    """`config_value_errors` as one ConfigError (the workflow calls it at parse time, before the schema)."""
+    errors = config_value_errors(config)
+    if errors:
+        raise ConfigError("invalid sweep config:\n  " + "\n  ".join(errors))
 
 
 # a job's memory: the branched state (positions), velocities, gradient, noise, the reference configurations
@@ -155,7 +174,8 @@ BASE_MB = 500
 
 
 def job_memory_mb(config: dict[str, Any], M: int, N: int, L: int, n_inputs: int) -> float:
-    """Estimated peak memory of one simulate job (MB), for the check against resources.simulate.mem_mb."""
+    """Estimated peak memory of one simulate job (MB), for the check against resources.simulate.mem_mb and
+    (`tdlm simulate`) against the memory the machine has free."""
     from tdlm.md.layout import Layout
 
     classes = len(config.get("data", {}).get("classes", [0, 1]))
