@@ -64,6 +64,7 @@ import torch
 import tdlm.md.energy
 import tdlm.md.integrate
 import tdlm.md.layout
+from tdlm.device import cpu_model
 from tdlm.md.cuda_graph import GRAPH_WARMUP_STEPS
 from tdlm.md.energy import Boundary, ForceField
 from tdlm.md.integrate import Integrator, Thermostat, maxwell_boltzmann
@@ -501,17 +502,6 @@ def format_table(rows: list[dict], methods: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -562,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpus": os.cpu_count(),
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
