@@ -10,6 +10,8 @@ median taken, so that the ratios are robust against other load on the machine:
 
   engine      tdlm's Integrator.step (analytic fused forces, friction, the noise drawn as the
               engine draws it, drift, clamp walls) on the flat buffer of all R replicas
+  engine+uniform  the same step with Integrator(noise="uniform"): unit-variance uniform numbers from a
+              counter-based generator made inside one compiled pass of the update (tdlm.md.native)
   engine+overlap  the same step with Integrator(overlap_noise=True): the noise is drawn on a
               helper thread while the forces are computed (CPU only; uses one core more than
               --threads, so compare its CPU time, not only its wall time)
@@ -27,6 +29,11 @@ median taken, so that the ratios are robust against other load on the machine:
   floor       products plus the step's N(0, 1) noise drawn exactly as the engine draws it (same
               pieces and streams, same number of workers): the least any correct step with
               torch's generators can cost, so floor/products bounds engine/products from below
+
+Phases (--no-phases skips them): the CPU time of each part of one engine step, per noise, from
+separate timings of the parts on the engine's own objects (interleaved, median; see `phases`):
+products, the forces' element-wise work, the noise, the walls, the rest of the update, and the
+observables of one record amortized over the paper's log grid (record_per_decade 10, t* = 5e5).
 
 Each block of steps is timed by the wall clock and by the process CPU time (all threads); on a
 shared machine the CPU time is the steadier estimate of what a step costs, the wall time is
@@ -69,10 +76,21 @@ from tdlm.md.cuda_graph import GRAPH_WARMUP_STEPS
 from tdlm.md.energy import Boundary, ForceField
 from tdlm.md.integrate import Integrator, Thermostat, maxwell_boltzmann
 from tdlm.md.layout import Layout
+from tdlm.md.noise import NOISES
 
 M, N0, L, CLASSES = 2000, 784, 10, 2
 DT, ETA, T = 1e-2, 1e-3, 1e-5
-METHODS = ("engine", "engine+overlap", "engine+graph", "baseline", "autograd", "autograd-batched", "products", "floor")
+METHODS = (
+    "engine",
+    "engine+uniform",
+    "engine+overlap",
+    "engine+graph",
+    "baseline",
+    "autograd",
+    "autograd-batched",
+    "products",
+    "floor",
+)
 CURRENT = {"layout": tdlm.md.layout, "energy": tdlm.md.energy, "integrate": tdlm.md.integrate}
 BASELINE: dict = {}  # the older engine's modules, filled by --baseline-rev
 Step = Callable[[], object]  # one MD step (or its products) of all R replicas
@@ -305,8 +323,80 @@ def build_floor(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Step:
     return step
 
 
+PAPER_T_STAR, PAPER_RECORDS_PER_DECADE, N_TEST = 500_000, 10, 400
+
+
+def phases(N: int, R: int, x: torch.Tensor, y: torch.Tensor, noise: str, reps: int = 7) -> dict[str, float]:
+    """CPU ms per step of each phase of one engine step with `noise` (median of `reps` interleaved repetitions).
+
+    Timed directly: the whole step, the force call, its products (products_only), the Gaussian noise
+    (Integrator.draw_noise: the step's own streams), the walls (reflect_ over the state, the engine's
+    work buffer) and one record of the branched phase's observables (measure_branches with a test set
+    of N_TEST examples); derived: forces' element-wise work = forces - products, the rest of the update
+    = step - forces - noise - walls (for the uniform noise, whose numbers and walls are made inside one
+    compiled pass, that pass is the whole update). Observables are amortized: one record's time times
+    the records of a paper branch (log grid of t*) over its t* steps.
+    """
+    from tdlm.md.observables import measure_branches
+    from tdlm.md.setup import log_grid
+    from tdlm.md.space import reflect_
+
+    forces, integ, state = engine_parts(N, R, x, y, noise=noise)
+    pos, device = state.position, x.device
+    grad, buf = torch.empty_like(pos), torch.empty_like(pos)
+    rng = torch.Generator(device=device).manual_seed(9)
+    wall_x, wall_v = pos.clone(), state.velocity.clone()
+    test = Boundary(x[:N_TEST].unsqueeze(0), y[:N_TEST].unsqueeze(0))
+    layout = forces.layout
+    parts: dict[str, Step] = {
+        "step": lambda: integ.step(state),
+        "forces": lambda: forces(pos, grad),
+        "products": lambda: products_only(forces, pos, grad),
+        "observables": lambda: measure_branches(layout, pos, state.velocity, pos, forces.boundary, test, 1, R),
+    }
+    if noise == "gaussian":
+        parts["noise"] = lambda: integ.draw_noise(rng, buf)
+        parts["walls"] = lambda: reflect_(wall_x, wall_v, work=buf)
+    samples: dict[str, list[float]] = {k: [] for k in parts}
+    for _ in range(reps):
+        for name, part in parts.items():
+            part()
+            samples[name].append(1e3 * time_block(part, 3, device)[1])
+    integ.close()
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    records = len(log_grid(PAPER_T_STAR, PAPER_RECORDS_PER_DECADE))
+    noise_ms, walls_ms = med.get("noise", 0.0), med.get("walls", 0.0)
+    out = {
+        "products": med["products"],
+        "element-wise": med["forces"] - med["products"],
+        "noise": noise_ms,
+        "walls": walls_ms,
+        "update rest": med["step"] - med["forces"] - noise_ms - walls_ms,
+        "observables": med["observables"] * records / PAPER_T_STAR,
+    }
+    out["step"] = sum(out.values())
+    out["observables per record"] = med["observables"]
+    return out
+
+
+PHASES = ("products", "element-wise", "noise", "walls", "update rest", "observables")
+
+
+def format_phases(rows: list[dict]) -> str:
+    """Per configuration and noise: CPU ms per step of each phase and its share of the step."""
+    lines = ["phases of one step: CPU ms per step (share of the step); uniform: noise and walls inside 'update rest'"]
+    head = f"{'N':>3} {'R':>3} {'noise':>8} " + " ".join(f"{p:>17}" for p in PHASES) + f" {'step':>8}"
+    lines += [head, "-" * len(head)]
+    for r in rows:
+        for noise, ph in r.get("phases", {}).items():
+            cells = " ".join(f"{ph[p]:8.3f} ({100 * ph[p] / ph['step']:5.1f}%)" for p in PHASES)
+            lines.append(f"{r['N']:>3} {r['R']:>3} {noise:>8} {cells} {ph['step']:8.2f}")
+    return "\n".join(lines)
+
+
 BUILDERS = {
     "engine": lambda N, R, x, y: build_engine(N, R, x, y),
+    "engine+uniform": lambda N, R, x, y: build_engine(N, R, x, y, noise="uniform"),
     "engine+overlap": lambda N, R, x, y: build_engine(N, R, x, y, overlap_noise=True),
     "engine+graph": GraphedEngine,
     "baseline": lambda N, R, x, y: build_engine(N, R, x, y, modules=BASELINE),
@@ -403,6 +493,8 @@ RATIOS = (
     ("autograd/engine", "autograd", "engine", "ag/eng"),
     ("autograd-batched/engine", "autograd-batched", "engine", "agb/eng"),
     ("engine/products", "engine", "products", "eng/prod"),
+    ("engine+uniform/products", "engine+uniform", "products", "uni/prod"),
+    ("autograd/engine+uniform", "autograd", "engine+uniform", "ag/uni"),
     ("baseline/engine", "baseline", "engine", "base/eng"),
     ("floor/products", "floor", "products", "flo/prod"),
     ("engine/floor", "engine", "floor", None),
@@ -515,8 +607,9 @@ def main(argv: list[str] | None = None) -> int:
         "timings meaningless; use the core count on a dedicated machine)",
     )
     ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    ap.add_argument("--N", type=int, nargs="+", default=None, help="hidden widths (default 10 40)")
-    ap.add_argument("--R", type=int, nargs="+", default=None, help="replica counts (default 1 8 64; quick: 1 8)")
+    ap.add_argument("--N", type=int, nargs="+", default=None, help="hidden widths (default 5 10 20 40; quick: 10 20)")
+    ap.add_argument("--R", type=int, nargs="+", default=None, help="replica counts (default 3 8)")
+    ap.add_argument("--no-phases", action="store_true", help="skip the per-phase profile of the engine's step (CPU)")
     ap.add_argument("--methods", nargs="+", default=None, choices=METHODS)
     ap.add_argument("--budget", type=float, default=None, help="seconds of timing per configuration")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
@@ -533,8 +626,8 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = args.tf32
     dtype = getattr(torch, args.dtype)
-    Ns = args.N or [10, 40]
-    Rs = args.R or ([1, 8] if args.quick else [1, 8, 64])
+    Ns = args.N or ([10, 20] if args.quick else [5, 10, 20, 40])
+    Rs = args.R or [3, 8]
     if args.baseline_rev:
         load_baseline(args.baseline_rev)
     applicable = {
@@ -582,6 +675,8 @@ def main(argv: list[str] | None = None) -> int:
     for N in Ns:
         for R in Rs:
             row = bench_config(N, R, methods, x, y, budget, max_reps, min_reps, block_s, memory=not args.no_memory)
+            if device.type == "cpu" and not args.no_phases:
+                row["phases"] = {noise: phases(N, R, x, y, noise, reps=3 if args.quick else 7) for noise in NOISES}
             rows.append(row)
             per = ", ".join(
                 f"{k} {v['ms_per_replica_step']:.3f} [{v['cpu_ms_per_replica_step']:.3f}]" for k, v in row["methods"].items()
@@ -597,6 +692,9 @@ def main(argv: list[str] | None = None) -> int:
     meta["memory_method"] = next((r.get("memory_method") for r in rows if r.get("memory_method")), None)
     print()
     print(format_table(rows, list(METHODS)))
+    if any("phases" in r for r in rows):
+        print()
+        print(format_phases(rows))
     print(f"# memory: {meta['memory_method']}; wall {meta['wall_s']:.0f} s")
     if args.out:
         with open(args.out, "w") as f:
