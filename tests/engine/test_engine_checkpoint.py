@@ -167,7 +167,7 @@ def test_a_resume_on_another_model_warns_and_is_recorded(reference_and_checkpoin
     _rewritten(saved, tmp_path / "job.nc.ckpt", devices=[OTHER_CPU])
     with caplog.at_level(logging.INFO, logger="tdlm"):
         run(params, out)
-    assert "resumed from" in caplog.text and "Some Other CPU" in caplog.text and "continues differently" in caplog.text
+    assert "resumed from" in caplog.text and "Some Other CPU" in caplog.text and "may continue differently" in caplog.text
     resumed, uninterrupted = load_nc(out), load_nc(reference)
     devices = json.loads(resumed.attrs["devices_json"])
     assert devices == [OTHER_CPU, json.loads(uninterrupted.attrs["devices_json"])[0]]

@@ -109,7 +109,7 @@ def check_device(path: Path, payload: dict[str, Any], here: dict[str, str]) -> l
         )
     if here not in devices:
         log.warning(
-            "checkpoint %s was written on %s and resumes on %s: the trajectory continues differently from an "
+            "checkpoint %s was written on %s and resumes on %s: the trajectory may continue differently from an "
             "uninterrupted run on one model (equally valid; the output's devices_json lists both)",
             path,
             _named(last),
