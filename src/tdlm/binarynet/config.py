@@ -109,9 +109,30 @@ FIELDS = FieldSet(
         # effective model
         Field("pl_l2", float, 0.3, "L2 coefficient on J_ij (i<j) in the per-sample pseudo-likelihood objective", _NONNEG),
         Field("pl_l2_h", float, 1e-3, "L2 coefficient on h_i (keeps fields of frozen weights finite)", _NONNEG),
-        Field("pl_max_iter", int, 200, "L-BFGS iterations", _POS_INT),
-        Field("pl_tol", float, 1e-4, "L-BFGS projected-gradient tolerance", _POS),
-        Field("null_control", bool, True, "also fit each block after shuffling every weight independently across networks"),
+        Field("pl_max_iter", int, 200, "L-BFGS iterations (full batch)", _POS_INT),
+        Field("pl_tol", float, 1e-4, "L-BFGS projected-gradient tolerance (on the preconditioned variables)", _POS),
+        Field(
+            "null_control",
+            bool,
+            True,
+            "also fit each block after shuffling every weight independently across networks (the noise floor)",
+        ),
+        Field("null_shuffles", int, 3, "independent shuffles of the null control (its mean and spread)", at_least(2)),
+        Field(
+            "null_tolerance",
+            float,
+            0.02,
+            "a null within this of ln 2 (in units of ln 2) can show a liquid block; one further below its "
+            "independent-spin value makes the block undetermined",
+            interval(0, 1, "()"),
+        ),
+        Field(
+            "null_z",
+            float,
+            3.0,
+            "a block is indistinguishable from its null when s - null >= -null_z x (the null's spread)",
+            _POS,
+        ),
         Field("mc_chains", int, 200, "Metropolis validation of each fit: chains", _POS_INT),
         Field("mc_burn_in", int, 50, "Metropolis: burn-in sweeps", _NONNEG_INT),
         Field("mc_records", int, 10, "Metropolis: records", _POS_INT),
@@ -132,7 +153,11 @@ FIELDS = FieldSet(
             _POS,
         ),
         Field(
-            "liquid_threshold", float, 0.95, "a layer is liquid-like when s/ln2 >= this, else structured", interval(0, 1, "(]")
+            "liquid_threshold",
+            float,
+            0.95,
+            "a block whose null resolves ln 2 is liquid-like when s/ln2 >= this even if it differs from its null",
+            interval(0, 1, "(]"),
         ),
         Field(
             "device",

@@ -3,12 +3,11 @@
 How liquid is a layer: fit a pairwise Ising model to the ensemble of its weight vectors and read
 its entropy density s_l (Bethe), coupling strength (mean and max |J|), correlation strength
 (mean |c_ij|, mean |m_i|) and the replica overlap Q_l = <(1/n) sum_i w_i^a w_i^b> between networks
-of different runs. A layer is classified "liquid-like" when s_l / ln 2 >= liquid_threshold
-(default 0.95: the paper's central layer sits at 0.99, its boundary layers at 0.70-0.74), else
-"structured". Every measure is taken on the raw ensemble and on the hidden-unit-aligned one; a
-null control refits each block after shuffling every weight independently across networks, which
-keeps the magnetisations, destroys all correlations, and so shows how much apparent structure the
-finite ensemble alone produces.
+of different runs. Every measure is taken on the raw ensemble and on the hidden-unit-aligned one; a
+null control refits each block after shuffling every weight independently across networks (several
+independent shuffles), which keeps the magnetisations, destroys all correlations, and so shows how
+much apparent structure the finite ensemble alone produces. The phase of a block ("liquid_like",
+"structured" or "undetermined") reads s_l against that floor (tdlm.binarynet.floor).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from tdlm.binarynet.align import align_ensemble
 from tdlm.binarynet.config import network_widths, validate
 from tdlm.binarynet.data import Split, load_split
 from tdlm.binarynet.entropy import BetheResult, Jump, Landscape, bethe, detect_jump, entropy_landscape, random_bound
+from tdlm.binarynet.floor import PHASE_FLAGS, Floor, classify, independent_entropy
 from tdlm.binarynet.ising import IsingModel, fit_pseudolikelihood, metropolis, moments
 from tdlm.binarynet.lrnet import LRNetConfig, accuracy, draw_binary, n_steps, train_lrnet
 from tdlm.device import resolve_device
@@ -38,7 +38,6 @@ log = logging.getLogger("tdlm.binarynet")
 
 ENSEMBLES = ("raw", "aligned")
 DIRECTIONS = ("up", "down")
-PHASE_FLAGS = {"structured": 0, "liquid_like": 1}
 
 # Conventions fixed in code (not options), recorded in every output file.
 CONVENTIONS = {
@@ -48,7 +47,8 @@ CONVENTIONS = {
     "pseudolikelihood": "-(1/M) sum log P(s_i|rest) + pl_l2 sum_{i<j} J_ij^2 + pl_l2_h sum h_i^2, L-BFGS, full batch",
     "preactivation": "hidden layers LeakyReLU(z / sqrt(fan_in)); output z / sqrt(fan_in) if scale_output else z; no biases",
     "landscape": "tilt h_i -> h_i + x sigma_i, sigma = landscape_reference network; d = (1 - q)/2; s = Bethe entropy of the tilted model",
-    "null_control": "each weight shuffled independently across networks, then the same fit and Bethe entropy",
+    "null_control": "each weight shuffled independently across networks (null_shuffles independent shuffles), then the same fit and Bethe entropy; mean and standard deviation over the shuffles",
+    "phase_rule": "liquid_like: null >= 1 - null_tolerance and (s - null >= -null_z sd or s >= liquid_threshold); undetermined: else if s_independent - null > null_tolerance; else structured (s in units of ln 2)",
     "generated_accuracy": "mean test accuracy of networks assembled from independent Metropolis samples of each layer's fitted model",
 }
 # the shared provenance's title and references, for this family
@@ -61,7 +61,7 @@ FAMILY = {
 @dataclass(frozen=True)
 class LayerMeasures:
     """Measures of one block (see module docstring); errors are mean absolute Metropolis-minus-data;
-    the *_null fields are NaN when the null control is switched off."""
+    the null fields (mean and standard deviation over the shuffles) are NaN when the null control is off."""
 
     entropy: float
     s_over_ln2: float
@@ -74,7 +74,13 @@ class LayerMeasures:
     mc_err_m: float
     mc_err_C: float
     s_null_over_ln2: float
+    s_null_sd: float
+    s_independent_over_ln2: float
     mean_abs_J_null: float
+
+    @property
+    def floor(self) -> Floor:
+        return Floor(self.s_over_ln2, self.s_null_over_ln2, self.s_null_sd, self.s_independent_over_ln2)
 
 
 def replica_overlap(samples: np.ndarray, run_ids: np.ndarray) -> float:
@@ -113,7 +119,10 @@ def layer_measures(
     bp = _entropy(model, p)
     mc = metropolis(model, p["mc_chains"], p["mc_burn_in"], p["mc_records"], p["mc_every"], seed=seed)
     mc_m, mc_C, _ = moments(mc.reshape(-1, model.n))
-    null = fit_block(np.random.default_rng(seed).permuted(samples, axis=0), p) if p["null_control"] else None
+    rng = np.random.default_rng(seed)
+    nulls = [fit_block(rng.permuted(samples, axis=0), p) for _ in range(p["null_shuffles"] if p["null_control"] else 0)]
+    s_null = np.array([_entropy(null, p).entropy / np.log(2) for null in nulls])
+    J_null = np.array([np.abs(_upper(null.J)).mean() for null in nulls])
     measures = LayerMeasures(
         entropy=bp.entropy,
         s_over_ln2=bp.entropy / np.log(2),
@@ -125,8 +134,10 @@ def layer_measures(
         overlap_Q=replica_overlap(samples, run_ids),
         mc_err_m=float(np.abs(mc_m - m).mean()),
         mc_err_C=float(np.abs(_upper(mc_C - C)).mean()),
-        s_null_over_ln2=np.nan if null is None else _entropy(null, p).entropy / np.log(2),
-        mean_abs_J_null=np.nan if null is None else float(np.abs(_upper(null.J)).mean()),
+        s_null_over_ln2=float(s_null.mean()) if nulls else np.nan,
+        s_null_sd=float(s_null.std(ddof=1)) if nulls else np.nan,
+        s_independent_over_ln2=independent_entropy(m),
+        mean_abs_J_null=float(J_null.mean()) if nulls else np.nan,
     )
     return measures, model, mc[-1]
 
@@ -202,10 +213,12 @@ def measure_ensemble(
         ls = entropy_landscape(model, samples[p["landscape_reference"]], xs, p["bp_damping"], p["bp_tol"], p["bp_max_iter"])
         jump = detect_jump(ls, p["jump_threshold"], p["hysteresis_threshold"])
         log.info(
-            "layer %d: s/ln2 %.3f (null %.3f) mean|J| %.4f Q %.3f jump %s",
+            "layer %d: s/ln2 %.3f (null %.3f +- %.3f, independent %.3f) mean|J| %.4f Q %.3f jump %s",
             layer + 1,
             measures.s_over_ln2,
             measures.s_null_over_ln2,
+            measures.s_null_sd,
+            measures.s_independent_over_ln2,
             measures.mean_abs_J,
             measures.overlap_Q,
             jump.detected,
@@ -272,15 +285,23 @@ def _dataset(per_ensemble: dict, trained: Trained, widths: Sequence[int], xs: np
     n_weights = [a * b for a, b in zip(widths[:-1], widths[1:])]
     el, elx = ("ensemble", "layer"), ("ensemble", "layer", "direction", "x")
     data_vars: dict[str, Any] = {name: (el, _stack(per_ensemble, 0, name)) for name in LayerMeasures.__dataclass_fields__}
-    s_over_ln2 = _stack(per_ensemble, 0, "s_over_ln2")
     data_vars["bp_converged"] = (el, _stack(per_ensemble, 0, "bp_converged").astype(np.int8))
+    floors = [[item.floor for item in per_ensemble[name][0]] for name in ENSEMBLES]
+    data_vars["null_z"] = (
+        el,
+        np.array([[f.z for f in row] for row in floors]),
+        {"long_name": "(s_over_ln2 - s_null_over_ln2) / s_null_sd"},
+    )
     data_vars["phase"] = (
         el,
-        (s_over_ln2 >= p["liquid_threshold"]).astype(np.int8),
+        np.array(
+            [[classify(f, p["liquid_threshold"], p["null_tolerance"], p["null_z"]) for f in row] for row in floors],
+            dtype=np.int8,
+        ),
         {
             "flag_values": np.array(list(PHASE_FLAGS.values()), dtype=np.int8),
             "flag_meanings": " ".join(PHASE_FLAGS),
-            "long_name": f"liquid_like when s_over_ln2 >= {p['liquid_threshold']}, else structured",
+            "long_name": CONVENTIONS["phase_rule"],
         },
     )
     d = _stack(per_ensemble, 1, "d")
