@@ -4,7 +4,7 @@
 # SIGTERM in the branch phase, resume bit for bit, float64, a failing capture), then the CUDA benchmark,
 # then a short report: the device, step rates, whether the graph was active, pass/fail.
 #
-#   bash benchmarks/gpu_smoke.sh [OUT_DIR]          # default: gpu-smoke-<host>-<time>/
+#   bash benchmarks/gpu_smoke.sh [OUT_DIR]          # default: results/gpu-smoke/<host>-<time>/
 #   srun --gres=gpu:1 --cpus-per-task=4 --time=15 bash benchmarks/gpu_smoke.sh   # on a SLURM cluster
 #
 # OUT_DIR gets report.md and report.json (the summary), tests.log and tests.xml (pytest), bench.log and
@@ -13,14 +13,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 PY=${PYTHON:-python}
-OUT=${1:-gpu-smoke-$(hostname -s)-$(date +%Y%m%dT%H%M%S)}
-mkdir -p "$OUT" || exit 2
+OUT=${1:-results/gpu-smoke/$(hostname -s 2>/dev/null || echo host)-$(date +%Y%m%dT%H%M%S)}
 
-if ! "$PY" -c "import torch, tdlm" 2>"$OUT/import.err"; then
-    echo "gpu_smoke: $PY cannot import torch and tdlm (pip install -e . in this environment): $(tail -n 1 "$OUT/import.err")" >&2
+if ! error=$("$PY" -c "import torch, tdlm" 2>&1); then
+    echo "gpu_smoke: $PY cannot import torch and tdlm (pip install -e . in this environment): ${error##*$'\n'}" >&2
     exit 2
 fi
-if ! "$PY" - >"$OUT/device.json" <<'EOF'; then
+if ! device=$("$PY" - <<'EOF'
 import json
 import sys
 
@@ -36,9 +35,11 @@ free, total = torch.cuda.mem_get_info(device)
 record = {**describe(device), **software(), "devices_visible": torch.cuda.device_count(), "memory_gib": total / 2**30}
 print(json.dumps(record, indent=2))
 EOF
-    rm -f "$OUT/device.json"
+); then
     exit 2
 fi
+mkdir -p "$OUT" || exit 2
+echo "$device" >"$OUT/device.json"
 echo "gpu_smoke: $(grep -o '"device_name": "[^"]*"' "$OUT/device.json"), results in $OUT" >&2
 
 # the CUDA tests; test_engine_device.py adds the CPU-side device and capture-failure checks
