@@ -379,6 +379,33 @@ def phases(N: int, R: int, x: torch.Tensor, y: torch.Tensor, noise: str, reps: i
     return out
 
 
+def thread_scaling(N: int, R: int, x: torch.Tensor, y: torch.Tensor, threads: int, reps: int = 9) -> dict[str, dict]:
+    """Wall ms per step of the engine (each noise) and of its products at 1 thread and at `threads`,
+    interleaved in one process (each engine built under its thread count, so its noise workers match):
+    the speed-up a single job gets from more threads, measured under the same load."""
+    device, before = x.device, torch.get_num_threads()
+    built: dict[tuple[str, int], Step] = {}
+    for n in (1, threads):
+        torch.set_num_threads(n)
+        built[("products", n)] = build_products(N, R, x, y)
+        for noise in NOISES:
+            built[(noise, n)] = build_engine(N, R, x, y, noise=noise)
+    walls: dict[tuple[str, int], list[float]] = {k: [] for k in built}
+    try:
+        for _ in range(reps):
+            for (name, n), step in built.items():
+                torch.set_num_threads(n)
+                step()
+                walls[(name, n)].append(1e3 * time_block(step, 3, device)[0])
+    finally:
+        torch.set_num_threads(before)
+    out = {}
+    for name in ("products", *NOISES):
+        one, many = statistics.median(walls[(name, 1)]), statistics.median(walls[(name, threads)])
+        out[name] = {"ms_1": one, f"ms_{threads}": many, "speedup": one / many}
+    return out
+
+
 PHASES = ("products", "element-wise", "noise", "walls", "update rest", "observables")
 
 
@@ -610,6 +637,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--N", type=int, nargs="+", default=None, help="hidden widths (default 5 10 20 40; quick: 10 20)")
     ap.add_argument("--R", type=int, nargs="+", default=None, help="replica counts (default 3 8)")
     ap.add_argument("--no-phases", action="store_true", help="skip the per-phase profile of the engine's step (CPU)")
+    ap.add_argument(
+        "--scaling",
+        type=int,
+        default=None,
+        metavar="T",
+        help="also time each engine and its products at 1 and T threads, interleaved (wall time; one job's speed-up)",
+    )
     ap.add_argument("--methods", nargs="+", default=None, choices=METHODS)
     ap.add_argument("--budget", type=float, default=None, help="seconds of timing per configuration")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
@@ -664,6 +698,7 @@ def main(argv: list[str] | None = None) -> int:
         "baseline_rev": BASELINE.get("rev"),
         "methods": methods,
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "scaling_threads": args.scaling,
     }
     print(
         f"# torch {meta['torch']} on {device} ({meta['device_name'] or meta['cpu']}), threads={meta['threads']}, "
@@ -677,6 +712,13 @@ def main(argv: list[str] | None = None) -> int:
             row = bench_config(N, R, methods, x, y, budget, max_reps, min_reps, block_s, memory=not args.no_memory)
             if device.type == "cpu" and not args.no_phases:
                 row["phases"] = {noise: phases(N, R, x, y, noise, reps=3 if args.quick else 7) for noise in NOISES}
+            if args.scaling:
+                row["scaling"] = thread_scaling(N, R, x, y, args.scaling, reps=3 if args.quick else 9)
+                print(
+                    f"N={N} R={R} speed-up at {args.scaling} threads (wall, interleaved): "
+                    + ", ".join(f"{k} {v['speedup']:.2f}x" for k, v in row["scaling"].items()),
+                    flush=True,
+                )
             rows.append(row)
             per = ", ".join(
                 f"{k} {v['ms_per_replica_step']:.3f} [{v['cpu_ms_per_replica_step']:.3f}]" for k, v in row["methods"].items()

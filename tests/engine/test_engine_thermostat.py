@@ -280,6 +280,19 @@ def test_uniform_numbers_are_uniform_with_unit_variance_and_independent():
     assert torch.equal(native.uniform_numbers(1000, 50, key=12345), native.uniform_numbers(0, 1050, key=12345)[1000:])
 
 
+def test_compiled_library_is_built_once_per_host_and_without_a_writable_cache(tmp_path, monkeypatch):
+    if shutil.which(os.environ.get("CC", "cc")) is None:
+        pytest.skip("no C compiler: only the torch forms run here")
+    monkeypatch.setenv("TDLM_CACHE", str(tmp_path / "cache"))
+    assert native.library.__wrapped__() is not None
+    (built,) = (tmp_path / "cache").glob("native-*.so")
+    stamp = built.stat().st_mtime_ns
+    assert native.library.__wrapped__() is not None and built.stat().st_mtime_ns == stamp  # loaded, not rebuilt
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("TDLM_CACHE", str(tmp_path / "file" / "cache"))  # cannot be created
+    assert native.library.__wrapped__() is not None
+
+
 def test_compiled_uniform_update_equals_its_torch_form():
     """The C pass and its torch form agree bit for bit, walls, NaN and a piece offset included (the
     trajectory does not depend on whether a compiler was found). A machine with `cc` must compile it."""

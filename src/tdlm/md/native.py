@@ -5,7 +5,7 @@ step's matrix products) and by eight eager passes over the state. With `noise: u
 `fix langevin` choice: uniform numbers of unit variance) the numbers are a pure function of
 (step key, coordinate index), SplitMix64's finalizer applied to a Weyl sequence, so they can be made
 inside the update itself: friction, force, noise, drift and walls are one pass over (x, v, g) in C,
-compiled at first use with the system's C compiler (`$CC`, else `cc`) and called through ctypes
+compiled once per host with the system's C compiler (`$CC`, else `cc`; kept in ~/.cache/tdlm) and called through ctypes
 (which releases the GIL, so pieces can run on several threads). The same library holds a tiled batched
 transpose, an exact copy that the ForceField's feature-major layers use in place of torch's strided copy.
 
@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import hashlib
 import logging
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
+from pathlib import Path
 
 import torch
 
@@ -36,6 +39,7 @@ GOLDEN = 0x9E3779B97F4A7C15  # the Weyl increment of SplitMix64
 MIX1, MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB  # SplitMix64's finalizer
 HALF_RANGE = 8388607.5  # 2^23 - 1/2: (k + 1/2) - 2^23 = k - HALF_RANGE, exact in float32
 UNIFORM_SCALE = 3.0**0.5 / 2.0**23  # times (k - HALF_RANGE): unit variance
+CFLAGS = ("-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared")
 
 SOURCE = r"""
 #include <stdint.h>
@@ -117,10 +121,42 @@ def langevin_uniform_torch(
     v.mul_(torch.where(x != clamped, -1.0, 1.0))
 
 
+def _cpu_flags() -> str:
+    """The host's instruction-set flags (the cache key of a -march=native build)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return platform.processor() or platform.machine()
+
+
+def _cache_dir() -> Path:
+    """$TDLM_CACHE, else $XDG_CACHE_HOME/tdlm, else ~/.cache/tdlm."""
+    if os.environ.get("TDLM_CACHE"):
+        return Path(os.environ["TDLM_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tdlm"
+
+
+def _compile(cc: str, target: Path) -> str | None:
+    """Build SOURCE into `target` (written atomically); the compiler's complaint if it fails."""
+    with tempfile.TemporaryDirectory(prefix="tdlm-native-", dir=target.parent) as where:
+        src, lib = os.path.join(where, "native.c"), os.path.join(where, "native.so")
+        with open(src, "w") as f:
+            f.write(SOURCE)
+        base = [cc, *CFLAGS, src, "-o", lib]
+        for flags in (["-march=native"], []):  # the host's vector units where the compiler knows them
+            done = subprocess.run(base[:1] + flags + base[1:], capture_output=True, text=True)
+            if done.returncode == 0:
+                os.replace(lib, target)
+                return None
+        return done.stderr.strip()[-300:]
+
+
 @functools.cache
 def library() -> ctypes.CDLL | None:
-    """The compiled pass, built once per process into a temporary folder; None without a C compiler
-    (or with TDLM_NATIVE=0), and then the torch version runs."""
+    """The compiled passes, built once per host into the cache folder (`_cache_dir`, keyed by the source,
+    the compiler and the CPU's flags; a temporary folder where the cache is not writable); None without
+    a C compiler (or with TDLM_NATIVE=0), and then the torch forms run."""
     if os.environ.get("TDLM_NATIVE", "1") == "0":
         return None
     cc = shutil.which(os.environ.get("CC", "cc"))
@@ -129,21 +165,25 @@ def library() -> ctypes.CDLL | None:
             "no C compiler found ($CC or cc): the CPU transposes and uniform update run as torch operations (same numbers, slower)"
         )
         return None
-    with tempfile.TemporaryDirectory(prefix="tdlm-native-") as where:
-        src, lib = os.path.join(where, "langevin.c"), os.path.join(where, "langevin.so")
-        with open(src, "w") as f:
-            f.write(SOURCE)
-        base = [cc, "-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared", src, "-o", lib]
-        for flags in (["-march=native"], []):  # the host's vector units where the compiler knows them
-            done = subprocess.run(base[:1] + flags + base[1:], capture_output=True, text=True)
-            if done.returncode == 0:
-                break
-        else:
-            log.warning(
-                "%s failed (%s): the CPU transposes and uniform update run as torch operations", cc, done.stderr.strip()[-300:]
-            )
+    key = hashlib.sha256("\0".join([SOURCE, os.path.realpath(cc), *CFLAGS, _cpu_flags()]).encode()).hexdigest()[:16]
+    private = None
+    try:
+        folder = _cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"native-{key}.so"
+        error = None if target.exists() else _compile(cc, target)
+    except OSError:  # no writable cache: build for this process only
+        private = tempfile.mkdtemp(prefix="tdlm-native-")
+        target = Path(private) / "native.so"
+        error = _compile(cc, target)
+    try:
+        if error is not None:
+            log.warning("%s failed (%s): the CPU transposes and uniform update run as torch operations", cc, error)
             return None
-        handle = ctypes.CDLL(lib)  # stays mapped after the file is removed
+        handle = ctypes.CDLL(str(target))  # stays mapped after a private build is removed
+    finally:
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
     fn = handle.tdlm_langevin_uniform
     fn.restype = None
     fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 2 + [ctypes.c_uint64] + [ctypes.c_float] * 4

@@ -15,6 +15,12 @@ Model (one simulate job = `samples_per_job` samples batched together):
   max(FLOP / flops_rate, batched steps * step_latency), where the batched steps are
   max(t_w) + t* (all samples, waiting times and replicas of a job advance together) and
   step_latency is the fixed cost of one step (kernel launches) that small matrices cannot hide.
+  These GPU rates are assumptions until a GPU measurement exists, and are labelled so.
+- CPU runtime of a job (one thread), from the measured table CPU_MS_PER_REPLICA_STEP (copied from
+  benchmarks/measured/cpu_full.json, which `python benchmarks/bench_md.py` writes; a test keeps the two
+  equal): the engine's effective FLOP rate at the measured (N, R) nearest to the job's width (linear
+  in log N between measured widths, clamped outside) and batch (the largest measured R not above the
+  job's configurations per step), for the config's `noise`; FLOP / that rate.
 """
 
 from __future__ import annotations
@@ -38,6 +44,34 @@ INPUT_DIMS = {"mnist": 784, "digits": 64}
 DEFAULT_FLOPS_RATE = 5.0e12
 DEFAULT_STEP_LATENCY = 1.0e-3
 
+# MEASURED CPU rates: ms of CPU time per replica-step of the engine (Integrator.step, float32, one thread,
+# M = 2000, N_0 = 784, L = 10, 2 classes) by noise and (N, R), copied from benchmarks/measured/cpu_full.json
+# ("cpu_ms_per_replica_step" of the engine and engine+uniform methods; tests/bench/test_cpu_rates.py checks it).
+CPU_RATES_SOURCE = "bench_md.py, AMD EPYC (2 vCPU, shared: load average 4.5-8.7), torch 2.13.0+cpu, 1 thread, 2026-12-05"
+CPU_MS_PER_REPLICA_STEP: dict[str, dict[tuple[int, int], float]] = {
+    "gaussian": {
+        (5, 3): 1.833,
+        (5, 8): 1.840,
+        (10, 3): 3.230,
+        (10, 8): 2.797,
+        (20, 3): 5.428,
+        (20, 8): 4.944,
+        (40, 3): 10.964,
+        (40, 8): 10.073,
+    },
+    "uniform": {
+        (5, 3): 1.472,
+        (5, 8): 1.389,
+        (10, 3): 2.441,
+        (10, 8): 1.950,
+        (20, 3): 3.714,
+        (20, 8): 3.278,
+        (40, 3): 7.520,
+        (40, 8): 6.917,
+    },
+}
+BENCH_SHAPE = {"M": 2000, "N_0": 784, "L": 10, "classes": 2}
+
 
 @dataclass(frozen=True)
 class JobCost:
@@ -53,6 +87,7 @@ class JobCost:
     flop: float
     batched_steps: int
     seconds: float
+    cpu_seconds: float  # one thread, from the measured CPU rates
 
 
 @dataclass
@@ -77,6 +112,10 @@ class Estimate:
     @property
     def gpu_hours(self) -> float:
         return sum(j.seconds for j in self.jobs) / 3600.0
+
+    @property
+    def cpu_hours(self) -> float:
+        return sum(j.cpu_seconds for j in self.jobs) / 3600.0
 
     @property
     def points(self) -> int:
@@ -115,6 +154,28 @@ def job_seconds(
     return max(flop / flops_rate, batched_steps * step_latency)
 
 
+def cpu_flops_rate(N: int, configurations: int, noise: str = "gaussian") -> float:
+    """The engine's measured effective FLOP rate on one CPU thread (FLOP of the benchmark's replica-step
+    over its measured time) at width N and `configurations` per step: see the module docstring."""
+    table = CPU_MS_PER_REPLICA_STEP[noise]
+    Rs = sorted({R for _, R in table})
+    R = max([r for r in Rs if r <= configurations], default=Rs[0])
+    Ns = sorted(n for n, r in table if r == R)
+
+    def rate(n: int) -> float:
+        bench = [BENCH_SHAPE["N_0"]] + [n] * (BENCH_SHAPE["L"] - 1) + [BENCH_SHAPE["classes"]]
+        return flop_per_replica_step(BENCH_SHAPE["M"], bench) / (table[(n, R)] * 1e-3)
+
+    if N <= Ns[0] or N >= Ns[-1]:
+        return rate(Ns[0] if N <= Ns[0] else Ns[-1])
+    hi = next(n for n in Ns if n >= N)
+    lo = max(n for n in Ns if n <= N)
+    if lo == hi:
+        return rate(lo)
+    w = (math.log(N) - math.log(lo)) / (math.log(hi) - math.log(lo))
+    return math.exp((1 - w) * math.log(rate(lo)) + w * math.log(rate(hi)))
+
+
 def estimate(
     config: dict[str, Any],
     step_rate: float | None = None,
@@ -144,6 +205,7 @@ def estimate(
             )
     t_w = [int(t) for t in config["t_w"]]
     R, t_star = int(config["n_replicas"]), int(config["t_star"])
+    noise = config.get("noise", "gaussian")
     per_sample = replica_steps_per_sample(t_w, R, t_star)
     batched = max(t_w) + t_star
     jobs = []
@@ -163,6 +225,7 @@ def estimate(
                 steps * f,
                 batched,
                 job_seconds(steps, steps * f, batched, step_rate, flops_rate, step_latency),
+                steps * f / cpu_flops_rate(int(row.N), n * len(t_w) * R, noise),
             )
         )
     return Estimate(jobs, rate_source, None if step_rate else flops_rate, step_rate, step_latency)
@@ -199,15 +262,19 @@ def format_estimate(est: Estimate, label: str = "") -> str:
     if not jobs:
         return "cost estimate: no jobs"
     median = jobs[len(jobs) // 2].seconds
+    cpu = sorted(j.cpu_seconds for j in jobs)
     slow = jobs[-1]
     lines = [
         f"cost estimate{(' of ' + label) if label else ''}: {est.points} points, {len(jobs)} simulate jobs",
         f"  replica-steps   {est.replica_steps:.4g}",
         f"  FLOP            {est.flop:.4g} (3 x 2 M N_(l-1) N_l per layer per replica-step)",
         f"  rate model      {est.rate_source}",
-        f"  GPU hours       {est.gpu_hours:.4g} (one GPU per job, sum over jobs)",
+        f"  GPU hours       {est.gpu_hours:.4g} (one GPU per job, sum over jobs; "
+        + ("ASSUMED rate, no GPU measurement yet)" if "ASSUMED" in est.rate_source else "rate as above)"),
         f"  per-job runtime min {_hours(jobs[0].seconds)}, median {_hours(median)}, max {_hours(slow.seconds)} "
         f"(slowest: M={slow.M} N={slow.N} L={slow.L} T={slow.T:g}, {slow.samples} samples)",
+        f"  CPU core-hours  {est.cpu_hours:.4g} (one thread per job; MEASURED engine rates: {CPU_RATES_SOURCE}); "
+        f"per-job CPU runtime median {_hours(cpu[len(cpu) // 2])}, max {_hours(cpu[-1])}",
     ]
     lines += [f"  note: {n}" for n in est.notes]
     return "\n".join(lines)
