@@ -138,7 +138,8 @@ def synthetic_overlaps(n_sample=3, spread=0.05, seed=0, t_ws=(10, 100)) -> xr.Da
             # earlier times and smaller t_w are decoys: classify must read time = t* at the chosen t_w
             data[name][a, j, 0, :, :, :, :L] = rng.uniform(0, 1, size=(n_sample, len(t_ws), len(times), L))
             data[name][a, j, 0, :, :, :, L - 1] = np.nan if name.split("_")[0] in ("q", "c") else 0.5
-        values = np.array(mean)[None, :] + spread * rng.standard_normal((n_sample, len(mean)))
+        # an overlap lies in [-1, 1]; classify refuses a file with one outside
+        values = np.clip(np.array(mean)[None, :] + spread * rng.standard_normal((n_sample, len(mean))), -1, 1)
         data["q_norm"][a, j, 0, :, -1, -1, : L - 1] = values
         data["q"][a, j, 0, :, -1, -1, : L - 1] = RAW_SCALE * values
     coords = {

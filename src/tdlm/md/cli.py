@@ -77,9 +77,10 @@ def check_files(out: str, checkpoint: str | None, config: str | None) -> None:
 
 
 def check_memory(params: P.SimParams) -> None:
-    """The job's memory, estimated from its sizes before any data or MD, against what the machine has free."""
+    """The job's times fit int64, and its memory, estimated from its sizes before any data or MD, fits what
+    the machine has free."""
     from tdlm.data import PIXELS
-    from tdlm.sweep.table import job_memory_mb
+    from tdlm.sweep.table import job_memory_mb, time_errors
 
     sizes = {
         "data": {"classes": list(params.data.classes)},
@@ -87,12 +88,17 @@ def check_memory(params: P.SimParams) -> None:
         "n_replicas": params.n_replicas,
         "samples_per_job": len(params.samples),
         "dtype": params.dtype,
+        "t_star": params.t_star,
+        "record_per_decade": params.record_per_decade,
     }
+    errors = time_errors(params.t_w, params.t_star)
+    if errors:
+        raise ConfigError(errors[0])
     need = job_memory_mb(sizes, params.M, params.N, params.L, PIXELS[params.data.source])
     free = available_mb()
     if free is not None and need > free:
         raise ConfigError(
-            f"M, N, L, n_replicas, t_w, samples: the job needs about {need:.0f} MB but {free:.0f} MB are available; "
+            f"M, N, L, n_replicas, t_w, samples, t_star, record_per_decade: the job needs about {need:.0f} MB but {free:.0f} MB are available; "
             "allowed values: smaller sizes, or a machine with more memory"
         )
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-from tdlm.fields import ConfigError, limit_problem, read_yaml
+from tdlm.fields import INT64_MAX, ConfigError, limit_problem, read_yaml
 from tdlm.md.params import FIELDS, build
 
 POINT_COLUMNS = ["M", "N", "L", "T"]
@@ -171,6 +171,7 @@ def check_config_values(config: dict[str, Any]) -> None:
 # and two state-sized temporaries of the forces; the snapshots at each t_w; and the interpreter with torch
 STATE_COPIES = 7
 BASE_MB = 500
+GRID_BYTES = 50  # per drawn time of the log grid: numpy's float and int arrays and a list of Python ints
 
 
 def job_memory_mb(config: dict[str, Any], M: int, N: int, L: int, n_inputs: int) -> float:
@@ -183,7 +184,19 @@ def job_memory_mb(config: dict[str, Any], M: int, N: int, L: int, n_inputs: int)
     layout = Layout((n_inputs,) + (N,) * (L - 1) + (classes,), M, S, 1)
     itemsize = 8 if config.get("dtype") == "float64" else 4
     coordinates = layout.total * (STATE_COPIES * n_tw * config["n_replicas"] + n_tw)
-    return BASE_MB + coordinates * itemsize / 1e6
+    R = config["n_replicas"]
+    t_star, per_decade = config.get("t_star", 1), config.get("record_per_decade", 10)
+    drawn = math.log10(max(t_star, 1)) * per_decade + 2  # the log-time grid before rounding merges its times
+    times = min(t_star + 1, drawn)
+    records = times * n_tw * S * (R * (5 * L + 3) + R * (R - 1) // 2 * 5 * L) * 8  # float64 records
+    return BASE_MB + (coordinates * itemsize + records + drawn * GRID_BYTES) / 1e6
+
+
+def time_errors(t_w: list[int] | tuple[int, ...], t_star: int) -> list[str]:
+    """The MD step counter and the time coordinates are int64: t_w + t* must fit."""
+    if t_w and max(t_w) + t_star > INT64_MAX:
+        return [f"t_star: got {t_star} with t_w up to {max(t_w)}; allowed values: t_w + t_star <= {INT64_MAX} (int64 steps)"]
+    return []
 
 
 def check(config: dict[str, Any]) -> pd.DataFrame:
@@ -201,7 +214,8 @@ def check(config: dict[str, Any]) -> pd.DataFrame:
             continue
         seen.add(key)
         try:
-            build(job_overrides(config, row.M, row.N, row.L, row.T, 0))
+            params = build(job_overrides(config, row.M, row.N, row.L, row.T, 0))
+            errors.extend(time_errors(params.t_w, params.t_star) if len(seen) == 1 else [])
         except ConfigError as err:
             errors.append(f"point M={row.M} N={row.N} L={row.L} T={row.T}: {err}")
     refine = config.get("refine") or {}
