@@ -100,38 +100,3 @@ def test_uniform_noise_run_is_bit_identical_and_resumes_exactly(tiny, tmp_path, 
     assert (tmp_path / "resumed.nc.ckpt").exists()
     run(params, tmp_path / "resumed.nc")
     assert_same_output(a, load_nc(tmp_path / "resumed.nc"))
-
-
-def test_uniform_noise_does_not_depend_on_workers_or_pieces(monkeypatch):
-    """The counter-based numbers belong to the coordinates: pieces updated by 1, 2 or 3 workers, or across a
-    checkpoint split, give one trajectory."""
-    from tdlm.md.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
-
-    monkeypatch.setattr("tdlm.md.noise.CPU_CHUNK", 512)
-    n = 512 * 5 + 77
-
-    def free_run(workers: int, split: int | None = None) -> MDState:
-        rng = torch.Generator().manual_seed(21)
-        state = MDState(torch.zeros(n), maxwell_boltzmann(n, 0.3, rng, torch.float32, torch.device("cpu")), rng)
-
-        def make(s):
-            th = Thermostat.from_params("per_step", 0.1, 0.5, 0.3)
-            return Integrator(lambda p, out: out.zero_(), 0.5, th, s.position, noise_workers=workers, noise="uniform")
-
-        integ = make(state)
-        for i in range(40):
-            if i == split:
-                rng2 = torch.Generator()
-                rng2.set_state(state.rng.get_state())
-                state = MDState(state.position.clone(), state.velocity.clone(), rng2, state.step)
-                integ.close()
-                integ = make(state)
-            integ.step(state)
-        integ.close()
-        return state
-
-    ref = free_run(1)
-    assert (ref.position.abs() <= 1).all() and ref.velocity.square().mean() > 0.1  # hot, walls hit
-    for other in (free_run(2), free_run(3), free_run(2, split=17)):
-        assert torch.equal(ref.position, other.position) and torch.equal(ref.velocity, other.velocity)
-        assert torch.equal(ref.rng.get_state(), other.rng.get_state())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
@@ -193,19 +194,29 @@ def test_optional_noise_overlap_keeps_the_trajectory():
     assert torch.equal(finals[0][2], finals[1][2])
 
 
-def _free_run(n: int, steps: int, workers: int | None, split: int | None = None, overlap: bool = False):
+def _free_run(
+    n: int,
+    steps: int,
+    workers: int | None,
+    split: int | None = None,
+    overlap: bool = False,
+    noise: str = "gaussian",
+    dtype: torch.dtype = F64,
+    dt: float = 0.05,
+):
     """Free particles at T = 0.3 for `steps` steps; at `split` the state goes through a checkpoint (rng state)."""
     rng = torch.Generator().manual_seed(21)
-    state = MDState(torch.zeros(n, dtype=F64), maxwell_boltzmann(n, 0.3, rng, F64, CPU), rng)
+    state = MDState(torch.zeros(n, dtype=dtype), maxwell_boltzmann(n, 0.3, rng, dtype, CPU), rng)
 
     def make(s):
         return Integrator(
             no_force,
-            0.05,
-            Thermostat.from_params("per_step", 0.1, 0.05, 0.3),
+            dt,
+            Thermostat.from_params("per_step", 0.1, dt, 0.3),
             s.position,
             noise_workers=workers,
             overlap_noise=overlap,
+            noise=noise,
         )
 
     integ = make(state)
@@ -234,6 +245,18 @@ def test_noise_streams_of_pieces_do_not_depend_on_workers(monkeypatch):
         _free_run(n, 30, workers=2, split=13),
         _free_run(n, 30, workers=1, overlap=True),
     ):
+        assert torch.equal(ref.position, other.position) and torch.equal(ref.velocity, other.velocity)
+        assert torch.equal(ref.rng.get_state(), other.rng.get_state())
+
+
+def test_uniform_noise_does_not_depend_on_workers_or_pieces(monkeypatch):
+    """The counter-based numbers belong to the coordinates: pieces of the compiled update on 1, 2 or 3
+    workers, or across a checkpoint split, give one trajectory (hot: the walls are hit)."""
+    monkeypatch.setattr("tdlm.md.noise.CPU_CHUNK", 512)
+    n, run = 512 * 5 + 77, functools.partial(_free_run, noise="uniform", dtype=torch.float32, dt=0.5)
+    ref = run(n, 40, workers=1)
+    assert (ref.position.abs() <= 1).all() and ref.velocity.square().mean() > 0.1
+    for other in (run(n, 40, workers=2), run(n, 40, workers=3), run(n, 40, workers=2, split=17)):
         assert torch.equal(ref.position, other.position) and torch.equal(ref.velocity, other.velocity)
         assert torch.equal(ref.rng.get_state(), other.rng.get_state())
 
