@@ -68,6 +68,23 @@ CASES: dict[str, tuple[Callable[[dict], None], list[str], list[str] | None]] = {
         ["'Q_norm' is not one of ['q_norm', 'q']", "instance['classify']['overlap']"],
         None,
     ),
+    # issue 25: values the schema passes (NaN is not below a minimum, JSON has no int64) and that used to fail
+    # only after every simulation
+    "seed_beyond_int64": (
+        _set(("seed",), 2**64),
+        ["seed: got 18446744073709551616: beyond the int64 range"],
+        ["seed: got 18446744073709551616: beyond the int64 range"],
+    ),
+    "threshold_nan": (
+        _set(("classify", "threshold"), float("nan")),
+        ["classify.threshold: got nan: not a finite number"],
+        ["classify.threshold: got nan: not a finite number"],
+    ),
+    "run_dotdot": (
+        _set(("run",), ".."),
+        ["run: got '..'; allowed values: one folder name"],
+        ["run: got '..'; allowed values: one folder name"],
+    ),
     "M_exceeds_pool": (
         _set(("grids", 0, "alpha"), {"N": 4, "M": [20, "LIMIT+2"]}),
         ["M = LIMIT+2 exceeds the balanced pool of digits classes [0, 1]", "allowed values: M <= LIMIT"],
