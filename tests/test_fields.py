@@ -131,9 +131,9 @@ def test_every_bad_field_is_reported_at_once_in_both_families():
 
 
 def test_to_flags_round_trips_through_the_flags():
-    values = {"widths": [20, 15, 10], "n_layers": 2, "scale_output": True, "lr": 0.25, "mnist_dir": None}
+    values = {"widths": [20, 15, 10], "L": 2, "scale_output": True, "lr": 0.25, "data.path": None}
     text = binary.FIELDS.to_flags(values)
-    assert "--widths 20 15 10" in text and "--mnist-dir" not in text
+    assert "--widths 20 15 10" in text and "--data-path" not in text
     parsed = binary.FIELDS.from_args(_parser(binary.FIELDS).parse_args(text.split()))
     assert binary.validate(parsed) == binary.validate(values)
 

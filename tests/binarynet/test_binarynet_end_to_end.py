@@ -9,13 +9,13 @@ from tdlm.binarynet.cli import register
 from tdlm.binarynet.entropy import random_bound
 
 TINY = {
-    "n_train": 400,
+    "M": 400,
     "n_test": 300,
     "n_runs": 64,
     "epochs": 6,
     "batch_size": 100,
     "lr": 0.5,
-    "n_layers": 2,
+    "L": 2,
     "hidden_width": 8,
     "pl_max_iter": 30,
     "mc_chains": 50,

@@ -31,10 +31,10 @@ def test_defaults_are_valid_and_give_the_paper_network() -> None:
         ({"lr": -0.1}, ["lr", "numbers > 0"]),
         ({"dataset": "cifar"}, ["dataset", "digits, mnist"]),
         ({"align_reference": "best"}, ["align_reference", "first, consensus"]),
-        ({"widths": [20, 15, 10]}, ["widths", "n_layers = 3", "4 integers"]),
+        ({"widths": [20, 15, 10]}, ["widths", "L (old name n_layers) = 3", "4 integers"]),
         ({"widths": [64, 15, 15, 10]}, ["widths", "n_components = 20"]),
         ({"widths": "20,15"}, ["widths", "list"]),
-        ({"dataset": "mnist"}, ["mnist_dir", "required"]),
+        ({"dataset": "mnist"}, ["data.path", "mnist_dir", "required"]),
         ({"landscape_x_min": 2.0, "landscape_x_max": 1.0}, ["landscape_x_max", "landscape_x_min"]),
         ({"min_accuracy": 1.5}, ["min_accuracy", "[0, 1]"]),
     ],
@@ -83,3 +83,19 @@ def test_default_config_file_is_valid() -> None:
     args = parser().parse_args(["binary-simulate", "--config", str(path), "--out", "x.nc"])
     params = resolve_params(args)
     assert network_widths(params, 10) == [20, 15, 15, 10]
+
+
+def test_thermal_names_and_old_aliases(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """data.source/data.path/M/L as in `tdlm simulate` (nested YAML too); the old names still work, with a
+    logged deprecation warning, and a flag overrides the file under either name."""
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("data:\n  source: digits\n  path: null\nM: 500\nn_layers: 2\n")
+    with caplog.at_level("WARNING", logger="tdlm.binarynet"):
+        params = resolve_params(
+            parser().parse_args(["binary-simulate", "--config", str(cfg), "--out", "x.nc", "--n-train", "300"])
+        )
+    assert params["M"] == 300 and params["L"] == 2 and params["data.source"] == "digits"
+    assert "'n_layers' is deprecated, use 'L'" in caplog.text and "'n_train' is deprecated, use 'M'" in caplog.text
+    assert validate({"dataset": "digits", "n_train": 400}) == validate({"data.source": "digits", "M": 400})
+    with pytest.raises(ConfigError, match="n_train: given together with M"):
+        validate({"n_train": 400, "M": 300})

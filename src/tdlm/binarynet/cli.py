@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from tdlm.binarynet.config import FIELDS, validate
+from tdlm.binarynet.config import ALIASES, FIELDS, validate
 from tdlm.cli import add_command, combining, fail
 from tdlm.fields import ConfigError, load_yaml
 from tdlm.sweep.cli import figure_parser, gather_parser
@@ -25,6 +25,10 @@ def _simulate_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="YAML file of parameters (flat mapping; keys below)")
     p.add_argument("--out", type=Path, required=True, help="output netCDF file")
     FIELDS.add_flags(p)
+    old = p.add_argument_group("deprecated flags (old names; a warning is logged)")
+    for name, new in ALIASES.items():
+        flag = "--" + name.replace("_", "-")
+        old.add_argument(flag, dest=name, default=argparse.SUPPRESS, help=f"old name of {FIELDS.by_name[new].flag}")
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
@@ -54,8 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def resolve_params(args: argparse.Namespace) -> dict[str, Any]:
     """Defaults <- YAML file <- flags given on the command line, validated."""
-    params = load_yaml(args.config) if args.config is not None else {}
-    params.update(FIELDS.from_args(args))
+    params = FIELDS.flatten(load_yaml(args.config)) if args.config is not None else {}
+    flags = {**FIELDS.from_args(args), **{name: getattr(args, name) for name in ALIASES if hasattr(args, name)}}
+    same = {**ALIASES, **{new: name for name, new in ALIASES.items()}}  # each name to its other name
+    for key, value in flags.items():
+        params.pop(same.get(key, key), None)  # a flag overrides the file under either name
+        params[key] = value
     return validate(params)
 
 

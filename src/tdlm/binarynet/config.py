@@ -8,6 +8,7 @@ there and in README.md next to this module.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,10 @@ from tdlm.binarynet.data import PCA_FITS, SOURCES
 from tdlm.fields import FOLDER, ConfigError, Field, FieldSet, above, at_least, interval, one_of
 
 DEVICES = ("auto", "cpu", "cuda")
+# old names of the parameters that now carry the thermal family's names (tdlm.md.params): accepted, with a
+# logged deprecation warning, in YAML files, flags and workflow configs
+ALIASES = {"dataset": "data.source", "mnist_dir": "data.path", "n_train": "M", "n_layers": "L"}
+log = logging.getLogger("tdlm.binarynet")
 _POS_INT = at_least(1)
 _NONNEG_INT = at_least(0)
 _NONNEG = at_least(0, integer=False)
@@ -26,21 +31,21 @@ FIELDS = FieldSet(
     (
         # data
         Field(
-            "dataset",
+            "data.source",
             str,
             "digits",
             "`digits`: scikit-learn 8x8 digits, 1797 examples, 10 classes, grey values / 16; `mnist`: IDX files, pixels / 255",
             one_of(*SOURCES),
         ),
         Field(
-            "mnist_dir",
+            "data.path",
             str,
             None,
-            "folder with `images-idx3-ubyte[.gz]` and `labels-idx1-ubyte[.gz]` (also `train-*` names; required for `mnist`)",
+            "folder with `images-idx3-ubyte[.gz]` and `labels-idx1-ubyte[.gz]` (also `train-*` names); required for mnist",
             FOLDER,
             nullable=True,
         ),
-        Field("n_train", int, 1000, "P, training examples (a seeded permutation's first P)", _POS_INT),
+        Field("M", int, 1000, "P, training examples (a seeded permutation's first M)", _POS_INT),
         Field("n_test", int, None, "test examples following them; null: all the rest", _POS_INT, nullable=True),
         Field("n_components", int, 20, "PCA components = input width", _POS_INT),
         Field(
@@ -52,13 +57,13 @@ FIELDS = FieldSet(
         ),
         Field("data_seed", int, 0, "seed of the split", _NONNEG_INT),
         # network
-        Field("n_layers", int, 3, "L, number of weight layers", _POS_INT),
+        Field("L", int, 3, "number of weight layers", _POS_INT),
         Field("hidden_width", int, 15, "width of every hidden layer when `widths` is null", _POS_INT),
         Field(
             "widths",
             list,
             None,
-            "explicit widths, n_layers + 1 entries, first = n_components, last >= number of classes",
+            "explicit widths, L + 1 entries, first = n_components, last >= number of classes",
             _POS_INT,
             item=int,
             min_items=2,
@@ -175,25 +180,54 @@ def defaults() -> dict[str, Any]:
     return FIELDS.defaults()
 
 
+def resolve_aliases(values: Mapping[str, Any], warn: bool = True) -> tuple[dict[str, Any], dict[str, str]]:
+    """Nested keys flattened (`data: {source: ...}`), old names replaced by the current ones (a logged
+    deprecation warning each): (values, {current name: old name used})."""
+    flat = FIELDS.flatten(values)
+    out: dict[str, Any] = {}
+    used: dict[str, str] = {}
+    for key, value in flat.items():
+        new = ALIASES.get(key)
+        if new is None:
+            out[key] = value
+            continue
+        if new in flat:
+            raise FIELDS.error([f"{key}: given together with {new}; allowed: only {new} ({key} is its old name)"])
+        if warn:
+            log.warning("binary-simulate: parameter %r is deprecated, use %r (the same meaning)", key, new)
+        out[new], used[new] = value, key
+    return out, used
+
+
 def validate(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Defaults updated by `overrides`, type-checked and range-checked; raises ConfigError naming every bad field."""
-    clean, errors = FIELDS.parse(overrides)
+    """Defaults updated by `overrides`, type-checked and range-checked; raises ConfigError naming every bad field
+    (by the name the caller used, old or current)."""
+    values, used = resolve_aliases(overrides)
+    clean, errors = FIELDS.parse(values)
     params = {k: list(v) if isinstance(v, tuple) else v for k, v in clean.items()}
     if not errors:
         errors = _consistency_errors(params)
     if errors:
-        raise FIELDS.error(errors)
+        raise FIELDS.error([_named(line, used) for line in errors])
     return params
+
+
+def _named(line: str, used: Mapping[str, str]) -> str:
+    """An error line that starts with a current name, re-labelled with the old name the caller gave."""
+    key, sep, rest = line.partition(": ")
+    return f"{used[key]}{sep}{rest}" if key in used else line
 
 
 def _consistency_errors(p: dict[str, Any]) -> list[str]:
     errors = []
-    if p["dataset"] == "mnist" and p["mnist_dir"] is None:
-        errors.append(f"mnist_dir: required when dataset is 'mnist'; allowed values: {BY_NAME['mnist_dir'].help}")
-    w = p["widths"]
-    if w is not None and len(w) != p["n_layers"] + 1:
+    if p["data.source"] == "mnist" and p["data.path"] is None:
         errors.append(
-            f"widths: got {w} ({len(w)} entries) but n_layers = {p['n_layers']}; allowed values: lists of n_layers + 1 = {p['n_layers'] + 1} integers"
+            f"data.path: required when data.source is 'mnist' (old names mnist_dir, dataset); allowed values: {BY_NAME['data.path'].help}"
+        )
+    w = p["widths"]
+    if w is not None and len(w) != p["L"] + 1:
+        errors.append(
+            f"widths: got {w} ({len(w)} entries) but L (old name n_layers) = {p['L']}; allowed values: lists of L + 1 = {p['L'] + 1} integers"
         )
     elif w is not None and w[0] != p["n_components"]:
         errors.append(f"widths: first entry {w[0]} must equal n_components = {p['n_components']}")
@@ -202,8 +236,10 @@ def _consistency_errors(p: dict[str, Any]) -> list[str]:
         errors.append(
             f"landscape_reference: got {p['landscape_reference']}; allowed values: < n_runs x draws_per_run = {ensemble}"
         )
-    if p["n_components"] > p["n_train"]:
-        errors.append(f"n_components: got {p['n_components']}; allowed values: <= n_train = {p['n_train']} (the PCA's fit)")
+    if p["n_components"] > p["M"]:
+        errors.append(
+            f"n_components: got {p['n_components']}; allowed values: <= M (old name n_train) = {p['M']} (the PCA's fit)"
+        )
     if p["landscape_x_max"] <= p["landscape_x_min"]:
         errors.append(
             f"landscape_x_max: got {p['landscape_x_max']}; allowed values: numbers above landscape_x_min = {p['landscape_x_min']}"
@@ -212,9 +248,9 @@ def _consistency_errors(p: dict[str, Any]) -> list[str]:
 
 
 def network_widths(params: Mapping[str, Any], n_classes: int) -> list[int]:
-    """Layer widths: `widths` if given, else n_components -> hidden_width x (n_layers - 1) -> n_classes."""
+    """Layer widths: `widths` if given, else n_components -> hidden_width x (L - 1) -> n_classes."""
     if params["widths"] is None:
-        return [params["n_components"]] + [params["hidden_width"]] * (params["n_layers"] - 1) + [n_classes]
+        return [params["n_components"]] + [params["hidden_width"]] * (params["L"] - 1) + [n_classes]
     widths = list(params["widths"])
     if widths[-1] < n_classes:
         raise ConfigError(

@@ -41,7 +41,7 @@ DIRECTIONS = ("up", "down")
 
 # Conventions fixed in code (not options), recorded in every output file.
 CONVENTIONS = {
-    "alpha_convention": "alpha = (number of weights of the whole network) / P, P = n_train (paper's convention)",
+    "alpha_convention": "alpha = (number of weights of the whole network) / P, P = M training examples (paper's convention)",
     "entropy_definition": "Shannon entropy per weight of the fitted Ising model, Bethe approximation by damped BP",
     "overlap_definition": "Q_l = mean over network pairs from different runs of (1/n_l) sum_i w_i^a w_i^b",
     "pseudolikelihood": "-(1/M) sum log P(s_i|rest) + pl_l2 sum_{i<j} J_ij^2 + pl_l2_h sum h_i^2, L-BFGS, full batch",
@@ -163,7 +163,7 @@ def train_and_draw(p: Mapping[str, Any], split: Split, cfg: LRNetConfig, device:
         p["n_runs"],
         "->".join(map(str, cfg.widths)),
         split.n_train,
-        p["dataset"],
+        p["data.source"],
         device,
     )
     progress = Progress("binary-simulate training", n_steps(cfg, split.n_train), every_seconds=5.0)
@@ -236,7 +236,7 @@ def run_effective_model(params: Mapping[str, Any]) -> xr.Dataset:
     t0 = time.monotonic()
     p = validate(params)
     device = resolve_device(p["device"])
-    split = load_split(p["dataset"], p["n_train"], p["n_test"], p["n_components"], p["data_seed"], p["pca_fit"], p["mnist_dir"])
+    split = load_split(p["data.source"], p["M"], p["n_test"], p["n_components"], p["data_seed"], p["pca_fit"], p["data.path"])
     widths = network_widths(p, split.n_classes)
     cfg = LRNetConfig(
         tuple(widths), p["leaky_slope"], p["scale_output"], p["epochs"], p["lr"], p["batch_size"], p["l2"], p["init_std"]
@@ -341,7 +341,7 @@ def _dataset(per_ensemble: dict, trained: Trained, widths: Sequence[int], xs: np
             **CONVENTIONS,
             "widths_used": list(widths),
             "n_weights_total": sum(n_weights),
-            "alpha": sum(n_weights) / p["n_train"],
+            "alpha": sum(n_weights) / p["M"],
             "n_accepted": int(trained.accepted.sum()),
         },
     )

@@ -1,8 +1,11 @@
 """The binary-weight family in the shared sweep: its grid, its gathered dataset and its figures.
 
 Its axes are the training-set size P and the depth L; alpha = (number of weights) / P depends on
-both, so the gathered dataset has dimensions (alpha, L, ensemble, layer) with `alpha` indexing P
-and a two-dimensional `ln_alpha` coordinate, the same dimension names as the thermal machine's.
+both. The gathered dataset has dimensions (alpha, L, ensemble, layer) as the thermal machine's files
+(alpha, L, T, ...): the `alpha` dimension holds the alpha values of all points (sorted), `ln_alpha`
+runs along it, `P` is a coordinate over (alpha, L) and `widths`/`n_weights_total` over L; cells with
+no point (an alpha reached only at another depth) are NaN. So `sel(alpha=..., L=...)` reads a point
+the same way in both families.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from tdlm.binarynet.config import FIELDS, validate
+from tdlm.binarynet.config import FIELDS, resolve_aliases, validate
 from tdlm.binarynet.measures import CONVENTIONS, FAMILY
 from tdlm.storage import provenance, write_atomic
 
 POINT_COLUMNS = ["P", "L"]
+P_KEY, L_KEY = "M", "L"  # the parameters a point's P and L set
 # per-layer measures gathered from every point (all over (ensemble, layer))
 LAYER_VARS = (
     "s_over_ln2",
@@ -32,6 +36,10 @@ LAYER_VARS = (
     "phase",
     "jump_detected",
     "jump_size",
+    "s_null_over_ln2",
+    "s_null_sd",
+    "s_independent_over_ln2",
+    "null_z",
 )
 
 
@@ -43,7 +51,8 @@ def points(config: dict[str, Any]) -> pd.DataFrame:
 
 def _overrides(config: dict[str, Any], P: int, L: int) -> dict[str, Any]:
     """The parameters a point sets: the family's shared parameters plus P and L."""
-    return {**config["binary"].get("params", {}), "n_train": int(P), "n_layers": int(L)}
+    params, _ = resolve_aliases(config["binary"].get("params", {}))
+    return {**params, P_KEY: int(P), L_KEY: int(L)}
 
 
 def point_params(config: dict[str, Any], P: int, L: int) -> dict[str, Any]:
@@ -67,44 +76,51 @@ def flags(config: dict[str, Any], P: int, L: int) -> str:
 def gather(files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
     """Dense dataset of the per-layer measures over (alpha, L, ensemble, layer); NaN beyond a point's depth.
 
-    Every point must share all parameters but P (n_train) and L (n_layers); the gathered file's
-    provenance holds those shared parameters.
+    Every point must share all parameters but P (M) and L; the gathered file's provenance holds those
+    shared parameters. Point files written before the rename (n_train, n_layers, ...) are read alike.
     """
     parts, shared = [], None
     for path in sorted(map(str, files)):
         with xr.open_dataset(path, engine="netcdf4") as ds:
-            params = json.loads(ds.attrs["params_json"])
-            parts.append((int(params["n_train"]), int(params["n_layers"]), float(ds.attrs["alpha"]), ds[list(LAYER_VARS)].load()))
-        rest = {k: v for k, v in params.items() if k not in ("n_train", "n_layers")}
+            params, _ = resolve_aliases(json.loads(ds.attrs["params_json"]), warn=False)
+            widths = "-".join(map(str, json.loads(ds.attrs["widths_used"]))) if "widths_used" in ds.attrs else ""
+            point = (int(params[P_KEY]), int(params[L_KEY]), float(ds.attrs["alpha"]), widths)
+            parts.append((*point, ds[[v for v in LAYER_VARS if v in ds]].load()))
+        rest = {k: v for k, v in params.items() if k not in (P_KEY, L_KEY)}
         if shared is None:
             shared = rest
         elif rest != shared:
             differ = sorted(k for k in rest.keys() | shared.keys() if rest.get(k) != shared.get(k))
             raise ValueError(
-                f"binary-gather: {path} differs from the other points in {differ}; only n_train and n_layers may vary"
+                f"binary-gather: {path} differs from the other points in {differ}; only {P_KEY} and {L_KEY} may vary"
             )
     if not parts:
         raise ValueError("binary-gather: no point files given")
-    Ps, Ls = sorted({p[0] for p in parts}), sorted({p[1] for p in parts})
+    alphas, Ls = sorted({p[2] for p in parts}), sorted({p[1] for p in parts})
     n_layer = max(p[1] for p in parts)
-    ensembles = parts[0][3].ensemble.values
-    arrays = {name: np.full((len(Ps), len(Ls), len(ensembles), n_layer), np.nan) for name in LAYER_VARS}
-    ln_alpha = np.full((len(Ps), len(Ls)), np.nan)
-    for P, L, alpha, ds in parts:
-        i, j = Ps.index(P), Ls.index(L)
-        ln_alpha[i, j] = np.log(alpha)
+    ensembles = parts[0][4].ensemble.values
+    arrays = {name: np.full((len(alphas), len(Ls), len(ensembles), n_layer), np.nan) for name in LAYER_VARS}
+    P_grid = np.full((len(alphas), len(Ls)), np.nan)
+    widths_of = dict.fromkeys(Ls, "")
+    for P, L, alpha, widths, ds in parts:
+        i, j = alphas.index(alpha), Ls.index(L)
+        P_grid[i, j] = P
+        widths_of[L] = widths
         for name in LAYER_VARS:
-            arrays[name][i, j, :, :L] = ds[name].transpose("ensemble", "layer").values
+            if name in ds:
+                arrays[name][i, j, :, :L] = ds[name].transpose("ensemble", "layer").values
     dims = ("alpha", "L", "ensemble", "layer")
+    attrs_of = {name: dict(ds[name].attrs) for *_, ds in parts for name in LAYER_VARS if name in ds}
     result = xr.Dataset(
-        {name: (dims, arr, dict(parts[0][3][name].attrs)) for name, arr in arrays.items()},
+        {name: (dims, arr, attrs_of.get(name, {})) for name, arr in arrays.items()},
         coords={
-            "alpha": np.arange(len(Ps)),
-            "P": ("alpha", Ps),
+            "alpha": ("alpha", np.asarray(alphas), {"long_name": "number of weights / P"}),
+            "ln_alpha": ("alpha", np.log(alphas)),
+            "P": (("alpha", "L"), P_grid, {"long_name": "training examples (NaN: no point at this alpha and L)"}),
             "L": Ls,
+            "widths": ("L", [widths_of[L] for L in Ls]),
             "ensemble": ensembles,
             "layer": np.arange(1, n_layer + 1),
-            "ln_alpha": (("alpha", "L"), ln_alpha),
         },
     )
     result["ln_alpha"].attrs["long_name"] = "ln(number of weights / P)"
