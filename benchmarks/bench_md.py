@@ -137,7 +137,8 @@ def engine_parts(N: int, R: int, x: torch.Tensor, y: torch.Tensor, modules: dict
     position, velocity, rng = _engine_state(layout, dtype, device)
     state = it.MDState(position, velocity, rng, 0)
     if hasattr(en, "ForceField"):
-        forces = en.ForceField(layout, boundary, dtype=dtype, device=device)
+        fused = {"fused": True} if flags.get("noise") == "uniform" else {}  # as tdlm.md.run builds it
+        forces = en.ForceField(layout, boundary, dtype=dtype, device=device, **fused)
     else:  # revisions before the ForceField
         forces = lambda flat, out: en.gradient(flat, layout, boundary, out)  # noqa: E731
     integrator = it.Integrator(forces, DT, it.Thermostat.from_params("per_step", ETA, DT, T), position, **flags)

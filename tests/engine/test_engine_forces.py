@@ -254,3 +254,27 @@ def test_forces_do_not_depend_on_the_compiled_transposes(transposed, monkeypatch
         out = torch.empty_like(flat)
         results.append((ff(flat, out), out))
     assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize("widths, M, S, K", CASES)
+@pytest.mark.parametrize("layouts", LAYOUTS)
+def test_fused_float32_forces_match_autograd(widths, M, S, K, layouts):
+    """ForceField(fused=True), the uniform noise's forces (one compiled pass per layer): float32 forces and
+    energies as close to the float64 autograd reference as torch's own float32 path."""
+    if native.library() is None:
+        pytest.skip("no C compiler: fused=True runs torch's passes (tested above)")
+    J, spins, x, y = random_case(widths, M, S, K, seed=3)
+    ref_E, ref_g = autograd_reference(J, spins, x, y)
+    f32 = lambda ts: [t.float() for t in ts]  # noqa: E731
+    layout = Layout((x.shape[-1],) + tuple(j.shape[-2] for j in J), M, S, K)
+    flat = pack(f32(J + spins))
+    errors = {}
+    for fused in (True, False):
+        ff = ForceField(layout, Boundary(x.float(), y.float()), transposed=_transposed(layouts, len(J)), fused=fused)
+        assert ff.fused == fused
+        out = torch.full_like(flat, float("nan"))
+        energies = ff(flat, out)
+        assert torch.isfinite(out).all()
+        errors[fused] = (rel_err(out.double(), ref_g), rel_err(energies.double(), ref_E))
+    assert errors[True][0] < 2e-6 and errors[True][1] < 2e-6
+    assert errors[True][0] < 4 * errors[False][0] + 1e-7  # no worse than torch's float32 rounding

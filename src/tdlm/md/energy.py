@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from tdlm.md.layout import Layout
-from tdlm.md.native import transpose_into
+from tdlm.md.native import layer_residual_, library, transpose_into
 
 # A layer uses the "transposed" working layout (feature-major, (N_l, M) per configuration) on
 # the CPU when its widths are at most this: BLAS is several times faster when the output of a
@@ -93,6 +93,10 @@ class ForceField:
     `tdlm.md.native.transpose_into`, 4-5x faster than torch's strided copy, the same numbers). The choice is a pure
     function of the shapes and the device, so results are bit-reproducible.
 
+    fused=True (the `noise: uniform` step; float32 on the CPU with tdlm.md.native's library, else
+    ignored): sigmoid, residual, E_l and s(1-s)r of a layer are one compiled pass
+    (`native.layer_residual_`), with the rounding of its polynomial e^x instead of torch's.
+
     E_l -> 0: 1/E_l is taken of max(E_l, sqrt(tiny)); when E_l = 0 the residual is exactly
     zero, so every force term of the layer is exactly zero.
     """
@@ -104,6 +108,7 @@ class ForceField:
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
         transposed: bool | Sequence[bool] | None = None,
+        fused: bool = False,
     ):
         self.layout = layout
         self.boundary = boundary
@@ -137,6 +142,9 @@ class ForceField:
         self._c = torch.empty(S * K, **kw)
         self._minus4 = torch.tensor(-4.0, **kw)  # 0-d tensors: cheaper than Python scalars with out=
         self._floor_t = torch.tensor(self._floor, **kw)
+        # fused: each layer's element-wise work in one compiled pass (float32 CPU, with the C library)
+        self.fused = bool(fused) and self.dtype == torch.float32 and self.device.type == "cpu" and library() is not None
+        self._t = torch.empty(big, **kw) if self.fused else None  # the target of a feature-major layer
         self._views_key: tuple | None = None
         self._views: tuple | None = None
 
@@ -190,12 +198,42 @@ class ForceField:
         else:
             torch.bmm(g, js, out=dS_below)
 
+    def _residual(self, l: int, tr: bool, a: torch.Tensor, r: torch.Tensor, spins: list, e: torch.Tensor) -> None:
+        """s = sigmoid(a) in a (tanh(pre) = 2 s - 1), the residual r = (target + 1) - 2 s and E_l = ||r|| into e."""
+        lay = self.layout
+        S, K, M, SK = lay.S, lay.K, lay.M, lay.S * lay.K
+        a.sigmoid_()
+        if l < lay.L:
+            target = spins[l - 1].view(SK, M, lay.widths[l])
+            if tr:  # the transposed target into r first: a tiled copy, then a contiguous pass (same numbers)
+                transpose_into(r, target)
+                torch.sub(r, a, alpha=2.0, out=r)
+            else:
+                torch.sub(target, a, alpha=2.0, out=r)
+        else:
+            y = self.boundary.y
+            yt = y.transpose(1, 2) if tr else y  # (S, *, M) or (S, M, *), shared by the K configurations
+            torch.sub(yt.unsqueeze(1), a.view(S, K, *a.shape[1:]), alpha=2.0, out=r.view(S, K, *a.shape[1:]))
+        r.add_(1.0)
+        torch.linalg.vector_norm(r, dim=(-2, -1), out=e)
+
+    def _fused_residual(self, l: int, tr: bool, a: torch.Tensor, r: torch.Tensor, spins: list, e: torch.Tensor) -> None:
+        """The element-wise work of `_residual` and g = s (1 - s) r (into a) in one compiled pass
+        (tdlm.md.native.layer_residual_; a polynomial e^x, so the rounding differs from torch's sigmoid)."""
+        lay = self.layout
+        M, SK, n = lay.M, lay.S * lay.K, lay.widths[l]
+        target, kdiv = (spins[l - 1].view(SK, M, n), 1) if l < lay.L else (self.boundary.y.contiguous(), lay.K)
+        if tr:
+            feature_major = self._t[: target.numel()].view(target.shape[0], n, M)
+            transpose_into(feature_major, target)
+            target = feature_major
+        layer_residual_(a, r, target, kdiv, e)
+
     def __call__(self, flat: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         lay = self.layout
         S, K, M, L = lay.S, lay.K, lay.M, lay.L
         SK = S * K
         J, spins, dJ, dS = self._blocks(flat, out)
-        y = self.boundary.y
         energies = torch.empty(L, SK, dtype=self.dtype, device=self.device)
         inv, c = self._inv, self._c
         inv_v = inv.view(SK, 1, 1)
@@ -208,22 +246,11 @@ class ForceField:
             # pre-activation, times 2 (exact): a = 2 J_l S_{l-1}^T (feature-major) or 2 S_{l-1} J_l^T
             torch.add(Jl, Jl, out=js)
             self._preactivation(l, tr, js, below, a)
-            a.sigmoid_()  # s, with tanh(pre) = 2 s - 1
-
-            # residual r = (target + 1) - 2 s
-            if l < L:
-                target = spins[l - 1].view(SK, M, n_out)
-                if tr:  # the transposed target into r first: a tiled copy, then a contiguous pass (same numbers)
-                    transpose_into(r, target)
-                    torch.sub(r, a, alpha=2.0, out=r)
-                else:
-                    torch.sub(target, a, alpha=2.0, out=r)
-            else:
-                yt = y.transpose(1, 2) if tr else y  # (S, *, M) or (S, M, *), shared by the K configurations
-                torch.sub(yt.unsqueeze(1), a.view(S, K, *shape[1:]), alpha=2.0, out=r.view(S, K, *shape[1:]))
-            r.add_(1.0)
             e = energies[l - 1]
-            torch.linalg.vector_norm(r, dim=(-2, -1), out=e)
+            if self.fused:  # s, r, E_l and g = s (1 - s) r in one compiled pass
+                self._fused_residual(l, tr, a, r, spins, e)
+            else:
+                self._residual(l, tr, a, r, spins, e)
             torch.maximum(e, self._floor_t, out=inv)
             inv.reciprocal_()
 
@@ -245,9 +272,10 @@ class ForceField:
                 else:
                     dS_l.addcmul_(r, inv_v)
 
-            # g = dE_l/d(pre) = c s (1 - s) r with c = -4 / E_l
-            torch.addcmul(a, a, a, value=-1.0, out=a)
-            a.mul_(r)
+            # g = dE_l/d(pre) = c s (1 - s) r with c = -4 / E_l (the fused pass has made s (1 - s) r)
+            if not self.fused:
+                torch.addcmul(a, a, a, value=-1.0, out=a)
+                a.mul_(r)
             torch.mul(inv, self._minus4, out=c)
 
             # dE/dJ_l = c (s(1-s)r)^T S_{l-1}
@@ -264,9 +292,13 @@ class ForceField:
 
 
 def force_field(
-    layout: Layout, boundary: Boundary, dtype: torch.dtype | None = None, device: torch.device | str | None = None
+    layout: Layout,
+    boundary: Boundary,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+    fused: bool = False,
 ) -> ForceField:
-    """The ForceField of (layout, dtype, device) kept on `boundary` (built on first use).
+    """The ForceField of (layout, dtype, device, fused) kept on `boundary` (built on first use).
 
     The cache lives as long as the Boundary object; a Boundary's tensors may be changed in
     place between calls (the ForceField holds no copy of them).
@@ -274,10 +306,10 @@ def force_field(
     dtype = dtype if dtype is not None else boundary.x.dtype
     device = torch.device(device) if device is not None else boundary.x.device
     cache = boundary.__dict__.setdefault("_force_fields", {})
-    key = (layout, dtype, device)
+    key = (layout, dtype, device, fused)
     ff = cache.get(key)
     if ff is None:
-        ff = cache[key] = ForceField(layout, boundary, dtype, device)
+        ff = cache[key] = ForceField(layout, boundary, dtype, device, fused=fused)
     return ff
 
 

@@ -7,12 +7,17 @@ step's matrix products) and by eight eager passes over the state. With `noise: u
 inside the update itself: friction, force, noise, drift and walls are one pass over (x, v, g) in C,
 compiled once per host with the system's C compiler (`$CC`, else `cc`; kept in ~/.cache/tdlm) and called through ctypes
 (which releases the GIL, so pieces can run on several threads). The same library holds a tiled batched
-transpose, an exact copy that the ForceField's feature-major layers use in place of torch's strided copy.
+transpose, an exact copy that the ForceField's feature-major layers use in place of torch's strided copy,
+and, for the uniform noise's step (ForceField(fused=True)), each layer's element-wise force work in one
+pass (sigmoid through a vectorized polynomial e^x, residual, its norm, s (1 - s) r): torch's sigmoid,
+sub, add, norm, addcmul and mul in one, to ~2e-7 of the float64 forces like torch's own float32 path.
+That pass has no torch twin, so a uniform-noise run without a compiler follows torch's rounding of
+the forces (the same physics, not the same bits).
 
-Every float operation of the pass is one IEEE single-precision operation in a fixed order, compiled
+Every float operation of the update is one IEEE single-precision operation in a fixed order, compiled
 with -ffp-contract=off (no fused multiply-add), and `langevin_uniform_torch` does the same operations
-with torch, so the trajectory is the same bit for bit with or without a compiler (tested); without
-one, or with TDLM_NATIVE=0, the torch version runs (much slower: ~15 integer passes per piece).
+with torch, so the update is the same bit for bit with or without a compiler (tested); without one, or
+with TDLM_NATIVE=0, the torch version runs (much slower: ~15 integer passes per piece).
 
 The numbers: k = the top 24 bits of mix64(key + (i + 1) * golden), for coordinate i of the state;
 xi = ((k + 1/2) - 2^23) * 2^-23 * sqrt(3), symmetric about 0 with variance 1 - 4^-24.
@@ -39,9 +44,10 @@ GOLDEN = 0x9E3779B97F4A7C15  # the Weyl increment of SplitMix64
 MIX1, MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB  # SplitMix64's finalizer
 HALF_RANGE = 8388607.5  # 2^23 - 1/2: (k + 1/2) - 2^23 = k - HALF_RANGE, exact in float32
 UNIFORM_SCALE = 3.0**0.5 / 2.0**23  # times (k - HALF_RANGE): unit variance
-CFLAGS = ("-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared")
+CFLAGS = ("-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-fPIC", "-shared")
 
 SOURCE = r"""
+#include <math.h>
 #include <stdint.h>
 
 static inline uint64_t mix64(uint64_t z) {
@@ -70,6 +76,57 @@ static inline uint64_t mix64(uint64_t z) {
     }
 TRANSPOSE(tdlm_transpose_f32, float)
 TRANSPOSE(tdlm_transpose_f64, double)
+
+/* e^x for |x| <= 87 to ~2 ulp (Cody-Waite reduction by ln 2, degree-6 Taylor polynomial), written so
+   that the compiler vectorizes it (no libm call). */
+static inline float exp_f(float x) {
+    x = x < -87.0f ? -87.0f : (x > 87.0f ? 87.0f : x);
+    float kf = floorf(x * 1.44269504f + 0.5f);
+    float r = x - kf * 0.693359375f;
+    r = r + kf * 2.12194440e-4f;
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    union { int32_t i; float f; } scale;
+    scale.i = ((int32_t)kf + 127) << 23;
+    return p * scale.f;
+}
+
+/* One layer's element-wise work of the forces in one pass, a and t (K, P) contiguous, t of
+   configuration k at t + (k / kdiv) P: a holds 2 x the pre-activation; s = sigmoid(a),
+   r = (t - 2 s) + 1, e_k = ||r_k|| (squares summed in 16 float lanes, then in double), a = (s - s s) r. */
+void tdlm_layer_residual(float *restrict a, float *restrict r, const float *restrict t, int64_t K, int64_t P,
+                         int64_t kdiv, float *restrict e) {
+    for (int64_t k = 0; k < K; k++) {
+        float *ak = a + k * P, *rk = r + k * P;
+        const float *tk = t + (k / kdiv) * P;
+        float lanes[16] = {0};
+        int64_t q = 0;
+        for (; q + 16 <= P; q += 16) {
+            for (int j = 0; j < 16; j++) {
+                float s = 1.0f / (1.0f + exp_f(-ak[q + j]));
+                float rr = (tk[q + j] - 2.0f * s) + 1.0f;
+                rk[q + j] = rr;
+                lanes[j] += rr * rr;
+                ak[q + j] = (s - s * s) * rr;
+            }
+        }
+        for (; q < P; q++) {
+            float s = 1.0f / (1.0f + exp_f(-ak[q]));
+            float rr = (tk[q] - 2.0f * s) + 1.0f;
+            rk[q] = rr;
+            lanes[0] += rr * rr;
+            ak[q] = (s - s * s) * rr;
+        }
+        double acc = 0.0;
+        for (int j = 0; j < 16; j++) acc += lanes[j];
+        e[k] = (float)sqrt(acc);
+    }
+}
 
 /* v = (v keep + g mdt) + (k - 2^23 + 1/2) c;  x = x + v dt;  walls: x -> 2 clamp(x) - x, v -> -v. */
 void tdlm_langevin_uniform(float *restrict x, float *restrict v, const float *restrict g, int64_t n,
@@ -143,7 +200,7 @@ def _compile(cc: str, target: Path) -> str | None:
         src, lib = os.path.join(where, "native.c"), os.path.join(where, "native.so")
         with open(src, "w") as f:
             f.write(SOURCE)
-        base = [cc, *CFLAGS, src, "-o", lib]
+        base = [cc, *CFLAGS, src, "-o", lib, "-lm"]
         for flags in (["-march=native"], []):  # the host's vector units where the compiler knows them
             done = subprocess.run(base[:1] + flags + base[1:], capture_output=True, text=True)
             if done.returncode == 0:
@@ -187,6 +244,9 @@ def library() -> ctypes.CDLL | None:
     fn = handle.tdlm_langevin_uniform
     fn.restype = None
     fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 2 + [ctypes.c_uint64] + [ctypes.c_float] * 4
+    fn = handle.tdlm_layer_residual
+    fn.restype = None
+    fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 3 + [ctypes.c_void_p]
     for name in ("tdlm_transpose_f32", "tdlm_transpose_f64"):
         fn = getattr(handle, name)
         fn.restype = None
@@ -221,3 +281,15 @@ def langevin_uniform_(
         langevin_uniform_torch(x, v, g, first, key, keep, mdt, c, dt)
         return
     lib.tdlm_langevin_uniform(x.data_ptr(), v.data_ptr(), g.data_ptr(), x.numel(), first, key, keep, mdt, c, dt)
+
+
+def layer_residual_(a: torch.Tensor, r: torch.Tensor, t: torch.Tensor, kdiv: int, e: torch.Tensor) -> bool:
+    """One layer's element-wise force work in one compiled pass (ForceField(fused=True), float32 CPU):
+    a (K, ...) holds 2 x the pre-activation and becomes s (1 - s) r with s = sigmoid(a); r = (t - 2 s) + 1
+    with configuration k's target t[k // kdiv]; e[k] = ||r_k||. False (nothing done) without the library."""
+    lib = library()
+    if lib is None or a.dtype != torch.float32 or a.device.type != "cpu":
+        return False
+    K = a.shape[0]
+    lib.tdlm_layer_residual(a.data_ptr(), r.data_ptr(), t.data_ptr(), K, a.numel() // K, kdiv, e.data_ptr())
+    return True

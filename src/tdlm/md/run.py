@@ -83,8 +83,9 @@ class Runner:
         self.stop_signal = signum
 
     def _integrator(self, layout: Layout, like: torch.Tensor) -> Integrator:
-        forces = force_field(layout, self.setup.train, like.dtype, like.device)
         p = self.params
+        # the uniform noise's step also computes the forces' element-wise work in compiled passes
+        forces = force_field(layout, self.setup.train, like.dtype, like.device, fused=p.noise == "uniform")
         return Integrator(forces, p.dt, self.thermostat, like, cuda_graph=p.cuda_graph, noise=p.noise)
 
     def _payload(self, phase: str, state: MDState, snapshots: torch.Tensor, recorder: Recorder) -> dict[str, Any]:
