@@ -186,7 +186,7 @@ def named(err: BaseException) -> tuple[str, int]:
     if isinstance(err, OSError):
         where = f"{err.filename}: " if err.filename else ""
         what = errno.errorcode.get(err.errno, "") if err.errno else ""
-        return f"{where}{err.strerror or err}{f' ({what})' if what else ''}; nothing was written", EXIT_BAD_INPUT
+        return f"{where}{err.strerror or err}{f' ({what})' if what else ''}", EXIT_BAD_INPUT
     if isinstance(err, MemoryError):
         return "out of memory; allowed values: smaller sizes (M, N, L, replicas, samples per job) or more memory", EXIT_BAD_INPUT
     return f"internal error ({type(err).__name__}: {err}); run with -v for the traceback", EXIT_INTERNAL
