@@ -73,6 +73,11 @@ def flags(config: dict[str, Any], P: int, L: int) -> str:
     return FIELDS.to_flags(_overrides(config, P, L))
 
 
+def _listed(value: Any) -> list:
+    """A list attribute as read back from netCDF (an array, a scalar) or as JSON text."""
+    return json.loads(value) if isinstance(value, str) else list(np.atleast_1d(value))
+
+
 def gather(files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
     """Dense dataset of the per-layer measures over (alpha, L, ensemble, layer); NaN beyond a point's depth.
 
@@ -83,7 +88,7 @@ def gather(files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
     for path in sorted(map(str, files)):
         with xr.open_dataset(path, engine="netcdf4") as ds:
             params, _ = resolve_aliases(json.loads(ds.attrs["params_json"]), warn=False)
-            widths = "-".join(map(str, json.loads(ds.attrs["widths_used"]))) if "widths_used" in ds.attrs else ""
+            widths = "-".join(str(int(w)) for w in _listed(ds.attrs.get("widths_used", [])))
             point = (int(params[P_KEY]), int(params[L_KEY]), float(ds.attrs["alpha"]), widths)
             parts.append((*point, ds[[v for v in LAYER_VARS if v in ds]].load()))
         rest = {k: v for k, v in params.items() if k not in (P_KEY, L_KEY)}
