@@ -46,6 +46,7 @@ def test_field_ordered_block_with_a_resolved_floor_is_structured() -> None:
     assert classify(f, 0.95, 0.02, 3.0) == PHASE_FLAGS["structured"]
     assert classify(Floor(0.97, 0.99, 0.001, 1.0), 0.95, 0.02, 3.0) == PHASE_FLAGS["liquid_like"]  # above threshold
     assert classify(Floor(0.5, np.nan, np.nan, 1.0), 0.95, 0.02, 3.0) == PHASE_FLAGS["undetermined"]  # no null
+    assert classify(Floor(4.5, 0.9, 0.001, 0.9, converged=False), 0.95, 0.02, 3.0) == PHASE_FLAGS["undetermined"]
 
 
 @pytest.mark.parametrize("m", [0.0, 0.5, -0.9])

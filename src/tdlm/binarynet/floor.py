@@ -15,6 +15,8 @@ Phase rule (docs/effective-model.md), per block and ensemble, with z = (s - s_nu
   floor is set by the ensemble's size, not by the weights, so a low s cannot be told from noise);
 - structured: otherwise (the floor is resolved, and the block is either significantly below it or
   held below ln 2 by its magnetisations).
+
+A block whose Bethe entropy did not converge (belief propagation) is undetermined whatever its value.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Floor:
     null_mean: float
     null_sd: float  # standard deviation over the independent shuffles (ddof = 1)
     independent: float  # s_independent: the null without finite-ensemble noise
+    converged: bool = True  # belief propagation converged for the block (else s is no entropy)
 
     @property
     def z(self) -> float:
@@ -55,8 +58,10 @@ def classify(floor: Floor, liquid_threshold: float, null_tolerance: float, null_
     """The PHASE_FLAGS value of one block by the rule of the module docstring.
 
     Without a null (NaN: null_control off) the floor is unknown: liquid_like above liquid_threshold,
-    else undetermined.
+    else undetermined. A block whose belief propagation did not converge is undetermined.
     """
+    if not floor.converged:
+        return PHASE_FLAGS["undetermined"]
     if np.isnan(floor.null_mean):
         return PHASE_FLAGS["liquid_like" if floor.s >= liquid_threshold else "undetermined"]
     if floor.null_mean >= 1 - null_tolerance and (floor.z >= -null_z or floor.s >= liquid_threshold):

@@ -48,7 +48,7 @@ CONVENTIONS = {
     "preactivation": "hidden layers LeakyReLU(z / sqrt(fan_in)); output z / sqrt(fan_in) if scale_output else z; no biases",
     "landscape": "tilt h_i -> h_i + x sigma_i, sigma = landscape_reference network; d = (1 - q)/2; s = Bethe entropy of the tilted model",
     "null_control": "each weight shuffled independently across networks (null_shuffles independent shuffles), then the same fit and Bethe entropy; mean and standard deviation over the shuffles",
-    "phase_rule": "liquid_like: null >= 1 - null_tolerance and (s - null >= -null_z sd or s >= liquid_threshold); undetermined: else if s_independent - null > null_tolerance; else structured (s in units of ln 2)",
+    "phase_rule": "undetermined if BP did not converge; liquid_like: null >= 1 - null_tolerance and (s - null >= -null_z sd or s >= liquid_threshold); undetermined: else if s_independent - null > null_tolerance; else structured (s in units of ln 2)",
     "generated_accuracy": "mean test accuracy of networks assembled from independent Metropolis samples of each layer's fitted model",
 }
 # the shared provenance's title and references, for this family
@@ -80,7 +80,7 @@ class LayerMeasures:
 
     @property
     def floor(self) -> Floor:
-        return Floor(self.s_over_ln2, self.s_null_over_ln2, self.s_null_sd, self.s_independent_over_ln2)
+        return Floor(self.s_over_ln2, self.s_null_over_ln2, self.s_null_sd, self.s_independent_over_ln2, bool(self.bp_converged))
 
 
 def replica_overlap(samples: np.ndarray, run_ids: np.ndarray) -> float:
