@@ -71,3 +71,35 @@ def test_training_runs_on_cuda() -> None:
     w = draw_binary(thetas, 2, seed=1)
     acc = accuracy(w, torch.tensor(split.x_test, device=dev), torch.tensor(split.y_test, device=dev), cfg)
     assert acc.shape == (64,) and bool(np.isfinite(acc.cpu().numpy()).all())
+
+
+def test_progress_gets_the_loss_as_a_device_tensor() -> None:
+    """The training loop reads nothing back per step: the callback receives a 0-d tensor (converting it
+    is the caller's host sync, done only when a line is logged)."""
+    split = load_split("digits", n_train=200, n_test=100)
+    seen = []
+    train_lrnet(
+        torch.tensor(split.x_train),
+        torch.tensor(split.y_train),
+        n_runs=3,
+        cfg=LRNetConfig(widths=(20, 10), epochs=2, batch_size=100),
+        seed=0,
+        progress=lambda step, total, loss: seen.append((step, total, loss)),
+    )
+    assert [s for s, _, _ in seen] == [1, 2, 3, 4] and all(t == 4 for _, t, _ in seen)
+    assert all(isinstance(loss, torch.Tensor) and loss.ndim == 0 for _, _, loss in seen)
+    assert 0 < float(seen[-1][2]) < float(np.log(10)) * 3
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_never_syncs_with_the_host_on_cuda() -> None:
+    split = load_split("digits", n_train=400, n_test=100)
+    dev = torch.device("cuda")
+    x, y = torch.tensor(split.x_train, device=dev), torch.tensor(split.y_train, device=dev)
+    cfg = LRNetConfig(widths=(20, 15, 10), epochs=2)
+    torch.cuda.set_sync_debug_mode("error")  # any implicit device-to-host copy raises
+    try:
+        train_lrnet(x, y, n_runs=8, cfg=cfg, seed=0, progress=lambda step, total, loss: None)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
