@@ -306,6 +306,19 @@ def test_a_full_disk_at_the_end_of_a_job_keeps_its_checkpoint(tmp_path, capsys, 
     assert ckpt.exists() and not out.exists() and not list(tmp_path.glob(".*tmp*"))
 
 
+def test_a_read_that_fails_halfway_names_the_file(made, tmp_path, capsys, monkeypatch):
+    """Damaged chunks surface only when the data are read (after the header opened fine)."""
+    import tdlm.sweep.classify as classify
+
+    def damaged(*args, **kwargs):
+        raise RuntimeError("NetCDF: HDF error")
+
+    monkeypatch.setattr(classify, "classify", damaged)
+    code, err = run(capsys, ["classify", str(made["sweep"]), "--out", str(tmp_path / "p.nc")])
+    assert_named(code, err, [f"overlaps: {made['sweep']} cannot be read (NetCDF: HDF error)"])
+    assert not (tmp_path / "p.nc").exists()
+
+
 def test_stale_temporaries_of_a_killed_step_are_removed_at_its_next_start(made, tmp_path):
     out = tmp_path / "phase.nc"
     dead = 2**22 + 12345  # above the default pid_max: no such process

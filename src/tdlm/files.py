@@ -17,7 +17,8 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,16 @@ def _check(ds: xr.Dataset, path: Path, kinds: tuple[str, ...], flag: str, expect
         )
     if kind in ("job", "point"):
         check_path_matches(path, parameters(ds, path, flag), flag)
+
+
+@contextmanager
+def reading(path: str | Path, flag: str) -> Iterator[None]:
+    """Data read lazily from an opened file argument: a read that fails halfway (damaged chunks: "NetCDF: HDF
+    error") is a FileError naming the file, not an error without a path."""
+    try:
+        yield
+    except (OSError, RuntimeError) as err:
+        raise FileError(f"{flag}: {path} cannot be read ({getattr(err, 'strerror', None) or err}); is it damaged?") from None
 
 
 def parameters(ds: xr.Dataset, path: Path, flag: str) -> dict[str, Any]:

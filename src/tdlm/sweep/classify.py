@@ -19,7 +19,7 @@ import math
 import numpy as np
 import xarray as xr
 
-from tdlm.files import FileError, open_input
+from tdlm.files import FileError, open_input, reading
 from tdlm.storage import appended_history, write_atomic
 
 SOLID, LIQUID, UNCERTAIN, UNDEFINED = 0, 1, 2, -1
@@ -190,7 +190,7 @@ def classify(
 def classify_file(
     overlaps_path: str, out: str, threshold: float, t_w: int | None, n_sigma: float, overlap: str = DEFAULT_OVERLAP
 ) -> xr.Dataset:
-    with open_input(overlaps_path, "sweep", "overlaps") as overlaps:  # lazily: only the slices at t* are read
-        result = classify(overlaps, threshold, t_w, n_sigma, overlap).load()
+    with open_input(overlaps_path, "sweep", "overlaps") as overlaps, reading(overlaps_path, "overlaps"):
+        result = classify(overlaps, threshold, t_w, n_sigma, overlap).load()  # lazily: only the slices at t*
     write_atomic(result, out, kind="phase")
     return result

@@ -17,7 +17,7 @@ import netCDF4
 import numpy as np
 import xarray as xr
 
-from tdlm.files import FileError, UnreadableFile, clean_stale_tmp, is_own, open_input, parameters, read_json, tmp_name
+from tdlm.files import FileError, UnreadableFile, clean_stale_tmp, is_own, open_input, parameters, read_json, reading, tmp_name
 from tdlm.storage import (
     COORD_ATTRS,
     POINT_COORDS,
@@ -69,7 +69,9 @@ def read_job(path: str | Path) -> tuple[dict[str, Any], xr.Dataset]:
         if not is_own(path):
             raise
         aside = move_aside(path)
-        raise DamagedJobFile(f"{err}; moved to {aside}, so the next run of the workflow recomputes this job") from None
+        raise DamagedJobFile(
+            f"{err}: an unreadable job file, moved to {aside}, so the next run of the workflow recomputes this job"
+        ) from None
     return parameters(job, Path(path), "jobs"), job
 
 
@@ -151,7 +153,7 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path, plan: str |
         raise FileError("points: no point files given")
     keys, shared, template, divergences, history, seen = [], None, None, {}, None, {}
     for path in files:
-        with open_input(path, "point", "points") as opened:
+        with open_input(path, "point", "points") as opened, reading(path, "points"):
             ds = _one_point(opened)
             history = history or ds.attrs.get("history")
             params = parameters(ds, Path(path), "points")
@@ -237,10 +239,11 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path, plan: str |
                 if path in divergences:
                     flags[idx] = 1
                     continue
-                with xr.open_dataset(path, engine="netcdf4") as opened:
+                with open_input(path, "point", "points") as opened:
                     ds = _one_point(opened)
                     for name, (dims, _, _) in template["vars"].items():
-                        values = ds[name].transpose(*dims).values
+                        with reading(path, "points"):  # a damaged point names itself; a failed write is the output's
+                            values = ds[name].transpose(*dims).values
                         nc[name][idx + tuple(slice(0, n) for n in values.shape)] = values
             nc.setncatts(attrs)
         atomic_replace(tmp, out)
