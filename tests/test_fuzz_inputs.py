@@ -42,6 +42,7 @@ FUZZ = settings(
 # a tiny simulate job (about a second when accepted)
 SIM = "--M 20 --N 4 --L 3 --t-w 10 --t-star 50 --n-replicas 2 --n-test 20 --device cpu".split()
 T = "1e-05"
+PLAN_FLAGS = ["--samples", "1", "--samples-per-job", "1", "--max-samples", "1"]  # of refine-plan
 
 
 def run(capsys, argv: list[str]) -> tuple[int, str]:
@@ -484,12 +485,7 @@ def base_argv(command: str, made: dict[str, Path], out: Path) -> list[str]:
             *jobs,
             "--out",
             str(out / "plan.json"),
-            "--samples",
-            "1",
-            "--samples-per-job",
-            "1",
-            "--max-samples",
-            "1",
+            *PLAN_FLAGS,
         ],
         "boundaries": [
             "boundaries",
@@ -647,12 +643,7 @@ FILE_ARGS: list[tuple[str, Callable[[dict, Path, Path], list[str]], tuple[str, .
             str(bad),
             "--out",
             str(out / "p.json"),
-            "--samples",
-            "1",
-            "--samples-per-job",
-            "1",
-            "--max-samples",
-            "1",
+            *PLAN_FLAGS,
         ],
         ("job4",),
     ),
