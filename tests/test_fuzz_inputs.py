@@ -540,6 +540,36 @@ def test_fuzz_every_flag_of_every_command(data, made_with_config, tmp_path_facto
     assert (snapshot(out), snapshot(made_with_config["sweep"].parent)) == before
 
 
+BINARY = ["--n-runs", "4", "--epochs", "1", "--device", "cpu"]
+FIELD_TABLES = [("simulate", f, SIM) for f in simulate_params.FIELDS] + [
+    ("binary-simulate", f, BINARY) for f in binary_config.FIELDS
+]
+
+
+def without(base: list[str], flag: str) -> list[str]:
+    """`base` without `flag` and its words (a YAML value is overridden by a flag)."""
+    out, keep = [], True
+    for word in base:
+        keep = word != flag if word.startswith("--") else keep
+        out += [word] if keep else []
+    return out
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_every_field_as_a_yaml_key(data, tmp_path_factory, capsys):
+    """The same bad values as the flags, given as keys of the command's YAML file (another parser)."""
+    command, f, base = data.draw(st.sampled_from(FIELD_TABLES), label="field")
+    words = data.draw(bad_words(f), label="words")
+    folder = tmp_path_factory.mktemp("yaml")
+    config = folder / "c.yaml"
+    config.write_text(yaml.safe_dump({f.name: words if f.kind is list else words[0]}))
+    before = snapshot(folder)
+    code, err = run(capsys, [command, "--config", str(config), *without(base, f.flag), "--out", str(folder / "out.nc")])
+    assert_named(code, err, [f.name])
+    assert snapshot(folder) == before
+
+
 def _schema_leaves(schema: dict, prefix: tuple = ()) -> list[tuple[tuple, dict]]:
     """(key path, schema node) of every leaf key of the workflow schema that the tiny config has."""
     leaves = []
