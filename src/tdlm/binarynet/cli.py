@@ -83,6 +83,6 @@ def simulate(args: argparse.Namespace) -> int:
         ds = run_effective_model(params)
     except (ConfigError, ValueError, FileNotFoundError) as err:  # found with the data (classes, pool, acceptance)
         return fail(COMMAND, err)
-    write_atomic(ds, args.out)
+    write_atomic(ds, args.out, kind="binary-point")
     logging.getLogger("tdlm.binarynet").info("wrote %s (%.1f s)", args.out, ds.attrs["wall_time_s"])
     return 0

@@ -132,5 +132,5 @@ def gather(files: Iterable[str | Path], out: str | Path) -> xr.Dataset:
     result.attrs = provenance(
         shared, {**FAMILY, **CONVENTIONS, "family": "binary", "point_files_json": json.dumps(sorted(map(str, files)))}
     )
-    write_atomic(result, out)
+    write_atomic(result, out, kind="binary-sweep")
     return result
