@@ -1,7 +1,9 @@
-"""Phase-diagram figures from phase.nc: the alpha-L diagram and q*_l heat maps with the threshold contour.
+"""The binary family's figures and the two-family comparison (issue 23 is changing them; they move to
+tdlm.plot afterwards). The thermal phase diagram and the q* heat maps are in tdlm.plot.phase.
 
-Each function draws into the axes it is given (or a new figure) and returns the Figure, so a user can
-restyle it; given a `stem`, it saves PNG and PDF and, beside them, the values it drew as CSV.
+Each function draws into the axes it is given (or a new figure) and returns the Figure; given a
+`stem`, it saves PNG and PDF and, beside them, the values it drew as CSV. No backend is chosen here:
+the CLI commands choose Agg.
 """
 
 from __future__ import annotations
@@ -9,217 +11,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib.patches import Patch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from tdlm.sweep.classify import LIQUID, SOLID, UNCERTAIN, overlap_label, overlap_of, phase_star  # noqa: E402
-from tdlm.sweep.tables import POINT, phase_table, xi_table  # noqa: E402
-
-PHASE_COLOURS = {SOLID: "#3b6fb6", LIQUID: "#e07b39", UNCERTAIN: "#b0b0b0"}
-PHASE_NAMES = {SOLID: "solid", LIQUID: "liquid", UNCERTAIN: "uncertain"}
-
-
-def save(fig: plt.Figure, stem: str | Path, data: pd.DataFrame | None = None) -> list[Path]:
-    """PNG and PDF side by side, and the drawn values as `<stem>.csv` when given (the figure is closed
-    for pyplot, not destroyed: the caller may still restyle and save it)."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
-    for path in paths:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(fig)
-    if data is not None:
-        csv = stem.with_suffix(".csv")
-        tmp = csv.with_name(f".{csv.name}.tmp")
-        data.to_csv(tmp, index=False)
-        tmp.replace(csv)
-        paths.append(csv)
-    return paths
+from tdlm.figure_files import save
+from tdlm.plot.common import new_axes
+from tdlm.plot.phase import PHASE_COLOURS, layer_stack, select_T
+from tdlm.sweep.classify import LIQUID, SOLID, UNCERTAIN, overlap_label, overlap_of, phase_star
 
 
 def _axes(axes: Any, n: int, figsize: tuple[float, float], **kwargs: Any) -> tuple[plt.Figure, Any]:
     """The given axes (one, or a sequence of n) and their figure, or a new figure with n axes."""
-    if axes is None:
-        return plt.subplots(1, n, figsize=figsize, **kwargs)
-    first = axes if n == 1 else axes[0]
-    return first.figure, axes
-
-
-def select_T(phase: xr.Dataset, T: float | None) -> xr.Dataset:
-    """The temperature slice to draw (default: the lowest temperature of the sweep)."""
-    T = float(phase["T"].min()) if T is None else T
-    return phase.sel(T=T, method="nearest")
-
-
-def layer_stack(ax: plt.Axes, x: np.ndarray, depths: np.ndarray, flags: np.ndarray, colours: dict[int, str]) -> None:
-    """Draw each point's layers as a column of cells at (x, L), layer 1 at the bottom; flags (x, L, layer), < 0 skipped."""
-    width = 0.8 * (np.min(np.diff(np.unique(x))) if len(np.unique(x)) > 1 else 1.0)
-    for i, xi in enumerate(x):
-        for j, L in enumerate(depths):
-            column = flags[i, j]
-            column = column[: np.max(np.nonzero(column >= 0)[0]) + 1] if (column >= 0).any() else column[:0]
-            edges = L - 0.4 + 0.8 * np.arange(len(column) + 1) / max(len(column), 1)
-            for k, flag in enumerate(column):
-                if flag >= 0:
-                    ax.fill_between([xi - width / 2, xi + width / 2], edges[k], edges[k + 1], color=colours[int(flag)], lw=0)
-    ax.set_yticks(depths)
-
-
-def phase_diagram(
-    phase: xr.Dataset,
-    stem: str | Path | None = None,
-    T: float | None = None,
-    axes: Any = None,
-    boundaries: pd.DataFrame | None = None,
-) -> plt.Figure:
-    """Left: every layer of every (ln alpha, L) point coloured by phase, with the refinement's `boundaries`
-    (boundary.csv) as brackets and estimates. Right: solid depth xi_s against ln alpha. `axes`: two Axes to
-    draw into. The CSV: one row per point and hidden layer (phase.csv's columns and xi_s)."""
-    ds = select_T(phase, T)
-    ln_alpha = ds.ln_alpha.values
-    fig, (ax, ax_xi) = _axes(axes, 2, (11, 4.6), gridspec_kw={"width_ratios": [1.4, 1]})
-    layer_stack(ax, ln_alpha, ds.L.values, ds.phase.transpose("alpha", "L", "layer").values, PHASE_COLOURS)
-    ax.set_xlabel(r"$\ln \alpha = \ln(M/N)$")
-    ax.set_ylabel("depth L (layers 1..L-1 stacked bottom to top)")
-    ax.set_title(
-        f"phase of each hidden layer (T = {float(ds['T']):.3g}, {overlap_label(overlap_of(phase))}, "
-        f"threshold {phase.attrs.get('classify_threshold', np.exp(-1)):.3f})"
-    )
-    handles = [Patch(color=PHASE_COLOURS[k], label=PHASE_NAMES[k]) for k in PHASE_COLOURS]
-    if boundaries is not None and len(boundaries):
-        handles += draw_boundaries(ax, boundaries[np.isclose(boundaries["T"], float(ds["T"]))])
-    # below the axes: inside, it would cover the columns of the smallest ln alpha
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=len(handles), fontsize=8)
-    for j, L in enumerate(ds.L.values):
-        ax_xi.plot(ln_alpha, ds.xi_solid.isel(L=j).values, "o-", label=f"L = {int(L)}")
-    ax_xi.set_xlabel(r"$\ln \alpha$")
-    ax_xi.set_ylabel(r"solid depth $\xi_s = L - \xi_l$")
-    ax_xi.set_title("solid depth (theory: grows like ln alpha)")
-    ax_xi.legend(fontsize=8)
-    ax_xi.grid(alpha=0.3)
-    fig.tight_layout()
-    if stem is not None:
-        one_T = phase.sel(T=[float(ds["T"])])
-        save(fig, stem, phase_table(one_T).merge(xi_table(one_T)[[*POINT, "xi_solid"]], on=POINT))
-    return fig
-
-
-def draw_boundaries(ax: plt.Axes, boundaries: pd.DataFrame) -> list:
-    """Each bracket as a black bar between its ends with its estimate marked: per-layer ones at the layer's
-    height, onset ones along ln alpha at height L and along L at the point's ln alpha. Returns legend handles."""
-    drawn = []
-    for b in boundaries.itertuples(index=False):
-        if b.along == "L":
-            x, y = np.log(b.M / b.N), b.estimate
-            lo, hi = b.estimate - b.low, b.high - b.estimate
-            drawn.append(ax.errorbar(x, y, yerr=[[lo], [hi]], fmt="D", color="black", ms=4, capsize=3, lw=1))
-            continue
-        y = b.L if b.kind == "onset" else b.L - 0.4 + 0.8 * (b.layer - 0.5) / (b.L - 1)
-        fmt = "o" if b.kind == "onset" else "|"
-        xerr = [[b.estimate - b.low], [b.high - b.estimate]]
-        drawn.append(ax.errorbar(b.estimate, y, xerr=xerr, fmt=fmt, color="black", ms=5, capsize=3, lw=1))
-    if not drawn:
-        return []
-    return [plt.Line2D([], [], color="black", marker="|", label="boundary: bracket and estimate")]
-
-
-def alphas_with_data(ds: xr.Dataset, variable: str, L: int) -> np.ndarray:
-    """Indices of the alpha points whose `variable` has data in some hidden layer 1..L-1, sorted by ln alpha."""
-    values = ds[variable].sel(layer=np.arange(1, L)).transpose("alpha", "layer").values
-    keep = np.flatnonzero(np.isfinite(values).any(axis=1))
-    return keep[np.argsort(ds.ln_alpha.values[keep], kind="stable")]
-
-
-def heatmap_rows(ds: xr.Dataset, variable: str, L: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """(ln alpha, values (row, layer 1..L-1), rows merged): the rows of a heat map over (layer, ln alpha).
-
-    Alpha points with equal ln alpha (e.g. M=2000, N=5 and M=4000, N=10) share one row, their
-    values averaged; the third item says how many rows were merged away.
-    """
-    order = alphas_with_data(ds, variable, L)
-    ln_alpha = ds.ln_alpha.values[order]
-    values = ds[variable].sel(layer=np.arange(1, L)).transpose("alpha", "layer").values[order]
-    keys = np.round(ln_alpha, 9)
-    unique = np.unique(keys)
-    rows = np.array([np.nanmean(values[keys == k], axis=0) for k in unique]).reshape(len(unique), L - 1)
-    return np.array([ln_alpha[keys == k][0] for k in unique]), rows, len(keys) - len(unique)
-
-
-def _edges(centres: np.ndarray) -> np.ndarray:
-    """Cell edges around sorted centres (unit width around a single centre)."""
-    c = np.asarray(centres, dtype=float)
-    if len(c) == 1:
-        return np.array([c[0] - 0.5, c[0] + 0.5])
-    mid = 0.5 * (c[1:] + c[:-1])
-    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
-
-
-def draw_heatmap(
-    fig: plt.Figure, ax: plt.Axes, layers: np.ndarray, ln_alpha: np.ndarray, values: np.ndarray, threshold: float, label: str
-) -> bool:
-    """Cells over (layer, ln alpha) with the threshold contour; True when there was a crossing to contour."""
-    mesh = ax.pcolormesh(
-        _edges(layers), _edges(ln_alpha), values, cmap="viridis", shading="flat", vmin=0, vmax=max(1e-9, float(np.nanmax(values)))
-    )
-    fig.colorbar(mesh, ax=ax, label=label)
-    has_contour = len(ln_alpha) > 1 and len(layers) > 1 and np.nanmin(values) < threshold < np.nanmax(values)
-    if has_contour:
-        ax.contour(layers, ln_alpha, values, levels=[threshold], colors="white", linewidths=2)
-    name = " (1/e)" if np.isclose(threshold, np.exp(-1)) else ""
-    ax.plot([], [], color="white", lw=2, label=f"q* = {threshold:.3f}{name}")
-    ax.legend(loc="upper right", fontsize=8, facecolor="grey")
-    ax.set_xlabel("layer l")
-    ax.set_ylabel(r"$\ln \alpha$")
-    ax.set_xticks(layers)
-    return bool(has_contour)
-
-
-def q_star_heatmap(
-    phase: xr.Dataset,
-    L: int,
-    stem: str | Path | None = None,
-    T: float | None = None,
-    variable: str | None = None,
-    ax: plt.Axes | None = None,
-) -> plt.Figure:
-    """q*_l over (layer, ln alpha) at depth L with the threshold contour (the paper's Fig. 1).
-
-    Default variable: the q* the classification used (normalised or raw, phase.nc records it).
-    The CSV: one row per cell (ln alpha, layer, value).
-    """
-    variable = variable or phase_star(phase, "q")
-    ds = select_T(phase, T).sel(L=L)
-    ln_alpha, values, merged = heatmap_rows(ds, variable, L)
-    if not len(ln_alpha):
-        raise ValueError(f"no data for L = {L} at T = {float(ds['T'])}")
-    fig, ax = _axes(ax, 1, (6.4, 4.6))
-    symbol = variable.replace("_raw_star", "").replace("_star", "")
-    kind = "raw" if variable.endswith("_raw_star") else "normalised"
-    draw_heatmap(
-        fig,
-        ax,
-        np.arange(1, L),
-        ln_alpha,
-        values,
-        phase.attrs.get("classify_threshold", np.exp(-1)),
-        rf"${symbol}^*_l$ ({kind}; t = t*, mean over samples)",
-    )
-    ax.set_title(
-        f"{variable} over layers, L = {L}, T = {float(ds['T']):.3g}"
-        + (f" ({merged} equal-ln-alpha rows averaged)" if merged else "")
-    )
-    fig.tight_layout()
-    if stem is not None:
-        rows, layers = np.meshgrid(np.arange(len(ln_alpha)), np.arange(1, L), indexing="ij")
-        cells = {"L": L, "T": float(ds["T"]), "ln_alpha": ln_alpha[rows.ravel()], "layer": layers.ravel()}
-        save(fig, stem, pd.DataFrame({**cells, variable: values.ravel()}))
-    return fig
+    fig, axes, _ = new_axes(axes, 1, n, figsize, **kwargs)
+    return fig, axes
 
 
 BINARY_COLOURS = {0: PHASE_COLOURS[SOLID], 1: PHASE_COLOURS[LIQUID], 2: PHASE_COLOURS[UNCERTAIN]}
@@ -267,8 +74,8 @@ def compare_families(
     phase: xr.Dataset, measures: xr.Dataset, stem: str | Path | None = None, ensemble: str = "aligned", axes: Any = None
 ) -> plt.Figure:
     """Both families' per-layer profiles on one depth axis (relative depth l / L): the binary family's
-    s_l/ln 2 (its deepest point at the smallest alpha) with its null band shaded (null mean +- null_z spreads,
-    where a block is indistinguishable from independent weights), and on a second y axis the thermal
+    s_l/ln 2 (its deepest point at the smallest alpha) with its null band shaded (null mean +- the larger of
+    null_z spreads and null_tolerance: where a block cannot be told from shuffled weights), and on a second y axis the thermal
     machine's q*_l and Q*_l (deepest L, smallest alpha) with its liquid threshold. The CSV: one row per
     drawn value (family, quantity, relative depth l / L, value)."""
     overlap = overlap_of(phase)
@@ -285,8 +92,9 @@ def compare_families(
     curves = [("binary", "s_over_ln2", rel_b, s)]
     if "s_null_over_ln2" in binary:
         null, spread = binary.s_null_over_ln2.values[:L_b], binary.s_null_sd.values[:L_b]
-        k = float(measures.attrs.get("param_null_z", 3.0))
-        ax.fill_between(rel_b, null - k * spread, null + k * spread, color="grey", alpha=0.3, label=f"null band (+-{k:g} sd)")
+        k, tol = float(measures.attrs.get("param_null_z", 3.0)), float(measures.attrs.get("param_null_tolerance", 0.02))
+        half = np.maximum(k * spread, tol)  # at 10^5 networks k sd is ~1e-4: the rule's tolerance sets the width
+        ax.fill_between(rel_b, null - half, null + half, color="grey", alpha=0.3, label=f"null band (+-max({k:g} sd, {tol:g}))")
         ax.plot(rel_b, null, color="grey", lw=0.8)
         curves += [("binary", "s_null_over_ln2", rel_b, null), ("binary", "s_null_sd", rel_b, spread)]
     ax.plot(rel_b, s, "o-", color="C3", label=rf"binary $s_l/\ln 2$ (L = {L_b}, P = {int(binary.P)}, {ensemble})")
@@ -305,7 +113,7 @@ def compare_families(
     ax.set_title(f"both families by depth (thermal L = {L_t}, ln alpha = {float(thermal.ln_alpha):.2f})")
     handles = ax.get_legend_handles_labels()
     handles_t = ax_t.get_legend_handles_labels()
-    ax.legend(handles[0] + handles_t[0], handles[1] + handles_t[1], fontsize=7, loc="lower center")
+    ax.legend(handles[0] + handles_t[0], handles[1] + handles_t[1], fontsize=7, loc="best")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     if stem is not None:
