@@ -155,3 +155,57 @@ def synthetic_overlaps(n_sample=3, spread=0.05, seed=0, t_ws=(10, 100)) -> xr.Da
         "ln_alpha": ("alpha", [math.log(200 / 16), math.log(200 / 8)]),
     }
     return xr.Dataset({k: (dims, v) for k, v in data.items()}, coords=coords, attrs={"param_run": "synthetic"})
+
+
+# --- phase datasets over any set of points, for the phase-diagram figures -----------------------
+
+
+def profile_q(ln_alpha: float, L: int, slope: float = 1.1, offset: float = -1.0) -> np.ndarray:
+    """A paper-like mean q*_l (l = 1..L-1): near 1 within a solid depth of each boundary layer that grows
+    with ln alpha (slope * ln alpha + offset), low in the middle of a deep network at small alpha."""
+    solid = slope * ln_alpha + offset
+    depth = np.minimum(np.arange(1, L), L - np.arange(1, L))
+    return 0.05 + 0.9 / (1 + np.exp(-(solid + 0.5 - depth) / 0.5))
+
+
+def synthetic_grid_overlaps(points, n_sample=3, spread=0.05, seed=0, **profile) -> xr.Dataset:
+    """overlaps.nc-like dataset over the (M, N, L) `points` (others NaN, as gather pads them), T = 1e-5:
+    q_norm at t* scattered around profile_q, q (raw) RAW_SCALE times it; classify reads it."""
+    rng = np.random.default_rng(seed)
+    alphas = sorted({(M, N) for M, N, _ in points}, key=lambda mn: mn[0] / mn[1])
+    Ls = sorted({L for _, _, L in points})
+    n_layer, times, t_ws = max(Ls), np.array([0, 100]), [100]
+    shape = (len(alphas), len(Ls), 1, n_sample, 1, len(times), n_layer)
+    names = ("q", "Q", "q_test", "c", "C", "q_norm", "Q_norm", "c_norm", "C_norm")
+    data = {name: np.full(shape, np.nan) for name in names}
+    for M, N, L in points:
+        a, j = alphas.index((M, N)), Ls.index(L)
+        for name in names:
+            data[name][a, j, 0, :, :, :, :L] = 0.5
+            data[name][a, j, 0, :, :, :, L - 1] = np.nan if name.split("_")[0] in ("q", "c") else 0.5
+        mean = profile_q(math.log(M / N), L, **profile)
+        values = np.clip(mean[None, :] + spread * rng.standard_normal((n_sample, L - 1)), -1, 1)
+        data["q_norm"][a, j, 0, :, -1, -1, : L - 1] = values
+        data["q"][a, j, 0, :, -1, -1, : L - 1] = RAW_SCALE * values
+    coords = {
+        "alpha": np.arange(len(alphas)),
+        "L": Ls,
+        "T": [1e-5],
+        "sample": np.arange(n_sample),
+        "t_w": t_ws,
+        "t": times,
+        "layer": np.arange(1, n_layer + 1),
+        "M": ("alpha", [M for M, _ in alphas]),
+        "N": ("alpha", [N for _, N in alphas]),
+        "ln_alpha": ("alpha", [math.log(M / N) for M, N in alphas]),
+    }
+    dims = ("alpha", "L", "T", "sample", "t_w", "t", "layer")
+    return xr.Dataset({k: (dims, v) for k, v in data.items()}, coords=coords, attrs={"param_run": "synthetic"})
+
+
+# the default grid (config/config.yaml), config/refine.yaml's 15 points (docs/validation.md, section 5;
+# the points of its rounds, approximately) and a 10 x 10 grid
+DEFAULT_POINTS = [(200, N, L) for N in (16, 8) for L in (3, 8)]
+REFINE_POINTS = [(200, N, L) for N, L in [(16, 3), (8, 3), (16, 4), (16, 5), (8, 5), (16, 6), (16, 7), (11, 7), (9, 7), (8, 7)]]
+REFINE_POINTS += [(200, N, 8) for N in (16, 12, 11, 10, 8)]
+GRID_POINTS = [(int(round(10 * math.exp(x))), 10, L) for x in np.linspace(1, 5.5, 10) for L in range(3, 13)]

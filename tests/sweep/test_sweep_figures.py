@@ -1,4 +1,5 @@
-"""tdlm.sweep.figures and `tdlm plot-phase`: the phase diagram and the q* heat maps are written as valid PNG and PDF."""
+"""tdlm.plot.phase and `tdlm plot-phase`: the phase diagram and the q* heat maps draw what phase.nc holds
+and are written as valid PNG and PDF with their CSV."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from tdlm.figure_files import save
+from tdlm.plot.phase import heatmap_rows, phase_diagram, q_star_heatmap
 from tdlm.storage import write_atomic
 from tdlm.sweep.classify import classify
-from tdlm.sweep.figures import heatmap_rows, phase_diagram, q_star_heatmap
 
 from helpers.synthetic import synthetic_overlaps
 from helpers.workflow import run_tdlm
@@ -43,7 +45,10 @@ def _figure_files(stem):
 
 def test_phase_diagram_files(phase, tmp_path):
     stem = tmp_path / "sub" / "phase_diagram"  # the folder is created
-    fig = phase_diagram(phase, stem)
+    drawn = phase_diagram(phase)
+    fig = drawn.figure
+    assert not (tmp_path / "sub").exists()  # drawing writes nothing
+    save(fig, stem, drawn.table())
     assert_png_pdf(_figure_files(stem), stem)
     # the CSV beside it holds what was drawn: every hidden layer's phase and each point's xi_s
     table = pd.read_csv(stem.with_suffix(".csv"))
@@ -56,17 +61,18 @@ def test_phase_diagram_files(phase, tmp_path):
 
 
 def test_figures_draw_into_given_axes(phase):
-    fig, axes = plt.subplots(1, 3)
-    assert phase_diagram(phase, axes=axes[:2]) is fig
-    assert q_star_heatmap(phase, 6, ax=axes[2]) is fig
-    assert axes[0].collections and axes[1].lines and axes[2].collections
+    fig, axes = plt.subplots(1, 4)
+    assert phase_diagram(phase, axes=axes[:3]).figure is fig
+    assert q_star_heatmap(phase, 6, ax=axes[3]).figure is fig
+    assert axes[0].patches and axes[1].lines and axes[2].lines and axes[3].collections
     plt.close(fig)
 
 
 @pytest.mark.parametrize("L", [3, 6])
 def test_q_star_heatmap_files(phase, tmp_path, L):
     stem = tmp_path / f"q_star_L{L}"
-    q_star_heatmap(phase, L, stem)
+    drawn = q_star_heatmap(phase, L)
+    save(drawn.figure, stem, drawn.table())
     assert_png_pdf(_figure_files(stem), stem)
     cells = pd.read_csv(stem.with_suffix(".csv"))
     ln_alpha, rows, _ = heatmap_rows(phase.isel(T=0).sel(L=L), "q_star", L)
@@ -75,11 +81,11 @@ def test_q_star_heatmap_files(phase, tmp_path, L):
     np.testing.assert_allclose(np.unique(cells["ln_alpha"]), np.sort(ln_alpha))
 
 
-def test_q_star_heatmap_without_data_raises(phase, tmp_path):
+def test_q_star_heatmap_without_data_raises(phase):
     empty = phase.copy()
     empty["q_star"] = empty.q_star.where(empty.L != 3)
     with pytest.raises(ValueError, match="no data for L = 3"):
-        q_star_heatmap(empty, 3, tmp_path / "x")
+        q_star_heatmap(empty, 3)
 
 
 @pytest.mark.slow  # a subprocess importing torch and matplotlib: 15-60 s on the loaded machine

@@ -6,8 +6,7 @@ Small modules, each answering one question:
 - `tau`      relaxation times: the first crossing of an auto-correlation with 1/e
 - `design`   design-space structure from stored snapshots: overlap matrices, P(Q), clustering
 - `cost`     replica-steps, FLOP and GPU hours of a config before anything runs
-- `plots_*`  the figure functions; each returns the arrays it drew so that tests can check them
-- `render`   the whole figure set from overlaps.nc, phase.nc and design_space.nc
+- `render`   the whole figure set from overlaps.nc, phase.nc and design_space.nc (drawn by `tdlm.plot`)
 - `workflow` the values paper.smk needs at parse time
 - `cli`      the `paper-figures`, `design-space` and `cost` subcommands
 """

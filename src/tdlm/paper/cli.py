@@ -31,6 +31,9 @@ def _figures_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; tdlm.plot chooses no backend (it also serves notebooks)
     from tdlm.paper.render import render_files
 
     render_files(args.overlaps, args.phase, args.design, args.outdir, args.M, args.N, args.L, args.T, args.phase_L)

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import xarray as xr
 
-from tdlm.paper import plots_design, plots_dynamics, plots_profiles
-from tdlm.paper.plots_common import Drawn, write_plotted
+from tdlm.figure_files import save, write_plotted
 from tdlm.paper.select import PHASE_L, Point, choose, points_with_data
+from tdlm.plot import dynamics, profiles
+from tdlm.plot.common import Drawn
 from tdlm.sweep.classify import overlap_of
 
 log = logging.getLogger("tdlm")
@@ -51,7 +52,8 @@ def reference_point(
 def render_all(
     overlaps: xr.Dataset, phase: xr.Dataset, design: xr.Dataset, outdir: str | Path, reference: Point, phase_L: int = PHASE_L
 ) -> list[Drawn]:
-    """Every figure of FIGURES as <outdir>/<stem>.{png,pdf}, plus <outdir>/plotted_data.json."""
+    """Every figure of FIGURES as <outdir>/<stem>.{png,pdf,csv}, plus <outdir>/plotted_data.json (the
+    caller chooses the backend: `tdlm paper-figures` uses Agg)."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     table = points_with_data(overlaps)
@@ -59,23 +61,22 @@ def render_all(
     heat_note = heat.note if heat.L == phase_L else f"no L={phase_L}: L={heat.L} shown"
     overlap = overlap_of(phase)  # the time-resolved figures use the normalisation the labels came from
     jobs = [
-        lambda: plots_profiles.phase_heatmap(phase, heat.L, heat.T, outdir / "phase_heatmap", heat_note),
-        lambda: plots_dynamics.energy_accuracy(overlaps, reference, outdir / "energy_accuracy"),
-        lambda: plots_dynamics.star_vs_alpha(overlaps, reference, outdir / "star_vs_alpha"),
-        lambda: plots_dynamics.aging(overlaps, reference, outdir / "aging", overlap),
-        lambda: plots_dynamics.star_vs_tw(overlaps, reference, outdir / "star_vs_tw", overlap),
-        lambda: plots_dynamics.layer_dynamics(overlaps, reference, outdir / "layer_dynamics", overlap),
-        lambda: plots_dynamics.tau_vs_tw(overlaps, reference, outdir / "tau"),
-        lambda: plots_profiles.q_profiles_train_test(
-            phase, reference.L, reference.T, outdir / "q_profiles_train_test", reference.note
-        ),
-        lambda: plots_dynamics.temperature(overlaps, reference, outdir / "temperature"),
-        lambda: plots_profiles.depth_profiles(phase, reference, outdir / "depth_profiles"),
-        lambda: plots_design.design_space_figure(design, outdir / "design_space"),
+        lambda: profiles.phase_heatmap(phase, heat.L, heat.T, heat_note),
+        lambda: dynamics.energy_accuracy(overlaps, reference),
+        lambda: dynamics.star_vs_alpha(overlaps, reference),
+        lambda: dynamics.aging(overlaps, reference, overlap),
+        lambda: dynamics.star_vs_tw(overlaps, reference, overlap),
+        lambda: dynamics.layer_dynamics(overlaps, reference, overlap),
+        lambda: dynamics.tau_vs_tw(overlaps, reference),
+        lambda: profiles.q_profiles_train_test(phase, reference.L, reference.T, reference.note),
+        lambda: dynamics.temperature(overlaps, reference),
+        lambda: profiles.depth_profiles(phase, reference),
+        lambda: design.design_space_figure(design),
     ]
     drawn = []
     for job in jobs:
         result = job()
+        result.files = save(result.figure, outdir / result.name, result.table())
         log.info("figure %s: %s", result.name, result.title)
         drawn.append(result)
     assert [d.name for d in drawn] == list(FIGURES), "render_all and FIGURES disagree"

@@ -1,41 +1,47 @@
-"""Shared pieces of the paper's figures: what a figure returns, sample statistics, axes.
+"""Shared pieces of the figures: what a figure returns, sample statistics, axes.
 
 Why every figure returns its arrays: a PNG can look fine while showing an empty or NaN
-curve; the arrays (written to plotted_data.json next to the figures, and per figure to
-`<figure>.csv` beside its PNG) let tests and readers check what was actually drawn. The
-returned `Drawn` also holds the Figure, for restyling.
+curve; the arrays (written by the CLI to plotted_data.json next to the figures, and per figure
+to `<figure>.csv` beside its PNG) let tests and readers check what was actually drawn. The
+returned `Drawn` also holds the Figure, for restyling or `plt.show()`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from tdlm.sweep.figures import save  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import xarray as xr
 
 THRESHOLD = math.exp(-1)
 
 
+def new_axes(axes: Any, nrows: int, ncols: int, figsize: tuple[float, float], **kwargs: Any) -> tuple[plt.Figure, Any, bool]:
+    """(figure, axes, created): the given axes (one, or an array/sequence of nrows x ncols) and their
+    figure, or a new figure with that grid of axes (created = True: the caller may title and lay it out)."""
+    if axes is None:
+        fig, axes = plt.subplots(nrows, ncols, figsize=figsize, **kwargs)
+        return fig, axes, True
+    first = np.asarray(axes, dtype=object).flat[0] if nrows * ncols > 1 else axes
+    return first.figure, axes, False
+
+
 @dataclass
 class Drawn:
-    """One rendered figure: its title, the files written and every array passed to a plot call."""
+    """One drawn figure: its name, title, the files the CLI wrote, every array passed to a plot call,
+    and optionally the tidy table of what was drawn (`data`, else `table()` is the arrays in long form)."""
 
     name: str
     title: str = ""
     files: list[Path] = field(default_factory=list)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     figure: plt.Figure | None = None
+    data: pd.DataFrame | None = None
 
     def add(self, key: str, values: Any) -> np.ndarray:
         """Record an array under a unique key and return it (float) for plotting."""
@@ -47,16 +53,21 @@ class Drawn:
         self.arrays[k] = arr
         return arr
 
-    def finish(self, fig: plt.Figure, stem: Path, title: str) -> Drawn:
+    def finish(self, fig: plt.Figure, title: str, created: bool = True) -> Drawn:
+        """Record the figure and title; a figure made here gets the title and a tight layout (axes the
+        caller gave are left as the caller laid them out)."""
         self.title = title
-        fig.suptitle(title, fontsize=10)
-        fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the suptitle
         self.figure = fig
-        self.files = save(fig, stem, self.table())
+        if created:
+            fig.suptitle(title, fontsize=10)
+            fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the suptitle
         return self
 
     def table(self) -> pd.DataFrame:
-        """The drawn arrays in long form, one row per value: array key, flat position, value."""
+        """The drawn values as a tidy table: `data` when set, else the arrays in long form (array key,
+        flat position, value)."""
+        if self.data is not None:
+            return self.data
         rows = [(key, i, v) for key, arr in self.arrays.items() for i, v in enumerate(np.atleast_1d(arr).ravel())]
         return pd.DataFrame(rows, columns=["array", "index", "value"])
 
@@ -128,28 +139,3 @@ def errorbar(ax: plt.Axes, drawn: Drawn, key: str, x: np.ndarray, y: np.ndarray,
         ax.errorbar(x, y, yerr=drawn.add(f"{key}.sem", err), capsize=2, **kwargs)
     else:
         ax.plot(x, y, **kwargs)
-
-
-def write_plotted(drawn: list[Drawn], path: str | Path) -> None:
-    """plotted_data.json: {figure: {title, files, arrays: {key: nested list}}}; NaN/inf written as null."""
-
-    def clean(a: np.ndarray) -> Any:
-        return np.where(np.isfinite(a), a, np.nan).astype(object).tolist() if a.ndim else (float(a) if np.isfinite(a) else None)
-
-    def nan_to_none(x: Any) -> Any:
-        if isinstance(x, list):
-            return [nan_to_none(v) for v in x]
-        return None if isinstance(x, float) and not math.isfinite(x) else x
-
-    out = {
-        d.name: {
-            "title": d.title,
-            "files": [str(f) for f in d.files],
-            "arrays": {k: nan_to_none(clean(v)) for k, v in d.arrays.items()},
-        }
-        for d in drawn
-    }
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(out, indent=1))
-    tmp.replace(path)

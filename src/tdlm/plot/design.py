@@ -8,34 +8,52 @@ structure can be seen at a glance.
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 from scipy.cluster.hierarchy import dendrogram
 
-from tdlm.paper.plots_common import Drawn
+from tdlm.plot.common import Drawn
 
 KIND_NAMES = {"Q": "weights Q_l", "q": "spins q_l"}
 
 
-def design_space_figure(design: xr.Dataset, stem: Path) -> Drawn:
-    """One row per (layer, kind) with data: dendrogram above the matrix, P(Q) split into intra/inter-sample pairs."""
-    d = Drawn("design_space")
-    notes = json.loads(design["role"].attrs.get("note", "[]")) or [""] * design.sizes["panel"]
-    rows = [
+def design_rows(design: xr.Dataset) -> list[tuple[int, str]]:
+    """(panel, kind) of every row the figure draws: the overlap kinds with data in each panel."""
+    return [
         (int(p), kind)
         for p in design.panel.values
         for kind in ("Q", "q")
         if f"{kind}_matrix" in design and np.isfinite(design[f"{kind}_matrix"].sel(panel=p).values).any()
     ]
-    fig = plt.figure(figsize=(11, 4.6 * max(1, len(rows))))
-    grid = fig.add_gridspec(max(1, len(rows)), 1)
+
+
+def _row_axes(fig: plt.Figure, cell: Any) -> tuple[plt.Axes, plt.Axes, plt.Axes]:
+    """A row's dendrogram (above), matrix (below) and P(Q) (beside both) in one grid cell."""
+    sub = cell.subgridspec(2, 2, height_ratios=[1, 3], width_ratios=[3, 2], hspace=0.02, wspace=0.35)
+    return fig.add_subplot(sub[0, 0]), fig.add_subplot(sub[1, 0]), fig.add_subplot(sub[:, 1])
+
+
+def design_space_figure(design: xr.Dataset, axes: Any = None) -> Drawn:
+    """One row per (layer, kind) with data: dendrogram above the matrix, P(Q) split into intra/inter-sample pairs.
+
+    `axes`: one (dendrogram, matrix, P(Q)) triple of Axes per row (`design_rows(design)` says how many);
+    None: a new figure laid out for them."""
+    d = Drawn("design_space")
+    notes = json.loads(design["role"].attrs.get("note", "[]")) or [""] * design.sizes["panel"]
+    rows = design_rows(design)
+    created = axes is None
+    if created:
+        fig = plt.figure(figsize=(11, 4.6 * max(1, len(rows))))
+        axes = [_row_axes(fig, cell) for cell in fig.add_gridspec(max(1, len(rows)), 1)][: len(rows)]
+    elif len(axes) != len(rows):
+        raise ValueError(f"axes: got {len(axes)} rows of Axes; this design_space.nc has {len(rows)} rows with data")
+    else:
+        fig = axes[0][0].figure
     n_samples = len(np.unique(design.config_sample.values))
-    for r, (p, kind) in enumerate(rows):
-        sub = grid[r].subgridspec(2, 2, height_ratios=[1, 3], width_ratios=[3, 2], hspace=0.02, wspace=0.35)
-        ax_tree, ax_mat, ax_p = fig.add_subplot(sub[0, 0]), fig.add_subplot(sub[1, 0]), fig.add_subplot(sub[:, 1])
+    for (p, kind), (ax_tree, ax_mat, ax_p) in zip(rows, axes):
         layer, role = int(design.layer.sel(panel=p)), str(design.role.sel(panel=p).values)
         key = f"{kind}[l={layer},{role}]"
         z = design[f"{kind}_linkage"].sel(panel=p).values
@@ -82,4 +100,4 @@ def design_space_figure(design: xr.Dataset, stem: Path) -> Drawn:
     )
     if not rows:
         title += " (no overlap data)"
-    return d.finish(fig, stem, title)
+    return d.finish(fig, title, created)

@@ -6,13 +6,14 @@ profiles only the t = t* values of phase.nc.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from tdlm.paper.plots_common import (
+from tdlm.paper.select import Point, at_L_T, at_point
+from tdlm.paper.tau import first_crossing
+from tdlm.plot.common import (
     Drawn,
     alpha_label,
     colours,
@@ -20,11 +21,10 @@ from tdlm.paper.plots_common import (
     layer_mean,
     log_or_symlog,
     mean_sem,
+    new_axes,
     threshold_panel,
     time_curve,
 )
-from tdlm.paper.select import Point, at_L_T, at_point
-from tdlm.paper.tau import first_crossing
 from tdlm.sweep.classify import DEFAULT_OVERLAP, overlap_label, series_name
 
 
@@ -42,14 +42,14 @@ def _note(point: Point) -> str:
     return f" [{point.note}]" if point.note else ""
 
 
-def energy_accuracy(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
+def energy_accuracy(overlaps: xr.Dataset, point: Point, axes: Any = None) -> Drawn:
     """E(t)/E(0) and A(t) for each alpha at the reference (L, T): the single trajectory up to the
     largest t_w, then the branches of that t_w (mean over replicas, then samples)."""
     d = Drawn("energy_accuracy")
     ds = at_L_T(overlaps, point.L, point.T)
     t_w = int(ds.t_w.max())
     idx = _alphas_with_data(ds)
-    fig, (ax_e, ax_a) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax_e, ax_a), created = new_axes(axes, 1, 2, (11, 4.2))
     for colour, i in zip(colours(len(idx)), idx):
         a = ds.isel(alpha=i)
         e0 = a.history_energy.isel(history_time=0)
@@ -75,17 +75,17 @@ def energy_accuracy(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
     ax_a.set_ylabel("test accuracy A(t) (solid: sign net, dotted: tanh net)")
     ax_e.legend(fontsize=7, ncol=2)
     title = f"Energy and test accuracy per alpha, L={point.L}, T={point.T:.3g}{_only(len(idx), 'alpha')}{_note(point)}"
-    return d.finish(fig, stem, title)
+    return d.finish(fig, title, created)
 
 
-def star_vs_alpha(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
+def star_vs_alpha(overlaps: xr.Dataset, point: Point, axes: Any = None) -> Drawn:
     """E* and A* at t = t* after the largest t_w against ln alpha (mean and SEM over samples)."""
     d = Drawn("star_vs_alpha")
     ds = at_L_T(overlaps, point.L, point.T)
     at = ds.sel(t_w=int(ds.t_w.max())).isel(t=-1)
     idx = _alphas_with_data(ds)
     x = ds.ln_alpha.values[idx]
-    fig, (ax_e, ax_a) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_e, ax_a), created = new_axes(axes, 1, 2, (10, 4))
     m, s = mean_sem(at.energy.isel(alpha=idx))
     # markers only: two alpha series can share ln alpha with different M, and E* grows with M
     errorbar(ax_e, d, "E_star", x, m.values, s.values, fmt="o")
@@ -102,18 +102,18 @@ def star_vs_alpha(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
         f"E* and A* at t*={int(ds.t[-1])} after t_w={int(ds.t_w.max())}, L={point.L}, T={point.T:.3g}"
         f"{_only(len(idx), 'alpha')}{_note(point)}"
     )
-    return d.finish(fig, stem, title)
+    return d.finish(fig, title, created)
 
 
-def aging(overlaps: xr.Dataset, point: Point, stem: Path, overlap: str = DEFAULT_OVERLAP) -> Drawn:
+def aging(overlaps: xr.Dataset, point: Point, overlap: str = DEFAULT_OVERLAP, axes: Any = None) -> Drawn:
     """Global c(t, t_w) and C(t, t_w) for every waiting time: slower decay at larger t_w is aging.
 
     `overlap` (the classification's choice) picks the normalised or the raw correlations.
     """
     d = Drawn("aging")
     a = at_point(overlaps, point)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, name in zip(axes, ("c", "C")):
+    fig, grid, created = new_axes(axes, 1, 2, (10, 4))
+    for ax, name in zip(grid, ("c", "C")):
         curves = layer_mean(a[series_name(name, overlap)]).mean("sample")
         for colour, t_w in zip(colours(a.sizes["t_w"], "plasma"), a.t_w.values):
             time_curve(ax, d, f"{name}[t_w={t_w}]", a.t.values, curves.sel(t_w=t_w).values, color=colour, label=f"t_w={t_w}")
@@ -123,14 +123,14 @@ def aging(overlaps: xr.Dataset, point: Point, stem: Path, overlap: str = DEFAULT
         f"Aging of the global auto-correlations ({overlap_label(overlap)}) at {point.label()}"
         f"{_only(a.sizes['t_w'], 't_w')}{_note(point)}"
     )
-    return d.finish(fig, stem, title)
+    return d.finish(fig, title, created)
 
 
-def star_vs_tw(overlaps: xr.Dataset, point: Point, stem: Path, overlap: str = DEFAULT_OVERLAP) -> Drawn:
+def star_vs_tw(overlaps: xr.Dataset, point: Point, overlap: str = DEFAULT_OVERLAP, ax: Any = None) -> Drawn:
     """c*, C*, q*, Q* (layer averages at t = t*) against t_w, mean and SEM over samples (normalised or raw)."""
     d = Drawn("star_vs_tw")
     a = at_point(overlaps, point).isel(t=-1)
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax, created = new_axes(ax, 1, 1, (6.4, 4.4))
     t_w = a.t_w.values.astype(float)
     for name, marker in (("c", "o"), ("C", "s"), ("q", "^"), ("Q", "v")):
         m, s = mean_sem(layer_mean(a[series_name(name, overlap)]))
@@ -138,31 +138,31 @@ def star_vs_tw(overlaps: xr.Dataset, point: Point, stem: Path, overlap: str = DE
     log_or_symlog(ax, t_w, "x")
     threshold_panel(ax, "value at t = t* (mean over layers)", "waiting time t_w (MD steps)", fontsize=8)
     title = f"c*, C*, q*, Q* ({overlap_label(overlap)}) against t_w at {point.label()}{_only(len(t_w), 't_w')}{_note(point)}"
-    return d.finish(fig, stem, title)
+    return d.finish(fig, title, created)
 
 
-def layer_dynamics(overlaps: xr.Dataset, point: Point, stem: Path, overlap: str = DEFAULT_OVERLAP) -> Drawn:
+def layer_dynamics(overlaps: xr.Dataset, point: Point, overlap: str = DEFAULT_OVERLAP, axes: Any = None) -> Drawn:
     """c_l, C_l, q_l, Q_l over t for every layer after the largest t_w (spins: l = 1..L-1, weights: 1..L),
     normalised or raw as `overlap` says."""
     d = Drawn("layer_dynamics")
     a = at_point(overlaps, point)
     t_w = int(a.t_w.max())
     a = a.sel(t_w=t_w).mean("sample")
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8), sharex=True)
-    for ax, name in zip(axes.flat, ("c", "C", "q", "Q")):
+    fig, grid, created = new_axes(axes, 2, 2, (11, 8), sharex=True)
+    for ax, name in zip(grid.flat, ("c", "C", "q", "Q")):
         layers = range(1, point.L) if name in ("c", "q") else range(1, point.L + 1)
         for colour, l in zip(colours(len(layers), "coolwarm"), layers):
             values = a[series_name(name, overlap)].sel(layer=l).values
             time_curve(ax, d, f"{name}_l[{l}]", a.t.values, values, color=colour, label=f"l={l}")
         ax.set_xscale("log")
         threshold_panel(ax, f"{name}_l(t, t_w={t_w})", fontsize=6, ncol=2)
-    for ax in axes[1]:
+    for ax in grid[1]:
         ax.set_xlabel("t (MD steps since t_w)")
     title = f"Layer-resolved correlations and overlaps ({overlap_label(overlap)}) at {point.label()}, t_w={t_w}{_note(point)}"
-    return d.finish(fig, stem, title)
+    return d.finish(fig, title, created)
 
 
-def tau_vs_tw(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
+def tau_vs_tw(overlaps: xr.Dataset, point: Point, axes: Any = None) -> Drawn:
     """tau_l (first crossing of the sample-mean c_l and C_l with 1/e) against t_w.
 
     Top row: the raw correlations of the spec. Their value at t = 0 is the self-overlap <x^2> < 1,
@@ -174,9 +174,9 @@ def tau_vs_tw(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
     a = at_point(overlaps, point).mean("sample")
     t, t_star = a.t.values, float(a.t.values[-1])
     t_w = a.t_w.values.astype(float)
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8), sharex=True)
+    fig, grid, created = new_axes(axes, 2, 2, (11, 8), sharex=True)
     undefined, at_zero = 0, 0
-    for ax, name in zip(axes.flat, ("c", "C", "c_norm", "C_norm")):
+    for ax, name in zip(grid.flat, ("c", "C", "c_norm", "C_norm")):
         layers = range(1, point.L) if name.startswith("c") else range(1, point.L + 1)
         for colour, l in zip(colours(len(layers), "coolwarm"), layers):
             tau = np.array([first_crossing(t, a[name].sel(t_w=tw, layer=l).values) for tw in a.t_w.values])
@@ -197,17 +197,17 @@ def tau_vs_tw(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
         ax.set_ylabel(rf"$\tau_l$: {what} < 1/e (open: none up to t*)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6, ncol=2)
-    for ax in axes[1]:
+    for ax in grid[1]:
         ax.set_xlabel("t_w (MD steps)")
     title = (
         f"Relaxation times tau_l against t_w at {point.label()}: raw (top), normalised (bottom); "
         f"{undefined} undefined (never below 1/e), {at_zero} zero (below at t=0)"
         f"{_only(len(t_w), 't_w')}{_note(point)}"
     )
-    return d.finish(fig, stem, title)
+    return d.finish(fig, title, created)
 
 
-def temperature(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
+def temperature(overlaps: xr.Dataset, point: Point, axes: Any = None) -> Drawn:
     """E* and A* against T at the reference (M, N, L), for every temperature that holds data."""
     d = Drawn("temperature")
     i = int(np.flatnonzero((overlaps.M.values == point.M) & (overlaps.N.values == point.N))[0])
@@ -215,7 +215,7 @@ def temperature(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
     at = ds.sel(t_w=int(ds.t_w.max())).isel(t=-1)
     has = at.energy.notnull().any("sample").values
     Ts = ds["T"].values[has].astype(float)
-    fig, (ax_e, ax_a) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_e, ax_a), created = new_axes(axes, 1, 2, (10, 4))
     m, s = mean_sem(at.energy.isel(T=np.flatnonzero(has)))
     errorbar(ax_e, d, "E_star", Ts, m.values, s.values, fmt="o-")
     for name, style in (("accuracy", "o-"), ("accuracy_tanh", "s:")):
@@ -232,4 +232,4 @@ def temperature(overlaps: xr.Dataset, point: Point, stem: Path) -> Drawn:
         f"Temperature dependence at M={point.M} N={point.N} L={point.L}, t_w={int(ds.t_w.max())}"
         f"{_only(len(Ts), 'T')}{_note(point)}"
     )
-    return d.finish(fig, stem, title)
+    return d.finish(fig, title, created)

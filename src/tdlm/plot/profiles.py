@@ -6,21 +6,15 @@ so these figures cannot disagree with the liquid/solid labels.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from tdlm.paper.plots_common import THRESHOLD, Drawn, alpha_label, colours
 from tdlm.paper.select import Point, alpha_index, at_L_T
+from tdlm.plot.common import Drawn, alpha_label, colours, new_axes
+from tdlm.plot.phase import alphas_with_data, draw_heatmap, heatmap_rows, threshold_of
 from tdlm.sweep.classify import overlap_label, overlap_of, phase_star
-from tdlm.sweep.figures import alphas_with_data, draw_heatmap, heatmap_rows
-
-
-def _threshold(phase: xr.Dataset) -> float:
-    """The threshold the classification used (phase.nc records it), 1/e for files without it."""
-    return float(phase.attrs.get("classify_threshold", THRESHOLD))
 
 
 def _q(phase: xr.Dataset) -> str:
@@ -28,7 +22,7 @@ def _q(phase: xr.Dataset) -> str:
     return phase_star(phase, "q")
 
 
-def phase_heatmap(phase: xr.Dataset, L: int, T: float, stem: Path, note: str = "") -> Drawn:
+def phase_heatmap(phase: xr.Dataset, L: int, T: float, note: str = "", ax: Any = None) -> Drawn:
     """q*_l over (layer l, ln alpha) at depth L with the threshold contour: the paper's phase diagram.
 
     Alpha points with equal ln alpha share one row (figures.heatmap_rows); the title says how many
@@ -38,7 +32,7 @@ def phase_heatmap(phase: xr.Dataset, L: int, T: float, stem: Path, note: str = "
     ds = at_L_T(phase, L, T)
     layers = np.arange(1, L)
     ln_alpha, values, n_merged = heatmap_rows(ds, _q(phase), L)
-    fig, ax = plt.subplots(figsize=(6.6, 4.8))
+    fig, ax, created = new_axes(ax, 1, 1, (6.6, 4.8))
     d.add("layer", layers)
     d.add("ln_alpha", ln_alpha)
     z = d.add("q_star", values)
@@ -48,7 +42,7 @@ def phase_heatmap(phase: xr.Dataset, L: int, T: float, stem: Path, note: str = "
         layers,
         ln_alpha,
         z,
-        _threshold(phase),
+        threshold_of(phase),
         rf"$q^*_l$ ({overlap_label(overlap_of(phase))}; t = t*, mean over samples)",
     )
     extras = []
@@ -61,17 +55,17 @@ def phase_heatmap(phase: xr.Dataset, L: int, T: float, stem: Path, note: str = "
     if note:
         extras.append(note)
     title = f"Phase diagram: q*_l at L={L}, T={T:.3g}" + (f" ({'; '.join(extras)})" if extras else "")
-    return d.finish(fig, stem, title)
+    return d.finish(fig, title, created)
 
 
-def q_profiles_train_test(phase: xr.Dataset, L: int, T: float, stem: Path, note: str = "") -> Drawn:
+def q_profiles_train_test(phase: xr.Dataset, L: int, T: float, note: str = "", ax: Any = None) -> Drawn:
     """q*_l on the training inputs (solid) and on test inputs through the sign network (dashed), per alpha."""
     d = Drawn("q_profiles_train_test")
     ds = at_L_T(phase, L, T)
     layers = np.arange(1, L)
     order = alphas_with_data(ds, _q(phase), L)
     ln_alpha = ds.ln_alpha.values[order]
-    fig, ax = plt.subplots(figsize=(7, 4.6))
+    fig, ax, created = new_axes(ax, 1, 1, (7, 4.6))
     for colour, la, i in zip(colours(len(order)), ln_alpha, order):
         a = ds.isel(alpha=i).sel(layer=layers)
         label = alpha_label(int(a.M), int(a.N), float(la))
@@ -89,7 +83,7 @@ def q_profiles_train_test(phase: xr.Dataset, L: int, T: float, stem: Path, note:
             color=colour,
             mfc="none",
         )
-    ax.axhline(_threshold(phase), color="grey", ls=":", lw=0.8)
+    ax.axhline(threshold_of(phase), color="grey", ls=":", lw=0.8)
     ax.set_xlabel("layer l")
     ax.set_ylabel(rf"$q^*_l$ (solid: training inputs, {overlap_label(overlap_of(phase))}; dashed: test inputs)")
     ax.set_xticks(layers)
@@ -97,22 +91,22 @@ def q_profiles_train_test(phase: xr.Dataset, L: int, T: float, stem: Path, note:
     ax.legend(fontsize=7, ncol=2)
     extras = "; ".join(x for x in ("only one alpha in this config" if len(order) == 1 else "", note) if x)
     title = f"q*_l profiles for training and test inputs, L={L}, T={T:.3g}" + (f" ({extras})" if extras else "")
-    return d.finish(fig, stem, title)
+    return d.finish(fig, title, created)
 
 
-def depth_profiles(phase: xr.Dataset, point: Point, stem: Path) -> Drawn:
+def depth_profiles(phase: xr.Dataset, point: Point, axes: Any = None) -> Drawn:
     """q*_l profiles at the reference (M, N, T) for every depth L that holds data (the depth series)."""
     d = Drawn("depth_profiles")
     a = phase.isel(alpha=alpha_index(phase, point.M, point.N)).sel(T=point.T, method="nearest")
     Ls = [int(L) for L in a.L.values if np.isfinite(a[_q(phase)].sel(L=L, layer=slice(1, int(L) - 1)).values).any()]
-    fig, (ax, ax_rel) = plt.subplots(1, 2, figsize=(11, 4.4))
+    fig, (ax, ax_rel), created = new_axes(axes, 1, 2, (11, 4.4))
     for colour, L in zip(colours(len(Ls), "plasma"), Ls):
         layers = np.arange(1, L)
         q = a[_q(phase)].sel(L=L, layer=layers).values
         ax.plot(d.add(f"L={L}.layer", layers), d.add(f"L={L}.q_star", q), "o-", color=colour, label=f"L={L}")
         ax_rel.plot(d.add(f"L={L}.l_over_L", layers / L), q, "o-", color=colour, label=f"L={L}")
     for axis, xlabel in ((ax, "layer l"), (ax_rel, "l / L")):
-        axis.axhline(_threshold(phase), color="grey", ls=":", lw=0.8)
+        axis.axhline(threshold_of(phase), color="grey", ls=":", lw=0.8)
         axis.set_xlabel(xlabel)
         axis.set_ylabel(rf"$q^*_l$ ({overlap_label(overlap_of(phase))})")
         axis.grid(alpha=0.3)
@@ -121,4 +115,4 @@ def depth_profiles(phase: xr.Dataset, point: Point, stem: Path) -> Drawn:
     title = f"q*_l profiles of the depth series at M={point.M} N={point.N} T={point.T:.3g}{extra}"
     if point.note:
         title += f" [{point.note}]"
-    return d.finish(fig, stem, title)
+    return d.finish(fig, title, created)

@@ -66,23 +66,31 @@ def overlap_label(overlap: str) -> str:
     return "normalised overlaps" if check_overlap(overlap) == "q_norm" else "raw overlaps"
 
 
-def liquid_depth(q_star: np.ndarray, threshold: float) -> float:
-    """Distance between the first and last interpolated crossings of q*_l (l = 1..L-1) with the threshold.
+def liquid_crossings(q_star: np.ndarray, threshold: float) -> tuple[float, float] | None:
+    """The first and last interpolated crossings of q*_l (l = 1..L-1) with the threshold, in layer units
+    (0: the inputs, L: the labels); None when no layer is liquid.
 
     The boundary layers l = 0 (inputs) and l = L (labels) are fixed and identical in every replica,
-    so q*_0 = q*_L = 1: a liquid region always has two crossings. 0 when no layer is liquid.
+    so q*_0 = q*_L = 1: a liquid region always has two crossings.
     """
     q = np.concatenate([[1.0], np.asarray(q_star, dtype=float), [1.0]])
     liquid = q < threshold
     if not liquid.any():
-        return 0.0
+        return None
     first, last = int(np.argmax(liquid)), len(q) - 1 - int(np.argmax(liquid[::-1]))
 
     def crossing(solid_i: int, liquid_i: int) -> float:
         frac = (q[solid_i] - threshold) / (q[solid_i] - q[liquid_i])
         return solid_i + frac * (liquid_i - solid_i)
 
-    return crossing(last + 1, last) - crossing(first - 1, first)
+    return crossing(first - 1, first), crossing(last + 1, last)
+
+
+def liquid_depth(q_star: np.ndarray, threshold: float) -> float:
+    """Distance between the first and last interpolated crossings of q*_l with the threshold (0 when no
+    layer is liquid): the liquid depth xi_l."""
+    crossings = liquid_crossings(q_star, threshold)
+    return 0.0 if crossings is None else crossings[1] - crossings[0]
 
 
 OVERLAP_BOUND = 1 + 1e-5  # |overlap| <= 1 (Cauchy-Schwarz, spins and weights in [-1, 1]), with float32 rounding

@@ -78,10 +78,13 @@ def _plot_phase_parser(p: argparse.ArgumentParser) -> None:
 def _cmd_plot_phase(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    import matplotlib
     import numpy as np
 
+    matplotlib.use("Agg")  # files only; the figure functions choose no backend (they also serve notebooks)
+    from tdlm.figure_files import save
     from tdlm.files import open_input
-    from tdlm.sweep.figures import phase_diagram, q_star_heatmap
+    from tdlm.plot.phase import phase_diagram, q_star_heatmap
 
     phase = open_input(args.phase, "phase", "phase", load=True)
     if args.T is not None and not np.isclose(phase.T.values, args.T, rtol=1e-5).any():
@@ -92,9 +95,10 @@ def _cmd_plot_phase(args: argparse.Namespace) -> int:
     boundaries = None
     if args.boundaries:
         boundaries = read_boundaries(args.boundaries)
-    phase_diagram(phase, outdir / "phase_diagram", args.T, boundaries=boundaries)
-    for L in phase.L.values:
-        q_star_heatmap(phase, int(L), outdir / f"q_star_L{int(L)}", args.T)
+    drawn = [phase_diagram(phase, args.T, boundaries=boundaries)]
+    drawn += [q_star_heatmap(phase, int(L), args.T) for L in phase.L.values]
+    for figure in drawn:
+        save(figure.figure, outdir / figure.name, figure.table())
     return 0
 
 
