@@ -13,7 +13,7 @@ import xarray as xr
 
 from tdlm.paper.select import Point, alpha_index, at_L_T
 from tdlm.plot.common import Drawn, alpha_label, colours, new_axes
-from tdlm.plot.phase import alphas_with_data, draw_heatmap, heatmap_rows, threshold_of
+from tdlm.plot.phase import PHASE_COLOURS, PHASE_NAMES, alphas_with_data, draw_heatmap, heatmap_rows, select_T, threshold_of
 from tdlm.sweep.classify import overlap_label, overlap_of, phase_star
 
 
@@ -116,3 +116,33 @@ def depth_profiles(phase: xr.Dataset, point: Point, axes: Any = None) -> Drawn:
     if point.note:
         title += f" [{point.note}]"
     return d.finish(fig, title, created)
+
+
+def q_profile(phase: xr.Dataset, M: int, N: int, L: int, T: float | None = None, ax: Any = None) -> Drawn:
+    """q*_l of one point (l = 1..L-1) with its standard errors, the threshold and each layer's phase
+    (solid: filled marker, liquid: open, uncertain: grey): the clearest view of one run's point."""
+    d = Drawn("q_profile")
+    point = select_T(phase, T).isel(alpha=alpha_index(phase, M, N)).sel(L=L)
+    layers = np.arange(1, L)
+    variable = _q(phase)
+    q = d.add("q_star", point[variable].sel(layer=layers).values)
+    sem = d.add("q_star_sem", point[f"{variable}_sem"].sel(layer=layers).values)
+    fig, ax, created = new_axes(ax, 1, 1, (6, 4))
+    ax.errorbar(layers, q, yerr=np.nan_to_num(sem), fmt="-", color="grey", lw=1, capsize=3, label="q*_l +- standard error")
+    flags = point.phase.sel(layer=layers).values
+    for flag, colour in PHASE_COLOURS.items():
+        at = flags == flag
+        if at.any():
+            ax.plot(layers[at], q[at], "o", color=colour, ms=7, label=PHASE_NAMES[flag])
+    ax.axhline(threshold_of(phase), color="black", ls="--", lw=0.9, label=f"threshold {threshold_of(phase):.3f}")
+    ax.set_xlabel("layer l")
+    ax.set_ylabel(rf"$q^*_l$ ({overlap_label(overlap_of(phase))})")
+    ax.set_xticks(layers)
+    ax.set_ylim(min(-0.05, float(np.nanmin(q - np.nan_to_num(sem))) - 0.05), 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    title = f"q*_l at M = {M}, N = {N}, L = {L}, T = {float(point['T']):.3g}: xi_s = {float(point.xi_solid):.2f}"
+    ax.set_title(title, fontsize=9)
+    d.add("xi_solid", float(point.xi_solid))
+    d.title, d.figure = title, fig
+    return d
