@@ -13,6 +13,7 @@ rule plot_phase:
             category="Phase diagram",
         ),
         f"{OUT}/figures/phase_diagram.pdf",
+        f"{OUT}/figures/phase_diagram.csv",
         report(
             expand(f"{OUT}/figures/q_star_L{{L}}.png", L=DEPTHS),
             caption="../report/q_star.rst",
@@ -20,6 +21,7 @@ rule plot_phase:
             subcategory="q* heat maps",
         ),
         expand(f"{OUT}/figures/q_star_L{{L}}.pdf", L=DEPTHS),
+        expand(f"{OUT}/figures/q_star_L{{L}}.csv", L=DEPTHS),
     log:
         f"{OUT}/logs/plot_phase.log",
     conda:
