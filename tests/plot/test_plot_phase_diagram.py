@@ -139,3 +139,18 @@ def test_undrawn_legend_entries_catches_a_proxy():
 
 def test_boundary_columns_are_the_ones_drawn():
     assert set(BOUNDARIES.columns) <= set(BOUNDARY_COLUMNS)
+
+
+def test_readme_outputs_table_lists_the_csvs_beside_the_figures():
+    """Every figure `tdlm plot-phase` saves (by its Drawn name) has its CSV in the README's outputs table,
+    and so do the paper's figures."""
+    from helpers.workflow import REPO
+
+    phase = _phase(DEFAULT_POINTS)
+    names = [phase_diagram(phase).name] + [q_star_heatmap(phase, L).name for L in (3, 8)]
+    plt.close("all")
+    rows = [line for line in (REPO / "README.md").read_text().splitlines() if line.startswith("| `results/<run>/figures/")]
+    documented = " ".join(row.split("|")[1] for row in rows)
+    for name in names:
+        assert f"figures/{name.replace('_L3', '_L<L>').replace('_L8', '_L<L>')}.csv" in documented, name
+    assert "figures/paper/<figure>.{png,pdf,csv}" in documented
