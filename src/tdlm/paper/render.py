@@ -16,6 +16,7 @@ from tdlm.figure_files import save, write_plotted
 from tdlm.paper.select import PHASE_L, Point, choose, points_with_data
 from tdlm.plot import dynamics, profiles
 from tdlm.plot.common import Drawn
+from tdlm.plot.design import design_space_figure  # the module name is taken by the design dataset
 from tdlm.sweep.classify import overlap_of
 
 log = logging.getLogger("tdlm")
@@ -71,7 +72,7 @@ def render_all(
         lambda: profiles.q_profiles_train_test(phase, reference.L, reference.T, reference.note),
         lambda: dynamics.temperature(overlaps, reference),
         lambda: profiles.depth_profiles(phase, reference),
-        lambda: design.design_space_figure(design),
+        lambda: design_space_figure(design),
     ]
     drawn = []
     for job in jobs:

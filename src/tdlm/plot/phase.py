@@ -186,6 +186,8 @@ def profile_strip(ax: plt.Axes, ds: xr.Dataset, variable: str, threshold: float)
     ax.axhline(threshold, color="black", ls="--", lw=0.9, label=f"threshold {threshold:.3f}")
     ax.set_xticks(ticks, tick_labels, fontsize=7)
     ax.set_xlim(0, max(offset - 0.5, 1))
+    lowest = min((r[3] - (r[4] if np.isfinite(r[4]) else 0) for r in rows if np.isfinite(r[3])), default=0.0)
+    ax.set_ylim(min(-0.05, lowest - 0.05), 1.05)  # the whole range of an overlap, so that panels compare
     ax.set_xlabel("layer l, one section per depth L")
     ax.set_ylabel(rf"$q^*_l$ behind the colours ({variable})")
     ax.figure.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=r"$\ln \alpha$", pad=0.01)
