@@ -246,6 +246,11 @@ def phase_diagram(phase: xr.Dataset, T: float | None = None, axes: Any = None, b
     ax.set_title(f"phase of each hidden layer ({overlap_label(overlap_of(phase))}, threshold {threshold:.3f})", fontsize=9)
     ax.grid(alpha=0.25, axis="x")
     handles, labels = ax.get_legend_handles_labels()
+    names = list(PHASE_NAMES.values())  # the phases first, then spans and brackets
+    order = sorted(
+        range(len(labels)), key=lambda k: (labels[k] not in names, names.index(labels[k]) if labels[k] in names else k)
+    )
+    handles, labels = [handles[k] for k in order], [labels[k] for k in order]
     # below the axes: inside, it would cover the columns
     ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2, fontsize=7)
     d.arrays["ln_alpha"] = np.asarray(ln_alpha, dtype=float)
