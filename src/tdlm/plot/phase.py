@@ -108,7 +108,7 @@ def liquid_spans(ax: plt.Axes, ds: xr.Dataset, variable: str, threshold: float, 
     for i, j in np.argwhere(np.isfinite(widths)):
         L = int(ds.L.values[j])
         q = ds[variable].isel(alpha=i, L=j).values[: L - 1]
-        crossings = liquid_crossings(q[np.isfinite(q)], threshold) if np.isfinite(q).all() else None
+        crossings = liquid_crossings(q, threshold) if np.isfinite(q).all() else None  # a missing layer: no span
         if crossings is not None:
             spans.append((float(ds.ln_alpha.values[i]), L, *crossings, widths[i, j]))
     if spans:
@@ -238,7 +238,7 @@ def phase_diagram(phase: xr.Dataset, T: float | None = None, axes: Any = None, b
     layer_stack(ax, ln_alpha, depths, flags, PHASE_COLOURS, PHASE_NAMES)
     widths = column_widths(ln_alpha, (flags >= 0).any(axis=2))
     d.data = phase_table(phase.sel(T=[T_value])).merge(xi_table(phase.sel(T=[T_value]))[[*POINT, "xi_solid"]], on=POINT)
-    liquid_spans(ax, ds, variable, threshold, widths)
+    d.add("liquid_span", liquid_spans(ax, ds, variable, threshold, widths))  # (ln alpha, L, low, high) rows
     if boundaries is not None and len(boundaries):
         draw_boundaries(ax, boundaries[np.isclose(boundaries["T"], T_value)])
     ax.set_xlabel(r"$\ln \alpha = \ln(M/N)$")
@@ -253,7 +253,7 @@ def phase_diagram(phase: xr.Dataset, T: float | None = None, axes: Any = None, b
     handles, labels = [handles[k] for k in order], [labels[k] for k in order]
     # below the axes: inside, it would cover the columns
     ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2, fontsize=7)
-    d.arrays["ln_alpha"] = np.asarray(ln_alpha, dtype=float)
+    d.add("ln_alpha", ln_alpha)
     profiles = profile_strip(ax_q, ds, variable, threshold)
     d.add("q_star", profiles[variable].to_numpy())
     xi_panel(ax_xi, ds)
