@@ -169,10 +169,12 @@ def profile_strip(ax: plt.Axes, ds: xr.Dataset, variable: str, threshold: float)
         if not len(with_data):
             continue
         x = offset + layers
-        for i in with_data[np.argsort(ds.ln_alpha.values[with_data])]:
+        # each curve shifted a little along l by its rank in ln alpha: equal values stay visible side by side
+        dodge = np.linspace(-0.2, 0.2, len(with_data)) if len(with_data) > 1 else [0.0]
+        for shift, i in zip(dodge, with_data[np.argsort(ds.ln_alpha.values[with_data])]):
             la = float(ds.ln_alpha.values[i])
             ax.errorbar(
-                x, q_all[i], yerr=np.nan_to_num(sem_all[i]), fmt="o-", ms=3, lw=1, capsize=2, color=cmap(norm(la)),
+                x + shift, q_all[i], yerr=np.nan_to_num(sem_all[i]), fmt="o-", ms=3, lw=1, capsize=2, color=cmap(norm(la)),
                 label="q*_l +- standard error (colour: ln alpha)" if first else None,
             )  # fmt: skip
             first = False
