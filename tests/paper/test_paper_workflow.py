@@ -132,3 +132,29 @@ def test_thin_data_still_renders_and_says_so(smoke, tmp_path):
     assert "only one t_w" in drawn["aging"].title
     for stem in FIGURES:
         assert (tmp_path / f"{stem}.png").read_bytes().startswith(PNG_MAGIC)
+
+
+@pytest.mark.slow
+def test_paper_figures_draw_into_given_axes_and_write_nothing(smoke, tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from tdlm.plot import design, dynamics
+
+    results, _ = smoke
+    overlaps = xr.load_dataset(results / "overlaps.nc", engine="netcdf4")
+    design_ds = xr.load_dataset(results / "design_space.nc", engine="netcdf4")
+    reference = reference_point(overlaps, phase_L=6)
+    monkeypatch.chdir(tmp_path)
+    fig, axes = plt.subplots(1, 3)
+    assert dynamics.aging(overlaps, reference, axes=axes[:2]).figure is fig
+    assert dynamics.star_vs_tw(overlaps, reference, ax=axes[2]).figure is fig
+    assert axes[0].lines and axes[2].lines and not fig._suptitle  # the caller's figure keeps its layout
+    rows = design.design_rows(design_ds)
+    fig2 = plt.figure()
+    grid = [[fig2.add_subplot(len(rows), 3, 3 * r + k + 1) for k in range(3)] for r in range(len(rows))]
+    drawn = design.design_space_figure(design_ds, axes=grid)
+    assert drawn.figure is fig2 and drawn.arrays and grid[0][1].images
+    with pytest.raises(ValueError, match="rows of Axes"):
+        design.design_space_figure(design_ds, axes=grid[:1])
+    assert not list(tmp_path.iterdir())  # drawing wrote no file
+    plt.close("all")
