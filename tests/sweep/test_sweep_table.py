@@ -278,3 +278,14 @@ def test_check_mnist_needs_a_path(config):
     config["data"] = {"source": "mnist", "path": None, "classes": [0, 1]}
     with pytest.raises(ConfigError, match="data.path: required"):
         sweep.check(config)
+
+
+def test_coerce_exponents_turns_only_exponent_text_into_numbers():
+    """issue 27: `1e-5`/`5e5` (text to YAML 1.1) become floats anywhere in the config, in place; other text,
+    the run's folder name and numbers stay as they are."""
+    config = {"run": "1e5", "T": ["1e-5", "+2.5E3", ".5e1"], "eta": "5e5", "thermostat": "per_step", "x": "1e-5x"}
+    nested = {"grids": [{"T": ["-3e-2"]}], "seed": 7}
+    assert sweep.coerce_exponents(config) is config
+    assert config == {"run": "1e5", "T": [1e-5, 2500.0, 5.0], "eta": 5e5, "thermostat": "per_step", "x": "1e-5x"}
+    sweep.coerce_exponents(nested)
+    assert nested == {"grids": [{"T": [-0.03]}], "seed": 7}

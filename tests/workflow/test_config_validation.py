@@ -171,3 +171,21 @@ def test_validation_config_lists_the_papers_three_points(workflow_copy):
         (2000, 20, 10, 0),
         (2000, 20, 10, 1),
     ]
+
+
+def test_exponent_form_without_a_dot_is_a_number(workflow_copy):
+    """issue 27: `1e-5` and `5e2` as people type them (YAML 1.1 reads them as text) pass the schema and the
+    sweep checks under `snakemake -n` and `tdlm sweep-check`, and reach the jobs as numbers."""
+    text = yaml.safe_dump(load_tiny(), sort_keys=False)
+    for old, new in (("- 1.0e-05", "- 1e-5"), ("eta: 0.001", "eta: 1e-3"), ("t_star: 200", "t_star: 2e2")):
+        assert old in text
+        text = text.replace(old, new)
+    assert isinstance(yaml.safe_load(text)["eta"], str)  # what the workflow is given
+    path = workflow_copy / "exponents.yaml"
+    path.write_text(text)
+    result = run_snakemake(workflow_copy, "-n", "--configfile", str(path), timeout=240)
+    assert result.returncode == 0, result.output[-3000:]
+    assert "T~1e-05" in result.output and "rule simulate" in result.output
+    check = run_tdlm("sweep-check", str(path), cwd=workflow_copy)
+    assert check.returncode == 0, check.output
+    assert "0.00001" in check.stdout

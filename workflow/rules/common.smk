@@ -8,6 +8,8 @@ from tdlm.sweep import table as sweep
 from tdlm.binarynet import sweep as binary_sweep
 
 sweep.check_run_named(workflow.overwrite_configfiles, workflow.config_settings.config)
+# `1e-5` is text to YAML 1.1: a number before the schema sees it
+sweep.coerce_exponents(config)
 # what a JSON schema cannot refuse (NaN passes `minimum`), from the field tables' rules
 sweep.check_config_values(config)
 validate(config, schema="../schemas/config.schema.yaml")

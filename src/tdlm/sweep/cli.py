@@ -263,7 +263,7 @@ def schema_errors(config: dict, schema_path: str) -> list[str]:
 
 def _cmd_sweep_check(args: argparse.Namespace) -> int:
     from tdlm.fields import read_yaml
-    from tdlm.sweep.table import check_run_named, config_value_errors
+    from tdlm.sweep.table import check_run_named, coerce_exponents, config_value_errors
 
     config: dict = {}
     for flag, path in (("--base", args.base), ("config", args.config)):
@@ -273,6 +273,7 @@ def _cmd_sweep_check(args: argparse.Namespace) -> int:
         if not isinstance(data, dict):
             return fail("sweep-check", f"{flag}: {path}: expected a mapping of config keys to values, got {type(data).__name__}")
         merge(config, data)
+    coerce_exponents(config)
     problems = schema_errors(config, args.schema)
     messages = [f"config does not match {args.schema}:\n  " + "\n  ".join(problems)] if problems else []
     messages += config_value_errors(config)

@@ -8,6 +8,7 @@ and its temperatures T. Samples are split into jobs of `samples_per_job` each.
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -158,6 +159,25 @@ def config_value_errors(config: Any, where: str = "") -> list[str]:
         return [e for i, value in enumerate(config) for e in config_value_errors(value, f"{where[:-1]}[{i}].")]
     problem = limit_problem(config)
     return [f"{where[:-1]}: got {config!r}: {problem}"] if problem else []
+
+
+# a number in exponent form without a dot (`1e-5`, `5e5`): YAML 1.1 (PyYAML, Snakemake) reads it as text
+EXPONENT_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
+
+
+def coerce_exponents(config: Any, top: bool = True) -> Any:
+    """`config` with every text in exponent form (`EXPONENT_NUMBER`) turned into a float, changed in place
+    (Snakemake's `config` is a global the workflow must keep). Everywhere, not only where the schema
+    expects a number: no string field takes such text except `run`, a folder name, which is left as is;
+    text such as `1e-5x` or `e5` stays text, so the schema still names it."""
+    if isinstance(config, dict):
+        for k, value in config.items():
+            config[k] = value if k == "run" and top else coerce_exponents(value, top=False)
+    elif isinstance(config, list):
+        config[:] = [coerce_exponents(value, top=False) for value in config]
+    elif isinstance(config, str) and EXPONENT_NUMBER.match(config):
+        return float(config)
+    return config
 
 
 def check_config_values(config: dict[str, Any]) -> None:
