@@ -11,11 +11,14 @@ import xarray as xr
 from matplotlib.collections import PolyCollection
 
 from tdlm.binarynet.sweep import gather
+from tdlm.figure_files import save
+from tdlm.plot.binary import binary_phase_diagram
+from tdlm.plot.families import compare_families
 from tdlm.storage import provenance, write_atomic
 from tdlm.sweep.classify import classify
-from tdlm.sweep.figures import binary_phase_diagram, compare_families
 
 from helpers.synthetic import synthetic_overlaps
+from helpers.workflow import run_tdlm
 
 
 def _point(path: Path, P: int, L: int) -> Path:
@@ -44,7 +47,10 @@ def _point(path: Path, P: int, L: int) -> Path:
 def test_families_figure_and_binary_diagram(tmp_path: Path) -> None:
     measures = gather([_point(tmp_path / f"{L}.nc", 1000, L) for L in (1, 3)], tmp_path / "measures.nc")
     phase = classify(synthetic_overlaps())
-    fig = compare_families(phase, measures, tmp_path / "families")
+    drawn = compare_families(phase, measures)
+    assert not list(tmp_path.glob("families*")), "drawing writes no file"
+    fig = drawn.figure
+    save(fig, tmp_path / "families", drawn.table())
     table = pd.read_csv(tmp_path / "families.csv")
     binary = table[table.family == "binary"]
     s = binary[binary.quantity == "s_over_ln2"]
@@ -57,6 +63,37 @@ def test_families_figure_and_binary_diagram(tmp_path: Path) -> None:
     assert band, "the null band is shaded"
     lows = band[0].get_paths()[0].vertices[:, 1]
     np.testing.assert_allclose([lows.min(), lows.max()], [0.99 - 0.02, 0.99 + 0.02])  # max(3 sd, null_tolerance)
-    binary_phase_diagram(measures, tmp_path / "binary")
+    np.testing.assert_allclose(drawn.arrays["binary.s_over_ln2"], np.linspace(0.7, 0.95, 3))
+    binary = binary_phase_diagram(measures)
+    np.testing.assert_allclose(binary.arrays["P1000_L3.s_over_ln2"], np.linspace(0.7, 0.95, 3))
+    save(binary.figure, tmp_path / "binary", binary.table())
     rows = pd.read_csv(tmp_path / "binary.csv")
     assert len(rows) == 4 and set(rows.P) == {1000} and sorted(rows.L.unique()) == [1, 3]  # 1 + 3 layers
+
+
+def test_figures_draw_into_given_axes(tmp_path: Path) -> None:
+    """Given axes, the figures draw there (the twin axis of the families figure joins the caller's figure)."""
+    import matplotlib.pyplot as plt
+
+    measures = gather([_point(tmp_path / f"{L}.nc", 1000, L) for L in (1, 3)], tmp_path / "measures.nc")
+    fig, axes = plt.subplots(1, 3)
+    assert binary_phase_diagram(measures, axes=axes[:2]).figure is fig
+    assert compare_families(classify(synthetic_overlaps()), measures, ax=axes[2]).figure is fig
+    assert all(ax.has_data() for ax in axes) and len(fig.axes) == 4
+    plt.close(fig)
+
+
+def test_commands_write_png_and_csv(tmp_path: Path) -> None:
+    """`tdlm binary-plot` and `tdlm compare-families` write the PNG and, beside it, the CSV of what was drawn."""
+    gather([_point(tmp_path / f"{L}.nc", 1000, L) for L in (1, 3)], tmp_path / "measures.nc")
+    write_atomic(classify(synthetic_overlaps()), tmp_path / "phase.nc")
+    out = tmp_path / "figures"
+    for command, inputs, stem in [
+        ("binary-plot", ["measures.nc"], "binary_phase_diagram"),
+        ("compare-families", ["phase.nc", "measures.nc"], "families"),
+    ]:
+        proc = run_tdlm(command, *inputs, "--out", str(out / stem), cwd=tmp_path, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        assert (out / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert len(pd.read_csv(out / f"{stem}.csv")) > 0
+        assert not list(out.glob(".*tmp*")), "written atomically: no temporary file left"

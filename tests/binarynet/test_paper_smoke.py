@@ -10,8 +10,9 @@ import yaml
 
 from tdlm.binarynet.measures import run_effective_model
 from tdlm.binarynet.sweep import check, gather, point_params
+from tdlm.figure_files import save
+from tdlm.plot.binary import binary_phase_diagram
 from tdlm.storage import write_atomic
-from tdlm.sweep.figures import binary_phase_diagram
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 SCALED = {"n_runs", "draws_per_run", "epochs", "mc_chains", "mc_burn_in", "mc_records", "landscape_n_x"}
@@ -44,5 +45,6 @@ def test_smoke_config_runs_end_to_end(tmp_path: Path) -> None:
     floor = measures[["s_null_over_ln2", "s_null_sd", "s_independent_over_ln2", "null_z"]]
     cells = np.isfinite(measures.s_over_ln2.values)
     assert cells.sum() == 2 * (1 + 3) and all(np.isfinite(floor[v].values[cells]).all() for v in floor)
-    binary_phase_diagram(measures, tmp_path / "binary")
+    drawn = binary_phase_diagram(measures)
+    save(drawn.figure, tmp_path / "binary", drawn.table())
     assert (tmp_path / "binary.png").stat().st_size > 0

@@ -13,7 +13,8 @@ import matplotlib
 matplotlib.use("{backend}")
 import tdlm, tdlm.plot
 modules = ["tdlm.plot." + m.name for m in pkgutil.iter_modules(tdlm.plot.__path__)]
-modules += ["tdlm.sweep.figures", "tdlm.paper.render", "tdlm.figure_files", "tdlm.sweep.cli", "tdlm.paper.cli"]
+modules += ["tdlm.paper.render", "tdlm.figure_files", "tdlm.sweep.cli", "tdlm.paper.cli", "tdlm.binarynet.cli"]
+assert {{"tdlm.plot.binary", "tdlm.plot.families"}} <= set(modules), modules
 for name in modules:
     importlib.import_module(name)
 import matplotlib.pyplot as plt
@@ -28,5 +29,5 @@ def test_imports_keep_a_non_agg_backend():
     )
     assert proc.returncode == 0, proc.stderr
     n, backend = proc.stdout.split()
-    assert int(n) >= 10  # common, design, dynamics, phase, profiles and the five callers
+    assert int(n) >= 12  # binary, common, design, dynamics, families, phase, profiles and the five callers
     assert backend.lower() == "pdf", proc.stdout

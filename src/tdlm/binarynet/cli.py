@@ -32,12 +32,16 @@ def _simulate_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
+    import matplotlib
     import xarray as xr
 
-    from tdlm.sweep.figures import binary_phase_diagram
+    matplotlib.use("Agg")  # files only; tdlm.plot chooses no backend (it also serves notebooks)
+    from tdlm.figure_files import save
+    from tdlm.plot.binary import binary_phase_diagram
 
     with xr.open_dataset(args.inputs[0], engine="netcdf4") as measures:
-        binary_phase_diagram(measures.load(), args.out)
+        drawn = binary_phase_diagram(measures.load())
+    save(drawn.figure, args.out, drawn.table())
     return 0
 
 

@@ -6,7 +6,8 @@ a notebook (`matplotlib.use("Agg")` at import replaced Jupyter's inline backend)
 - every function takes the Axes to draw into (`ax=` for one, `axes=` for several; None: a new figure);
 - every function returns a `Drawn` (tdlm.plot.common): the Figure, a title, and the values it drew
   (`Drawn.arrays`, and `Drawn.table()` as the tidy CSV written beside the figure);
-- nothing here sets a backend or writes a file: the CLI commands (`tdlm plot-phase`, `tdlm paper-figures`)
+- nothing here sets a backend or writes a file: the CLI commands (`tdlm plot-phase`, `tdlm paper-figures`,
+  `tdlm binary-plot`, `tdlm compare-families`)
   choose the Agg backend and save with `tdlm.figure_files`, and the workflow rules call those commands.
 
 Modules:
@@ -15,8 +16,7 @@ Modules:
 - `profiles`  the paper's layer profiles at t = t*: heat map, train vs test, depth series
 - `dynamics`  the paper's time-resolved figures from overlaps.nc
 - `design`    the design-space figure (dendrogram, overlap matrix, P(Q))
+- `binary`    the binary family's alpha-L diagram and s_l/ln 2 profiles (`tdlm binary-plot`)
+- `families`  both families' layer profiles on one depth axis (`tdlm compare-families`)
 - `common`    `Drawn` and the helpers the figures share
-
-Still in `tdlm.sweep.figures` (being changed for issue 23; to move here afterwards): the binary family's
-phase diagram and the two-family comparison.
 """

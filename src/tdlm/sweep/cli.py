@@ -143,9 +143,12 @@ def figure_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    import matplotlib
     import xarray as xr
 
-    from tdlm.sweep.figures import compare_families
+    matplotlib.use("Agg")  # files only; tdlm.plot chooses no backend (it also serves notebooks)
+    from tdlm.figure_files import save
+    from tdlm.plot.families import compare_families
 
     if len(args.inputs) != 2:
         return fail("compare-families", "inputs: give phase.nc and measures.nc")
@@ -153,7 +156,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         xr.open_dataset(args.inputs[0], engine="netcdf4") as phase,
         xr.open_dataset(args.inputs[1], engine="netcdf4") as measures,
     ):
-        compare_families(phase.load(), measures.load(), args.out)
+        drawn = compare_families(phase.load(), measures.load())
+    save(drawn.figure, args.out, drawn.table())
     return 0
 
 
