@@ -58,3 +58,14 @@ def test_log_lines_carry_the_date(tmp_path):
     assert result.returncode == 0, result.output
     lines = [line for line in result.stderr.splitlines() if " INFO " in line]
     assert lines and all(re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} INFO ", line) for line in lines), lines
+
+
+def test_cost_help_prints_each_default_once(capsys):
+    """issue 27: a help that says its own default (`--flops-rate`, `--step-latency`) gets no second one."""
+    with pytest.raises(SystemExit):
+        cli.main(["cost", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--flops-rate FLOPS_RATE", "--step-latency STEP_LATENCY"):
+        block = text.split(flag, 2)[2].split(" --", 1)[0]  # the flag's help, after the usage line and the option
+        assert block.count("default:") == 1, block
+    assert "(default: False)" in text  # flags whose help does not say it still get theirs

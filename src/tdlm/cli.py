@@ -30,6 +30,16 @@ SUBPACKAGES = ("tdlm.md.cli", "tdlm.sweep.cli", "tdlm.binarynet.cli", "tdlm.pape
 Handler = Callable[[argparse.Namespace], int]
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends each flag's default to its help, unless the help already says it (`default:`): a help
+    that explains where its default comes from would otherwise print it twice."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if "default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def add_command(
     subparsers: argparse._SubParsersAction,
     name: str,
@@ -38,9 +48,7 @@ def add_command(
     handler: Handler,
 ) -> argparse.ArgumentParser:
     """One subcommand: its flags from `configure`, its handler stored as the `handler` default."""
-    p = subparsers.add_parser(
-        name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False
-    )
+    p = subparsers.add_parser(name, help=help_text, description=help_text, formatter_class=DefaultsFormatter, allow_abbrev=False)
     configure(p)
     p.set_defaults(handler=handler)
     return p
