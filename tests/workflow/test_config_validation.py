@@ -37,35 +37,39 @@ def _set(path: tuple, value: Any) -> Callable[[dict], None]:
 # name -> (how to break the tiny config, words snakemake must print, words sweep-check must print or None
 #          when the check belongs to the schema only)
 CASES: dict[str, tuple[Callable[[dict], None], list[str], list[str] | None]] = {
-    "unknown_key": (_set(("n_replica",), 4), ["Additional properties are not allowed", "'n_replica' was unexpected"], None),
+    "unknown_key": (
+        _set(("n_replica",), 4),
+        ["Additional properties are not allowed", "'n_replica' was unexpected", "allowed keys: families, binary, run"],
+        None,
+    ),
     "thermostat_enum": (
         _set(("thermostat",), "langevin"),
-        ["'langevin' is not one of ['per_step', 'literal']", "schema['properties']['thermostat']"],
+        ["'langevin' is not one of ['per_step', 'literal']", "thermostat: 'langevin' is not one of"],
         ["thermostat: got 'langevin'; allowed values: per_step, literal"],
     ),
     "alpha_both_lists": (
         _set(("grids", 0, "alpha"), {"M": [20, 40], "N": [2, 4]}),
-        ["is not valid under any of the given schemas", "['alpha']", "(fixed M)", "(fixed N)", "pairs"],
+        ["grids.0.alpha: {", "is not valid under any of the given schemas", "(fixed M)", "(fixed N)", "pairs"],
         ["grids[0].alpha", "exactly one of M and N must be a list", "(fixed M)", "(fixed N)"],
     ),
     "negative_t_w": (
         _set(("t_w",), [10, -5]),
-        ["-5 is less than the minimum of 0", "instance['t_w'][1]"],
+        ["-5 is less than the minimum of 0", "t_w.1: -5 is less"],
         ["t_w: got [10, -5]; allowed values: distinct integers >= 0"],
     ),
     "device_enum": (
         _set(("device",), "tpu"),
-        ["'tpu' is not one of ['auto', 'cpu', 'cuda']", "schema['properties']['device']"],
+        ["'tpu' is not one of ['auto', 'cpu', 'cuda']", "device: 'tpu' is not one of"],
         ["device: got 'tpu'; allowed values: auto, cpu, cuda"],
     ),
     "threshold_ge_1": (
         _set(("classify", "threshold"), 1.0),
-        ["1.0 is greater than or equal to the maximum of 1", "instance['classify']['threshold']"],
+        ["1.0 is greater than or equal to the maximum of 1", "classify.threshold: 1.0 is greater"],
         None,
     ),
     "overlap_enum": (
         _set(("classify", "overlap"), "Q_norm"),
-        ["'Q_norm' is not one of ['q_norm', 'q']", "instance['classify']['overlap']"],
+        ["'Q_norm' is not one of ['q_norm', 'q']", "classify.overlap: 'Q_norm' is not"],
         None,
     ),
     # issue 25: values the schema passes (NaN is not below a minimum, JSON has no int64) and that used to fail
@@ -91,6 +95,17 @@ CASES: dict[str, tuple[Callable[[dict], None], list[str], list[str] | None]] = {
         ["M = LIMIT+2 exceeds the balanced pool", "allowed values: M <= LIMIT"],
     ),
 }
+
+
+SCHEMA_CASES = (
+    "unknown_key",
+    "thermostat_enum",
+    "alpha_both_lists",
+    "negative_t_w",
+    "device_enum",
+    "threshold_ge_1",
+    "overlap_enum",
+)
 
 
 def _fill(obj: Any, limit: int) -> Any:
@@ -131,6 +146,10 @@ def test_snakemake_dry_run_rejects_bad_config(workflow_copy, name):
     for word in words:
         assert word in result.output, f"{word!r} not in:\n{result.output[-3000:]}"
     assert "rule simulate" not in result.output  # nothing was scheduled
+    # issue 27: the offending keys, not the whole schema (437 lines before)
+    assert "schema['properties']" not in result.output and len(result.output.splitlines()) < 40, result.output
+    if name in SCHEMA_CASES:
+        assert "`tdlm sweep-check my.yaml` runs the same checks" in result.output
     assert not (workflow_copy / "results").exists()
 
 

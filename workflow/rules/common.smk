@@ -1,6 +1,7 @@
 import json
 import os
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import Paramspace, validate
 
 from tdlm.sweep import rounds as refine_rounds
@@ -12,7 +13,12 @@ sweep.check_run_named(workflow.overwrite_configfiles, workflow.config_settings.c
 sweep.coerce_exponents(config)
 # what a JSON schema cannot refuse (NaN passes `minimum`), from the field tables' rules
 sweep.check_config_values(config)
-validate(config, schema="../schemas/config.schema.yaml")
+try:
+    validate(config, schema="../schemas/config.schema.yaml")
+except WorkflowError:
+    # Snakemake's message prints the whole schema: name only the offending keys
+    sweep.check_schema(config, workflow.source_path("../schemas/config.schema.yaml"))
+    raise
 
 RUN = config["run"]
 OUT = f"results/{RUN}"

@@ -253,21 +253,9 @@ def _sweep_parser(p: argparse.ArgumentParser) -> None:
     )
 
 
-def schema_errors(config: dict, schema_path: str) -> list[str]:
-    """The workflow's JSON schema applied as Snakemake's validate() does; every violation named by its key path."""
-    import jsonschema
-
-    from tdlm.fields import read_yaml
-
-    schema = read_yaml(schema_path, "--schema")
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    return [f"{'.'.join(map(str, e.absolute_path)) or '<top level>'}: {e.message}" for e in errors]
-
-
 def _cmd_sweep_check(args: argparse.Namespace) -> int:
     from tdlm.fields import read_yaml
-    from tdlm.sweep.table import check_run_named, coerce_exponents, config_value_errors
+    from tdlm.sweep.table import check_run_named, coerce_exponents, config_value_errors, schema_errors
 
     config: dict = {}
     for flag, path in (("--base", args.base), ("config", args.config)):

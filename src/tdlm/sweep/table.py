@@ -187,6 +187,38 @@ def check_config_values(config: dict[str, Any]) -> None:
         raise ConfigError("invalid sweep config:\n  " + "\n  ".join(errors))
 
 
+def schema_errors(config: dict[str, Any], schema_path: str) -> list[str]:
+    """The workflow's JSON schema applied as Snakemake's validate() does: one line per violation, named by
+    its key path, with what is allowed there (the keys of a mapping, or the schema's description) instead
+    of the whole schema that Snakemake prints."""
+    import jsonschema
+
+    schema = read_yaml(schema_path, "--schema")
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    return [f"{'.'.join(map(str, e.absolute_path)) or '<top level>'}: {e.message}{_allowed(e)}" for e in errors]
+
+
+def _allowed(error: Any) -> str:
+    """What the schema allows where `error` (a jsonschema ValidationError) is, as a short suffix."""
+    if error.validator == "additionalProperties":
+        return "; allowed keys: " + ", ".join(error.schema.get("properties", {}))
+    description = error.schema.get("description") if isinstance(error.schema, dict) else None
+    return f"; allowed values: {description}" if description else ""
+
+
+def check_schema(config: dict[str, Any], schema_path: str) -> None:
+    """`schema_errors` as one short ConfigError with the hint to `tdlm sweep-check` (the workflow calls it
+    when Snakemake's validate() fails, whose message is the whole schema)."""
+    errors = schema_errors(config, schema_path)
+    if errors:
+        raise ConfigError(
+            "sweep config does not match the schema:\n  "
+            + "\n  ".join(errors)
+            + "\n(`tdlm sweep-check my.yaml` runs the same checks without Snakemake)"
+        ) from None
+
+
 # a job's memory: the branched state (positions), velocities, gradient, noise, the reference configurations
 # and two state-sized temporaries of the forces; the snapshots at each t_w; and the interpreter with torch
 STATE_COPIES = 7
