@@ -115,3 +115,27 @@ def software() -> dict[str, str]:
 def tf32_in_effect(device: torch.device) -> bool:
     """Whether float32 matrix products on `device` run in TF32 (CUDA only, when allowed: tdlm's `tf32`)."""
     return device.type == "cuda" and bool(torch.backends.cuda.matmul.allow_tf32)
+
+
+def available_mb() -> float | None:
+    """MemAvailable of /proc/meminfo in MB (None where there is no such file)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def check_fits_memory(need_mb: float, sizes: str, what: str = "the job") -> None:
+    """ConfigError naming `sizes` (the fields that set the memory) when `what`, estimated to need `need_mb` MB
+    from its sizes, does not fit the memory this machine has free: refused before any data or work, not killed
+    by the kernel halfway."""
+    free = available_mb()
+    if free is not None and need_mb > free:
+        raise ConfigError(
+            f"{sizes}: {what} needs about {need_mb:.0f} MB but {free:.0f} MB are available; "
+            "allowed values: smaller sizes, or a machine with more memory"
+        )

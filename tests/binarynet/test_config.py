@@ -99,3 +99,41 @@ def test_thermal_names_and_old_aliases(tmp_path: Path, caplog: pytest.LogCapture
     assert validate({"dataset": "digits", "n_train": 400}) == validate({"data.source": "digits", "M": 400})
     with pytest.raises(ConfigError, match="n_train: given together with M"):
         validate({"n_train": 400, "M": 300})
+
+
+def test_memory_estimate_grows_with_every_size() -> None:
+    """The estimate is what refuses a point before any work: each size that sets the memory must raise it."""
+    from tdlm.binarynet.config import point_memory_mb
+
+    base = validate({})
+    for key in ("n_runs", "draws_per_run", "batch_size", "hidden_width", "L"):
+        bigger = validate({key: base[key] * 4})
+        assert point_memory_mb(bigger) > point_memory_mb(base), key
+
+
+def test_point_beyond_the_free_memory_is_refused_before_any_work(tmp_path: Path, capsys) -> None:
+    """10^12 networks: a named error (exit 2) naming the sizes, in well under a second, nothing written."""
+    from tdlm import cli
+
+    out = tmp_path / "b.nc"
+    code = cli.main(["binary-simulate", "--n-runs", "1000000", "--draws-per-run", "1000000", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "n_runs, draws_per_run, batch_size" in err and "needs about" in err
+    assert "Traceback" not in err and not list(tmp_path.iterdir())
+
+
+def test_sweep_check_refuses_a_binary_point_above_its_mem_mb() -> None:
+    from tdlm.binarynet import sweep
+
+    config = {
+        "binary": {
+            "grids": [{"name": "g", "P": [1000], "L": [3]}],
+            "params": {"n_runs": 100, "draws_per_run": 1000},
+            "resources": {"mem_mb": 1000},
+        }
+    }
+    with pytest.raises(ConfigError, match=r"binary.resources.mem_mb: got 1000; the point P=1000 L=3 needs about"):
+        sweep.check(config)
+    config["binary"]["resources"]["mem_mb"] = 8000
+    assert len(sweep.check(config)) == 1

@@ -13,8 +13,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from tdlm.binarynet.config import ALIASES, FIELDS, validate
+from tdlm.binarynet.config import ALIASES, FIELDS, MEMORY_FIELDS, point_memory_mb, validate
 from tdlm.cli import add_command, combining, fail
+from tdlm.device import check_fits_memory
 from tdlm.fields import ConfigError, load_yaml
 from tdlm.sweep.cli import figure_parser, gather_parser
 
@@ -78,6 +79,7 @@ def simulate(args: argparse.Namespace) -> int:
 
     try:
         params = resolve_params(args)
+        check_fits_memory(point_memory_mb(params), MEMORY_FIELDS, "the point")
         if args.out.suffix != ".nc":
             raise ConfigError(f"--out: got {str(args.out)!r}; allowed values: a path ending in .nc")
         check_writable(args.out)

@@ -257,3 +257,31 @@ def network_widths(params: Mapping[str, Any], n_classes: int) -> list[int]:
             f"widths: last entry {widths[-1]} is below the data's {n_classes} classes; allowed values: >= {n_classes}"
         )
     return widths
+
+
+# A point's peak memory, from its sizes: the interpreter with torch, scikit-learn and the data; the LR-net
+# training's per-batch activations and their gradients (means, variances, noise, pre-activations per run and
+# example); the ensemble of K = n_runs x draws_per_run networks (drawn float32 weights, float64 copies, the
+# aligned copy); and the largest block's pseudo-likelihood fit (spins, centred spins, shuffled null copies,
+# products). Calibrated on measured peaks (20-15-15-10, P = 1000, 100 runs: 937 MB at 10^4 networks, 2624 MB
+# at 10^5; estimated 1000 and 3520 MB): an upper estimate, as a check before any work needs.
+BASE_MB = 700
+TRAIN_BYTES = 40  # per run, example of a batch and unit of a layer
+ENSEMBLE_BYTES = 20  # per network and weight
+FIT_BYTES = 48  # per network and weight of the largest block
+MAX_CLASSES = 10  # the output width before the data are read: no data set of the project has more classes
+
+
+def point_memory_mb(params: Mapping[str, Any]) -> float:
+    """Estimated peak memory (MB) of one binary-simulate point, from validated parameters, before any data
+    are read: for the check against the memory free (binary-simulate) and resources mem_mb (the workflow)."""
+    widths = network_widths(params, MAX_CLASSES) if params["widths"] is None else list(params["widths"])
+    blocks = [a * b for a, b in zip(widths[:-1], widths[1:], strict=False)]
+    networks = params["n_runs"] * params["draws_per_run"]
+    batch = min(params["batch_size"], params["M"])
+    training = params["n_runs"] * batch * sum(widths[1:]) * TRAIN_BYTES
+    ensemble = networks * sum(blocks) * ENSEMBLE_BYTES + networks * max(blocks) * FIT_BYTES
+    return BASE_MB + (training + ensemble) / 1e6
+
+
+MEMORY_FIELDS = "n_runs, draws_per_run, batch_size, widths (hidden_width, L)"

@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from tdlm.binarynet.config import FIELDS, resolve_aliases, validate
+from tdlm.binarynet.config import FIELDS, MEMORY_FIELDS, point_memory_mb, resolve_aliases, validate
 from tdlm.binarynet.measures import CONVENTIONS, FAMILY
+from tdlm.fields import ConfigError
 from tdlm.storage import provenance, write_atomic
 
 POINT_COLUMNS = ["P", "L"]
@@ -63,8 +64,14 @@ def point_params(config: dict[str, Any], P: int, L: int) -> dict[str, Any]:
 def check(config: dict[str, Any]) -> pd.DataFrame:
     """Validate every point before anything runs; returns the point table."""
     table = points(config)
+    mem_mb = config["binary"].get("resources", {}).get("mem_mb")
     for row in table.itertuples(index=False):
-        point_params(config, row.P, row.L)
+        need = point_memory_mb(point_params(config, row.P, row.L))
+        if mem_mb and need > mem_mb:
+            raise ConfigError(
+                f"binary.resources.mem_mb: got {mem_mb}; the point P={row.P} L={row.L} needs about {need:.0f} MB "
+                f"({MEMORY_FIELDS} set it); allowed values: >= {need:.0f}, or smaller sizes"
+            )
     return table
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tdlm.cli import EXIT_DIVERGED, add_command, fail
+from tdlm.device import check_fits_memory
 from tdlm.fields import ConfigError
 from tdlm.files import FileError, clean_stale_tmp, distinct_paths
 from tdlm.md.params import FIELDS
@@ -95,24 +96,7 @@ def check_memory(params: P.SimParams) -> None:
     if errors:
         raise ConfigError(errors[0])
     need = job_memory_mb(sizes, params.M, params.N, params.L, PIXELS[params.data.source])
-    free = available_mb()
-    if free is not None and need > free:
-        raise ConfigError(
-            f"M, N, L, n_replicas, t_w, samples, t_star, record_per_decade: the job needs about {need:.0f} MB but {free:.0f} MB are available; "
-            "allowed values: smaller sizes, or a machine with more memory"
-        )
-
-
-def available_mb() -> float | None:
-    """MemAvailable of /proc/meminfo in MB (None where there is no such file)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+    check_fits_memory(need, "M, N, L, n_replicas, t_w, samples, t_star, record_per_decade")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
