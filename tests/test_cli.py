@@ -69,3 +69,34 @@ def test_cost_help_prints_each_default_once(capsys):
         block = text.split(flag, 2)[2].split(" --", 1)[0]  # the flag's help, after the usage line and the option
         assert block.count("default:") == 1, block
     assert "(default: False)" in text  # flags whose help does not say it still get theirs
+
+
+def test_torch_threads_default_one_for_simulate():
+    """issue 27: simulate runs on one thread unless --threads or OMP_NUM_THREADS says otherwise."""
+    assert cli.torch_threads(None, "simulate", {}) == 1
+    assert cli.torch_threads(None, "simulate", {"OMP_NUM_THREADS": "2"}) is None  # torch follows the environment
+    assert cli.torch_threads(3, "simulate", {"OMP_NUM_THREADS": "2"}) == 3
+    assert cli.torch_threads(None, "gather", {}) is None
+
+
+def test_simulate_logs_its_thread_count(monkeypatch, caplog):
+    import argparse
+
+    import torch
+
+    before = torch.get_num_threads()
+    seen = []
+    parser = cli.build_parser()
+    args = parser.parse_args(["simulate", "--out", "unused.nc"])
+    monkeypatch.setattr(args, "handler", lambda a: seen.append(torch.get_num_threads()) or 0)
+    monkeypatch.setattr(cli, "check_files", lambda a: None)
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", lambda self, argv=None: args)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    torch.set_num_threads(2)  # torch's own choice on a 2-core machine: main must lower it
+    try:
+        with caplog.at_level("INFO", logger="tdlm"):
+            assert cli.main(["simulate"]) == 0
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1]
+    assert "torch threads: 1" in caplog.text
