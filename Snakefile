@@ -3,6 +3,8 @@ import shlex
 
 from snakemake.utils import min_version
 
+from tdlm.sweep import finish as run_finish
+
 min_version("9.0")
 
 
@@ -44,6 +46,12 @@ include: "workflow/rules/paper.smk"
 if "binary" in FAMILIES:
 
     include: "workflow/rules/binary.smk"
+
+
+onsuccess:
+    # thin: the text and the cleanup live in tdlm.sweep.finish (unit-tested)
+    run_finish.remove_empty_dirs(f"{OUT}/checkpoints")
+    print(run_finish.run_summary(OUT, all_outputs()))
 
 
 rule all:

@@ -30,6 +30,7 @@ def sweep(tmp_path_factory):
     config = load_tiny()
     result = run_snakemake(workdir, "--configfile", str(TINY), timeout=900)
     assert result.returncode == 0, result.output[-5000:]
+    (workdir / "snakemake.out").write_text(result.output)  # for the end-of-run message
     return workdir, workdir / "results" / config["run"], config
 
 
@@ -58,6 +59,9 @@ def test_every_job_ran_and_nothing_is_left_to_do(sweep):
     assert len(sims) == len(alphas) * len(Ls) * len(Ts) * n_jobs
     assert len(list(out.glob("points/**/*.nc"))) == len(alphas) * len(Ls) * len(Ts)
     assert not list(out.glob("checkpoints/**/*.ckpt"))  # removed once each job's output exists
+    assert not (out / "checkpoints").exists()  # issue 27: nor its empty folders
+    said = (workdir / "snakemake.out").read_text()  # issue 27: the end of the run says where the results are
+    assert f"phase diagram: results/{config['run']}/figures/phase_diagram.png" in said and "snakemake --report" in said
     assert not list(out.rglob(".*.tmp*"))  # no half-written files
     logs = sorted(out.glob("logs/simulate/**/*.log"))
     assert len(logs) == len(sims) and all("wrote " in p.read_text() for p in logs)
