@@ -13,6 +13,7 @@ import importlib
 import logging
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Mapping
 
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
 
             logging.getLogger("tdlm").info("torch threads: %d", torch.get_num_threads())
         check_files(args)
-        return args.handler(args)
+        return _run_logged(args)
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_BROKEN_PIPE
@@ -195,6 +196,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             traceback.print_exc()
         return fail(args.command, *named(err))
+
+
+def _run_logged(args: argparse.Namespace) -> int:
+    """The command, then (when it succeeded) one log line with what it read and wrote and its seconds."""
+    from tdlm.io_log import io_summary
+
+    started, clock = time.time(), time.monotonic()
+    code = args.handler(args)
+    summary = io_summary(args, PATH_ARGS, started, time.monotonic() - clock) if code == 0 else ""
+    if summary:
+        logging.getLogger("tdlm").info("%s: %s", args.command, summary)
+    return code
 
 
 def named(err: BaseException) -> tuple[str, int]:

@@ -69,6 +69,19 @@ def test_every_job_ran_and_nothing_is_left_to_do(sweep):
     assert again.returncode == 0 and "Nothing to be done" in again.output, again.output[-3000:]
 
 
+def test_every_rule_log_says_what_it_read_and_wrote(sweep):
+    """issue 27: no empty log; each names its inputs and outputs with sizes and the seconds taken."""
+    out = sweep[1]
+    logs = sorted(out.glob("logs/**/*.log"))
+    rules = {p.relative_to(out / "logs").parts[0].removesuffix(".log") for p in logs}
+    assert {"simulate", "gather_point", "gather", "classify", "tables"} <= rules, rules
+    for path in logs:
+        text = path.read_text()
+        assert "wrote " in text and " s" in text, f"{path}:\n{text}"
+    gather = (out / "logs" / "gather.log").read_text()
+    assert "gather: read 4 files (" in gather and "wrote 1 files (" in gather and "overlaps.nc" in gather
+
+
 def test_phase_dims_and_coords(sweep, phase):
     _, _, config = sweep
     alphas, Ls, Ts = _grid(config)
