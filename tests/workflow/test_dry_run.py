@@ -61,3 +61,14 @@ def test_snakefmt_check():
         env=subprocess_env(),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_key_given_twice_in_the_snakefiles_own_config_is_refused(workflow_copy):
+    """config/config.yaml is loaded by Snakemake itself (the Snakefile's `configfile:`), whose loader keeps the
+    last of a repeated key: the workflow reads it again with the loader that refuses one."""
+    default = workflow_copy / "config" / "config.yaml"
+    default.write_text(default.read_text() + "\nseed: 12345\n")
+    result = run_snakemake(workflow_copy, "-n", timeout=240)
+    assert result.returncode != 0
+    assert "duplicate key 'seed'" in result.output and "config/config.yaml" in result.output
+    assert "Traceback" not in result.output

@@ -8,6 +8,7 @@ from tdlm.sweep import rounds as refine_rounds
 from tdlm.sweep import table as sweep
 from tdlm.binarynet import sweep as binary_sweep
 
+sweep.check_config_files(workflow.configfiles)
 sweep.check_run_named(workflow.overwrite_configfiles, workflow.config_settings.config)
 # `1e-5` is text to YAML 1.1: a number before the schema sees it
 sweep.coerce_exponents(config)

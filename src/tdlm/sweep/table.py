@@ -132,6 +132,13 @@ def split_rerun(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
     return {k: v for k, v in values.items() if k in rerun}, {k: v for k, v in values.items() if k not in rerun}
 
 
+def check_config_files(configfiles: list) -> None:
+    """Every config file the workflow loaded, the Snakefile's own `config/config.yaml` included, read with
+    the loader that refuses a key given twice (Snakemake's loader silently keeps the last one)."""
+    for path in configfiles or ():
+        read_yaml(path, "configfile")
+
+
 def check_run_named(configfiles: list, command_line: dict[str, Any]) -> None:
     """A sweep config given on top of the Snakefile's config/config.yaml must name its own `run`: else it
     would inherit the default's and write into results/default/ beside (or over) the default sweep. Every
