@@ -61,15 +61,20 @@ def test_permutation_of_runs_gives_per_run_functions() -> None:
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def _digits_on(device: str, n_train: int, n_test: int) -> tuple[torch.Tensor, ...]:
+    """Training and test images and labels of the digits split, on `device`."""
+    split = load_split("digits", n_train=n_train, n_test=n_test)
+    arrays = (split.x_train, split.y_train, split.x_test, split.y_test)
+    return tuple(torch.tensor(a, device=torch.device(device)) for a in arrays)
+
+
 def test_training_runs_on_cuda() -> None:
-    split = load_split("digits", n_train=400, n_test=200)
-    dev = torch.device("cuda")
-    x, y = torch.tensor(split.x_train, device=dev), torch.tensor(split.y_train, device=dev)
+    x, y, x_test, y_test = _digits_on("cuda", 400, 200)
     cfg = LRNetConfig(widths=(20, 15, 10), epochs=5)
     thetas = train_lrnet(x, y, n_runs=32, cfg=cfg, seed=0)
     assert thetas[0].device.type == "cuda"
     w = draw_binary(thetas, 2, seed=1)
-    acc = accuracy(w, torch.tensor(split.x_test, device=dev), torch.tensor(split.y_test, device=dev), cfg)
+    acc = accuracy(w, x_test, y_test, cfg)
     assert acc.shape == (64,) and bool(np.isfinite(acc.cpu().numpy()).all())
 
 
@@ -94,9 +99,7 @@ def test_progress_gets_the_loss_as_a_device_tensor() -> None:
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_training_never_syncs_with_the_host_on_cuda() -> None:
-    split = load_split("digits", n_train=400, n_test=100)
-    dev = torch.device("cuda")
-    x, y = torch.tensor(split.x_train, device=dev), torch.tensor(split.y_train, device=dev)
+    x, y, _, _ = _digits_on("cuda", 400, 100)
     cfg = LRNetConfig(widths=(20, 15, 10), epochs=2)
     torch.cuda.set_sync_debug_mode("error")  # any implicit device-to-host copy raises
     try:
