@@ -59,8 +59,6 @@ def test_permutation_of_runs_gives_per_run_functions() -> None:
         torch.testing.assert_close(stacked[s], binary_logits([w[0][s : s + 1], w[1][s : s + 1]], x, cfg)[0])
 
 
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def _digits_on(device: str, n_train: int, n_test: int) -> tuple[torch.Tensor, ...]:
     """Training and test images and labels of the digits split, on `device`."""
     split = load_split("digits", n_train=n_train, n_test=n_test)
@@ -68,6 +66,8 @@ def _digits_on(device: str, n_train: int, n_test: int) -> tuple[torch.Tensor, ..
     return tuple(torch.tensor(a, device=torch.device(device)) for a in arrays)
 
 
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_training_runs_on_cuda() -> None:
     x, y, x_test, y_test = _digits_on("cuda", 400, 200)
     cfg = LRNetConfig(widths=(20, 15, 10), epochs=5)
