@@ -570,6 +570,30 @@ def test_fuzz_every_field_as_a_yaml_key(data, tmp_path_factory, capsys):
     assert snapshot(folder) == before
 
 
+ALIAS_FIELDS = [(old, binary_config.BY_NAME[new]) for old, new in binary_config.ALIASES.items()]
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_the_binary_familys_old_names(data, tmp_path_factory, capsys):
+    """The deprecated names (binary ALIASES, flags without a field of their own) take the bad values of the
+    field they stand for, as a flag or a YAML key; the error names the old name the user gave."""
+    old, f = data.draw(st.sampled_from(ALIAS_FIELDS), label="alias")
+    words = data.draw(bad_words(f), label="words")
+    folder = tmp_path_factory.mktemp("alias")
+    flag = "--" + old.replace("_", "-")
+    if data.draw(st.booleans(), label="as a flag"):
+        given_as = [flag, *words]
+    else:
+        config = folder / "c.yaml"
+        config.write_text(yaml.safe_dump({old: words if f.kind is list else words[0]}))
+        given_as = ["--config", str(config)]
+    before = snapshot(folder)
+    code, err = run(capsys, ["binary-simulate", *given_as, *BINARY, "--out", str(folder / "out.nc")])
+    assert_named(code, err, [old, flag])  # argparse names the flag itself (e.g. a value that looks like one)
+    assert snapshot(folder) == before
+
+
 def _schema_leaves(schema: dict, prefix: tuple = ()) -> list[tuple[tuple, dict]]:
     """(key path, schema node) of every leaf key of the workflow schema that the tiny config has."""
     leaves = []
