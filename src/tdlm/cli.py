@@ -9,71 +9,36 @@ from __future__ import annotations
 
 import argparse
 import errno
-import importlib
 import logging
 import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from types import ModuleType
 
 from tdlm import __version__
+
+# the exit codes stay reachable as tdlm.cli's; add_command and combining until sweep.cli imports tdlm.commands
+from tdlm.commands import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, fail
+from tdlm.commands import EXIT_DIVERGED as EXIT_DIVERGED
+from tdlm.commands import EXIT_INTERNAL as EXIT_INTERNAL
+from tdlm.commands import add_command as add_command
+from tdlm.commands import combining as combining
 from tdlm.fields import Field, flag_type, interval
 
-EXIT_INTERNAL = 1
-EXIT_BAD_INPUT = 2
-EXIT_DIVERGED = 3
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command a closed pipe ended
 MAX_THREADS = os.cpu_count() or 1
-SUBPACKAGES = ("tdlm.md.cli", "tdlm.sweep.cli", "tdlm.binarynet.cli", "tdlm.paper.cli")
-
-Handler = Callable[[argparse.Namespace], int]
 
 
-class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Appends each flag's default to its help, unless the help already says it (`default:`): a help
-    that explains where its default comes from would otherwise print it twice."""
+def families() -> tuple[ModuleType, ...]:
+    """The families' command modules, each with `register(subparsers)`; imported here, at the top, and
+    never the other way round (a family builds its commands from `tdlm.commands`)."""
+    from tdlm.binarynet import cli as binarynet
+    from tdlm.md import cli as md
+    from tdlm.paper import cli as paper
+    from tdlm.sweep import cli as sweep
 
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if "default:" in (action.help or ""):
-            return action.help
-        return super()._get_help_string(action)
-
-
-def add_command(
-    subparsers: argparse._SubParsersAction,
-    name: str,
-    help_text: str,
-    configure: Callable[[argparse.ArgumentParser], None],
-    handler: Handler,
-) -> argparse.ArgumentParser:
-    """One subcommand: its flags from `configure`, its handler stored as the `handler` default."""
-    p = subparsers.add_parser(name, help=help_text, description=help_text, formatter_class=DefaultsFormatter, allow_abbrev=False)
-    configure(p)
-    p.set_defaults(handler=handler)
-    return p
-
-
-def fail(command: str, err: BaseException | str, code: int = EXIT_BAD_INPUT) -> int:
-    """Print `tdlm <command>: error: <err>` and return the exit code (bad input: 2)."""
-    print(f"tdlm {command}: error: {err}", file=sys.stderr)
-    return code
-
-
-def combining(module: str, function: str, options: tuple[str, ...] = ()) -> Handler:
-    """Handler of a command that combines netCDF files into one (with `options`, flags passed on by name);
-    the module is imported on use only."""
-
-    def handler(args: argparse.Namespace) -> int:
-        try:
-            extra = {name: getattr(args, name) for name in options}
-            getattr(importlib.import_module(module), function)(args.jobs, args.out, **extra)
-        except ValueError as err:  # inconsistent or damaged inputs: named, nothing written
-            return fail(args.command, err)
-        return 0
-
-    return handler
+    return (md, sweep, binarynet, paper)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="CPU threads for torch (default: 1 for simulate unless OMP_NUM_THREADS is set, else torch's choice; set it to the cores a job owns to avoid oversubscription)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in SUBPACKAGES:
-        importlib.import_module(name).register(sub)
+    for family in families():
+        family.register(sub)
     return parser
 
 

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from tdlm.binarynet.config import ALIASES, FIELDS, MEMORY_FIELDS, point_memory_mb, validate
-from tdlm.cli import add_command, combining, fail
+from tdlm.commands import add_command, combining, fail, figure_parser, gather_parser
 from tdlm.device import check_fits_memory
 from tdlm.fields import ConfigError, load_yaml
-from tdlm.sweep.cli import figure_parser, gather_parser
 
 COMMAND = "binary-simulate"
 

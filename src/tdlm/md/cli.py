@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tdlm.cli import EXIT_DIVERGED, add_command, fail
+from tdlm.commands import EXIT_DIVERGED, add_command, fail
 from tdlm.device import check_fits_memory
 from tdlm.fields import ConfigError
 from tdlm.files import FileError, clean_stale_tmp, distinct_paths

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from tdlm.cli import add_command, fail
+from tdlm.commands import add_command, fail
 from tdlm.fields import ConfigError, Field, Rule, above, at_least, flag_type, load_yaml
 
 
