@@ -1,4 +1,5 @@
-"""Writing figures: PNG and PDF side by side, the drawn values as CSV beside them, plotted_data.json.
+"""Writing figures: PNG and PDF side by side, the drawn values as CSV beside them, plotted_data.json
+(each atomically, `tdlm.io`).
 
 Why apart from tdlm.plot: drawing must work in a notebook without touching files or the backend; only
 the CLI commands (which choose the Agg backend first) call these.
@@ -6,13 +7,14 @@ the CLI commands (which choose the Agg backend first) call these.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from tdlm.io import write_csv, write_figure, write_json
 
 
 def save(fig: Any, stem: str | Path, data: pd.DataFrame | None = None) -> list[Path]:
@@ -21,19 +23,13 @@ def save(fig: Any, stem: str | Path, data: pd.DataFrame | None = None) -> list[P
     import matplotlib.pyplot as plt
 
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     for path in paths:
-        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        fig.savefig(tmp, dpi=150, bbox_inches="tight")
-        tmp.replace(path)
+        write_figure(fig, path, dpi=150, bbox_inches="tight")
     plt.close(fig)
     if data is not None:
-        csv = stem.with_suffix(".csv")
-        tmp = csv.with_name(f".{csv.name}.tmp")
-        data.to_csv(tmp, index=False)
-        tmp.replace(csv)
-        paths.append(csv)
+        paths.append(stem.with_suffix(".csv"))
+        write_csv(data, paths[-1])
     return paths
 
 
@@ -57,7 +53,4 @@ def write_plotted(drawn: list, path: str | Path) -> None:
         }
         for d in drawn
     }
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(out, indent=1))
-    tmp.replace(path)
+    write_json(out, path)

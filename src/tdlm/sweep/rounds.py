@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from tdlm import io
 from tdlm.files import open_input, read_json
 from tdlm.storage import provenance, write_atomic
 from tdlm.sweep.classify import classify
@@ -110,11 +111,8 @@ def next_plan(
 
 
 def write_json(data: dict[str, Any], out: str | Path) -> None:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    tmp.replace(out)
+    """A plan file, keys sorted, written atomically (`tdlm.io`)."""
+    io.write_json(data, out, sort_keys=True)
 
 
 def rounds_of(plan: dict[str, Any]) -> dict[Point, int]:
@@ -159,10 +157,8 @@ def write_boundaries(
         },
     )
     write_atomic(ds, out_nc, kind="boundary")
-    for frame, path in ((table, out_csv), (pd.DataFrame(plan["history"]), refine_csv)):
-        tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-        frame.to_csv(tmp, index=False)
-        tmp.replace(path)
+    io.write_csv(table, out_csv)
+    io.write_csv(pd.DataFrame(plan["history"]), refine_csv)
     return table
 
 

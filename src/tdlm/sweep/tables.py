@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from tdlm.io import write_csv
+
 POINT = ["M", "N", "alpha", "ln_alpha", "L", "T"]
 
 
@@ -64,9 +66,5 @@ def write_tables(phase_path: str | Path, outdir: str | Path) -> None:
     """phase.csv and xi.csv beside each other in `outdir` (each written under a temporary name, then renamed)."""
     with xr.open_dataset(phase_path, engine="netcdf4") as phase:
         phase.load()
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    for name, table in (("phase.csv", phase_table(phase)), ("xi.csv", xi_table(phase))):
-        tmp = outdir / f".{name}.tmp"
-        table.to_csv(tmp, index=False)
-        tmp.replace(outdir / name)
+    write_csv(phase_table(phase), Path(outdir) / "phase.csv")
+    write_csv(xi_table(phase), Path(outdir) / "xi.csv")
