@@ -54,6 +54,8 @@ def layer_energies(flat: torch.Tensor, layout: Layout, boundary: Boundary) -> to
     energies = []
     for l in range(1, layout.L + 1):
         pre = below if l == 1 else spins[l - 2] @ J[l - 1].transpose(-1, -2)
+        if layout.gain(l) != 1.0:  # fan_in: J S / sqrt(N_{l-1})
+            pre = pre * layout.gain(l)
         target = spins[l - 1] if l < layout.L else boundary.y.unsqueeze(1)
         residual = target - torch.tanh(pre)
         energies.append(residual.square().sum(dim=(-2, -1)).sqrt())
@@ -86,6 +88,9 @@ class ForceField:
       s = sigmoid(2a) is computed in place; r = (S_l + 1) - 2 s; E_l = ||r||;
       dE_l/dS_l = r / E_l;  dE_l/da = -(1 - tanh^2) r / E_l = -4 s (1 - s) r / E_l, where the
       scalar -4 / E_l is folded into the small J (and into dE/dJ_l, an N_l x N_{l-1} matrix).
+      With `preactivation: fan_in` a = g_l J_l S_{l-1} (g_l = 1/sqrt(N_{l-1}), layout.gain): g_l
+      joins both scalars (2 g_l J in the product, -4 g_l / E_l in the derivatives), nothing else
+      changes, so the compiled pass of fused=True serves both choices.
 
     Layers in the feature-major layout (`transposed`, default `default_transposed`) keep
     their buffers as (N_l, M) per configuration; the transposition costs one copy when the
@@ -140,7 +145,10 @@ class ForceField:
         self._j = torch.empty(S * K * max(w[l] * w[l - 1] for l in range(1, L + 1)), **kw)  # scaled J
         self._inv = torch.empty(S * K, **kw)
         self._c = torch.empty(S * K, **kw)
-        self._minus4 = torch.tensor(-4.0, **kw)  # 0-d tensors: cheaper than Python scalars with out=
+        # per layer, 0-d tensors (cheaper than Python scalars with out=): 2 g_l and -4 g_l with g_l the
+        # pre-activation's gain (layout.gain: 1, or 1/sqrt(N_{l-1}) with fan_in; with 1 both are exact)
+        self._twice = [torch.tensor(2.0 * g, **kw) for g in layout.gains]
+        self._minus4 = [torch.tensor(-4.0 * g, **kw) for g in layout.gains]
         self._floor_t = torch.tensor(self._floor, **kw)
         # fused: each layer's element-wise work in one compiled pass (float32 CPU, with the C library)
         self.fused = bool(fused) and self.dtype == torch.float32 and self.device.type == "cpu" and library() is not None
@@ -243,8 +251,8 @@ class ForceField:
             shape = a.shape
             r = self._r[: a.numel()].view(shape)
 
-            # pre-activation, times 2 (exact): a = 2 J_l S_{l-1}^T (feature-major) or 2 S_{l-1} J_l^T
-            torch.add(Jl, Jl, out=js)
+            # pre-activation, times 2: a = 2 g_l J_l S_{l-1}^T (feature-major) or 2 g_l S_{l-1} J_l^T
+            torch.mul(Jl, self._twice[l - 1], out=js)
             self._preactivation(l, tr, js, below, a)
             e = energies[l - 1]
             if self.fused:  # s, r, E_l and g = s (1 - s) r in one compiled pass
@@ -272,11 +280,11 @@ class ForceField:
                 else:
                     dS_l.addcmul_(r, inv_v)
 
-            # g = dE_l/d(pre) = c s (1 - s) r with c = -4 / E_l (the fused pass has made s (1 - s) r)
+            # g = dE_l/d(J S) = c s (1 - s) r with c = -4 g_l / E_l (the fused pass has made s (1 - s) r)
             if not self.fused:
                 torch.addcmul(a, a, a, value=-1.0, out=a)
                 a.mul_(r)
-            torch.mul(inv, self._minus4, out=c)
+            torch.mul(inv, self._minus4[l - 1], out=c)
 
             # dE/dJ_l = c (s(1-s)r)^T S_{l-1}
             dJl = dJ[l - 1].view(SK, n_out, n_in)

@@ -5,13 +5,21 @@ thermostat, the walls and the noise are a handful of whole-buffer operations. Th
 is a sequence of blocks, one per layer tensor, each of shape (S, K, *tensor_shape)
 (S samples, K replicas/branches per sample), so batched matrix products take views
 without copies.
+
+The layout also carries the one architectural choice that every product of the network needs,
+`preactivation` (tdlm.md.params): `plain` tanh(J_l S_{l-1}) (the spec) or `fan_in`
+tanh(J_l S_{l-1} / sqrt(N_{l-1})); `gain(l)` is the factor, so the energy, its forces and the
+read-outs of a job all take it from the one object they share.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
+
+PREACTIVATIONS = ("plain", "fan_in")
 
 
 @dataclass(frozen=True)
@@ -20,10 +28,24 @@ class Layout:
     M: int  # training examples
     S: int  # samples in the job
     K: int  # configurations per sample (1 before branching, n_tw * n_replicas after)
+    preactivation: str = "plain"  # plain: tanh(J S); fan_in: tanh(J S / sqrt(N_{l-1}))
+
+    def __post_init__(self) -> None:
+        if self.preactivation not in PREACTIVATIONS:
+            raise ValueError(f"preactivation: got {self.preactivation!r}; allowed values: {', '.join(PREACTIVATIONS)}")
 
     @property
     def L(self) -> int:
         return len(self.widths) - 1
+
+    def gain(self, l: int) -> float:
+        """The factor of layer l's pre-activation (l = 1..L): 1, or 1/sqrt(N_{l-1}) with fan_in."""
+        return 1.0 if self.preactivation == "plain" else 1.0 / math.sqrt(self.widths[l - 1])
+
+    @property
+    def gains(self) -> tuple[float, ...]:
+        """gain(l) for l = 1..L."""
+        return tuple(self.gain(l) for l in range(1, self.L + 1))
 
     def weight_shape(self, l: int) -> tuple[int, int]:
         """J_l maps layer l-1 to layer l (l = 1..L)."""
@@ -74,7 +96,7 @@ class Layout:
         return self.blocks(flat)[self.L :]
 
     def with_k(self, K: int) -> Layout:
-        return Layout(self.widths, self.M, self.S, K)
+        return Layout(self.widths, self.M, self.S, K, self.preactivation)
 
     def per_config_view(self, flat: torch.Tensor, which: str = "all") -> torch.Tensor:
         """(S, K, n) copy of each configuration's weights ('weights'), spins ('spins') or both."""

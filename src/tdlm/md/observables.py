@@ -8,6 +8,8 @@ variable shares one `layer` axis 1..L.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from tdlm.md.energy import Boundary, layer_energies
@@ -54,16 +56,20 @@ def _pad_spin_layer(t: torch.Tensor) -> torch.Tensor:
     return torch.cat([t, torch.full_like(t[..., :1], float("nan"))], dim=-1)
 
 
-def forward(J: list[torch.Tensor], x: torch.Tensor, activation: str) -> list[torch.Tensor]:
+def forward(J: list[torch.Tensor], x: torch.Tensor, activation: str, gains: Sequence[float] | None = None) -> list[torch.Tensor]:
     """Hidden states and output pre-activation of the network with weights J on inputs x (S, n, N_0).
 
     'sign' is the paper's read-out S_l = sgn(J_l S_{l-1}); 'tanh' is the machine's own T -> 0 map.
-    sgn(0) is taken as +1.
+    sgn(0) is taken as +1. `gains` (Layout.gains, per layer) multiply the pre-activations as in the
+    energy (preactivation: fan_in); a positive factor changes neither a sign nor an argmax, so only
+    the tanh read-out depends on it.
     """
     h = x.unsqueeze(1)  # (S, 1, n, N_0): inputs shared by all configurations of a sample
     states = []
     for l, weight in enumerate(J, start=1):
         pre = h @ weight.transpose(-1, -2)
+        if gains is not None and gains[l - 1] != 1.0:
+            pre = pre * gains[l - 1]
         if l == len(J):
             states.append(pre)
             break
@@ -72,9 +78,11 @@ def forward(J: list[torch.Tensor], x: torch.Tensor, activation: str) -> list[tor
     return states
 
 
-def accuracy(J: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor, activation: str) -> torch.Tensor:
+def accuracy(
+    J: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor, activation: str, gains: Sequence[float] | None = None
+) -> torch.Tensor:
     """Fraction of test inputs whose argmax output matches the label, (S, K)."""
-    out = forward(J, x, activation)[-1]
+    out = forward(J, x, activation, gains)[-1]
     return (out.argmax(-1) == y.argmax(-1).unsqueeze(1)).to(out.dtype).mean(-1)
 
 
@@ -105,14 +113,14 @@ def measure_branches(
     weight_sizes = torch.tensor([w.shape[-2] * w.shape[-1] for w in J], dtype=position.dtype, device=position.device)
     q, q_norm = _pairs(_gram(spins, B, R), spin_sizes, R)
     Q, Q_norm = _pairs(_gram(J, B, R), weight_sizes, R)
-    hidden = forward(J, test.x, "sign")[:-1]
+    hidden = forward(J, test.x, "sign", layout.gains)[:-1]
     test_sizes = torch.tensor([h.shape[-2] * h.shape[-1] for h in hidden], dtype=position.dtype, device=position.device)
     q_test, _ = _pairs(_gram(hidden, B, R), test_sizes, R)
     return {
         "energy_layer": by_config(energies),
         "kinetic_temperature": by_config(kinetic_temperature(layout, velocity)),
-        "accuracy": by_config(accuracy(J, test.x, test.y, "sign")),
-        "accuracy_tanh": by_config(accuracy(J, test.x, test.y, "tanh")),
+        "accuracy": by_config(accuracy(J, test.x, test.y, "sign", layout.gains)),
+        "accuracy_tanh": by_config(accuracy(J, test.x, test.y, "tanh", layout.gains)),
         "c": by_config(_pad_spin_layer(c)),
         "c_norm": by_config(_pad_spin_layer(c_norm)),
         "C": by_config(C),
@@ -130,6 +138,6 @@ def measure_history(layout: Layout, position: torch.Tensor, train: Boundary, tes
     J = layout.weights(position)
     return {
         "history_energy_layer": layer_energies(position, layout, train)[:, 0],
-        "history_accuracy": accuracy(J, test.x, test.y, "sign")[:, 0],
-        "history_accuracy_tanh": accuracy(J, test.x, test.y, "tanh")[:, 0],
+        "history_accuracy": accuracy(J, test.x, test.y, "sign", layout.gains)[:, 0],
+        "history_accuracy_tanh": accuracy(J, test.x, test.y, "tanh", layout.gains)[:, 0],
     }

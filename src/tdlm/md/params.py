@@ -13,9 +13,14 @@ from typing import Any
 
 from tdlm.data import SOURCES
 from tdlm.fields import FILE, FOLDER, Field, FieldSet, above, at_least, interval, load_yaml, one_of
+from tdlm.md.layout import PREACTIVATIONS
 from tdlm.md.noise import NOISES
 
 THERMOSTATS = ("per_step", "literal")
+INIT_VELOCITIES = ("maxwell_boltzmann", "zero")
+# fields added after checkpoints existed: they enter the checkpoint key only when they differ from their
+# default, so a checkpoint written before they existed (which ran with the default) still resumes
+KEY_IF_NOT_DEFAULT = ("preactivation", "init_velocities")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "float64")
 
@@ -69,6 +74,22 @@ FIELDS = FieldSet(
             "choice), on the CPU from a counter-based generator in one compiled pass of the update, with compiled "
             "element-wise force passes (1.5x faster steps)",
             one_of(*NOISES),
+        ),
+        Field(
+            "preactivation",
+            str,
+            "plain",
+            "tanh argument of every layer in the energy, the read-outs and the test overlaps: plain J_l S_{l-1} (the "
+            "spec); fan_in J_l S_{l-1} / sqrt(N_{l-1})",
+            one_of(*PREACTIVATIONS),
+        ),
+        Field(
+            "init_velocities",
+            str,
+            "maxwell_boltzmann",
+            "velocities at t = 0: maxwell_boltzmann at T (the spec) or zero (replicas branched at t_w always draw "
+            "Maxwell-Boltzmann ones)",
+            one_of(*INIT_VELOCITIES),
         ),
         Field(
             "t_w",
@@ -161,6 +182,8 @@ class SimParams:
     eta: float
     thermostat: str
     noise: str
+    preactivation: str
+    init_velocities: str
     t_w: tuple[int, ...]
     t_star: int
     n_replicas: int
@@ -187,7 +210,11 @@ class SimParams:
 
     def physics_key(self) -> str:
         """Hash of every parameter that changes the trajectory: a checkpoint is valid only for the same key."""
-        phys = {f.name: v for f, v in zip(FIELDS, self.flat().values()) if f.physics}
+        phys = {
+            f.name: v
+            for f, v in zip(FIELDS, self.flat().values())
+            if f.physics and not (f.name in KEY_IF_NOT_DEFAULT and v == f.default)
+        }
         return hashlib.sha256(json.dumps(phys, sort_keys=True).encode()).hexdigest()[:16]
 
 

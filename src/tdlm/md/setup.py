@@ -88,7 +88,7 @@ def prepare(params: SimParams) -> Setup:
         datasets,
         train,
         test,
-        Layout(widths, params.M, len(params.samples), 1),
+        Layout(widths, params.M, len(params.samples), 1, params.preactivation),
         t_w,
         log_grid(t_w[-1], params.record_per_decade, t_w),
         log_grid(params.t_star, params.record_per_decade),
@@ -96,7 +96,8 @@ def prepare(params: SimParams) -> Setup:
 
 
 def initial_state(setup: Setup) -> MDState:
-    """Uniform positions per sample from the sample's own seed; Maxwell-Boltzmann velocities."""
+    """Uniform positions per sample from the sample's own seed; Maxwell-Boltzmann velocities at T, or zero
+    ones (`init_velocities: zero`, which then draws nothing from the noise generator)."""
     layout, p = setup.layout, setup.params
     position = torch.empty(layout.total, dtype=setup.dtype, device=setup.device)
     for s, sample in enumerate(p.samples):
@@ -104,7 +105,10 @@ def initial_state(setup: Setup) -> MDState:
         for block in layout.blocks(position):
             block[s].copy_(torch.rand(block[s].shape, generator=g, dtype=setup.dtype).mul_(2).sub_(1))
     rng = torch.Generator(device=setup.device).manual_seed(noise_seed(p.seed, p.samples))
-    velocity = maxwell_boltzmann(layout.total, p.T, rng, setup.dtype, setup.device)
+    if p.init_velocities == "zero":
+        velocity = torch.zeros(layout.total, dtype=setup.dtype, device=setup.device)
+    else:
+        velocity = maxwell_boltzmann(layout.total, p.T, rng, setup.dtype, setup.device)
     return MDState(position, velocity, rng, 0)
 
 

@@ -112,7 +112,8 @@ def _run(params: SimParams, out: str | Path) -> xr.Dataset:
         "binarisation": "pixel > midpoint of value range -> +1 else -1",
         "label_encoding": "one-hot +1/-1",
         "sign_convention": "sgn(0) = +1",
-        "initial_state": "S, J uniform in (-1, 1); velocities Maxwell-Boltzmann at T",
+        "initial_state": "S, J uniform in (-1, 1); velocities "
+        + ("zero" if params.init_velocities == "zero" else "Maxwell-Boltzmann at T"),
         "walls": "elastic reflection at +/-1",
         "force": "analytic, guarded 1/E_l (zero force when E_l = 0)",
         "noise": describe_noise(params.noise),
