@@ -81,7 +81,7 @@ def check_memory(params: P.SimParams) -> None:
     """The job's times fit int64, and its memory, estimated from its sizes before any data or MD, fits what
     the machine has free."""
     from tdlm.data import PIXELS
-    from tdlm.sweep.table import job_memory_mb, time_errors
+    from tdlm.md.memory import job_memory_mb, time_errors
 
     sizes = {
         "data": {"classes": list(params.data.classes)},
