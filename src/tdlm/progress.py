@@ -14,6 +14,10 @@ class Progress:
         self.t0 = self.last = time.monotonic()
         self.start = start
 
+    def due(self) -> bool:
+        """Whether the next `update` writes a line (its interval has passed)."""
+        return time.monotonic() - self.last >= self.every
+
     def update(self, done: int, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self.last < self.every:

@@ -1,6 +1,6 @@
 """Checksummed checkpoints: a damaged file (flipped bytes, truncated, empty, foreign) is recognised, moved
 aside and logged, and the job starts over from t = 0 with the uninterrupted run's result; a checkpoint of
-other parameters is still refused."""
+other parameters is still refused; a checkpoint of the code before the run loop's redesign resumes."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 import torch
 import xarray as xr
 
+from tdlm import device
 from tdlm.md import checkpoint
 from tdlm.md.params import build
 from tdlm.md.simulate import run
@@ -173,3 +174,25 @@ def test_a_resume_on_another_model_warns_and_is_recorded(reference_and_checkpoin
     assert devices == [OTHER_CPU, json.loads(uninterrupted.attrs["devices_json"])[0]]
     assert resumed.attrs["device_name"] == devices[-1]["device_name"] != OTHER_CPU["device_name"]
     xr.testing.assert_identical(resumed.drop_attrs(deep=False), uninterrupted.drop_attrs(deep=False))
+
+
+EARLIER = Path(__file__).parent / "data"  # checkpoints written by 8838e78 (before the run loop's redesign)
+
+
+@pytest.mark.parametrize("phase, step", [("wait", 10), ("branch", 30)])
+def test_a_checkpoint_of_the_earlier_code_resumes(phase, step, tiny, tiny_run, tmp_path, load_nc, assert_same_output, caplog):
+    """The tiny job as 8838e78 checkpointed it (checkpoint_steps 10, stopped after the checkpoint at `step` of
+    `phase`) resumes with this code to the uninterrupted run's output: bit for bit on the CPU model that wrote it
+    (tdlm.md.checkpoint: another model continues a different, equally valid trajectory), close elsewhere."""
+    fixture = EARLIER / f"tiny_8838e78_{phase}.ckpt"
+    out = tmp_path / "job.nc"
+    shutil.copy(fixture, tmp_path / "job.nc.ckpt")
+    with caplog.at_level(logging.INFO, logger="tdlm"):
+        run(build({**tiny, "checkpoint_steps": 10}), out)
+    assert f"phase {phase}, step {step}" in caplog.text
+    resumed, reference = load_nc(out), load_nc(tiny_run[1])
+    if checkpoint.read(fixture)["devices"] == [device.describe(torch.device("cpu"))]:
+        assert_same_output(resumed, reference, ignore_attrs=("param_checkpoint_steps", "params_json"))
+    else:
+        for name, values in reference.data_vars.items():
+            np.testing.assert_allclose(resumed[name].values, values.values, rtol=1e-3, atol=1e-4, err_msg=name)

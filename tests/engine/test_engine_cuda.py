@@ -22,13 +22,14 @@ import torch
 from test_engine_forces import CASES, LAYOUTS, _transposed, analytic, autograd_reference, random_case, rel_err
 
 from tdlm import cli
-from tdlm.md import checkpoint, run
+from tdlm.md import checkpoint, run, signals
 from tdlm.md.energy import Boundary, ForceField
-from tdlm.md.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
+from tdlm.md.integrate import Integrator, Thermostat, maxwell_boltzmann
 from tdlm.md.layout import Layout
 from tdlm.md.params import FIELDS, build
 from tdlm.md.setup import log_grid
 from tdlm.md.simulate import run as simulate
+from tdlm.md.state import MDState
 
 from helpers.workflow import subprocess_env
 
@@ -113,7 +114,7 @@ def _interrupted_in_branch_phase(out: Path, monkeypatch, **values) -> dict:
         calls.append(1)
         if len(calls) == stop_at + 1:
             handler = signal.getsignal(signal.SIGTERM)
-            assert getattr(handler, "__func__", None) is run.Runner._request_stop, "no stop handler installed"
+            assert getattr(handler, "__func__", None) is signals.SignalGuard._request_stop, "no stop handler installed"
             signal.raise_signal(signal.SIGTERM)
         return measured
 
@@ -191,8 +192,8 @@ FAILING_CAPTURE = textwrap.dedent(
 
     real = run.force_field
 
-    def syncing(layout, boundary, dtype, device):
-        forces = real(layout, boundary, dtype, device)
+    def syncing(layout, boundary, dtype, device, **options):
+        forces = real(layout, boundary, dtype, device, **options)
         if layout.K == 1:
             return forces
 

@@ -19,9 +19,9 @@ from tdlm.device import given_gpus, resolve_device
 from tdlm.fields import ConfigError
 from tdlm.md import cuda_graph
 from tdlm.md.cuda_graph import CaptureFailed, GraphedStep
-from tdlm.md.integrate import MDState
 from tdlm.md.params import FIELDS
 from tdlm.md.run import Runner
+from tdlm.md.state import MDState
 
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour where CUDA is unavailable")
 

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from tdlm.md import native
-from tdlm.md.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
+from tdlm.md.integrate import Integrator, Thermostat, maxwell_boltzmann
+from tdlm.md.state import MDState
 
 CPU = torch.device("cpu")
 F64 = torch.float64

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from tdlm.md.energy import Boundary, gradient
-from tdlm.md.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
+from tdlm.md.integrate import Integrator, Thermostat, maxwell_boltzmann
 from tdlm.md.layout import Layout
 from tdlm.md.space import reflect_
+from tdlm.md.state import MDState
 
 DEVICES = [
     "cpu",

@@ -18,11 +18,13 @@ import hashlib
 import io
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from tdlm.md.state import MDState
 from tdlm.storage import atomic_replace, move_aside
 
 MAGIC = b"TDLM-CKPT-1\n"
@@ -40,6 +42,33 @@ class CheckpointDeviceMismatch(CheckpointMismatch):
 
 class CheckpointDamaged(RuntimeError):
     """The file is not an intact checkpoint of this format."""
+
+
+class CheckpointClock:
+    """When the next checkpoint is due: `steps` steps or `seconds` of wall time after the last one (0: never
+    by that measure). The run loop stops stepping at `next_step` and asks `time_due` between steps."""
+
+    def __init__(self, steps: int, seconds: float, step: int = 0):
+        self.steps, self.seconds = steps, seconds
+        self.last_step, self.last_time = step, time.monotonic()
+
+    def count_from(self, step: int) -> None:
+        """Count steps from `step` (a resume, or the branch phase's step 0); the wall time keeps running."""
+        self.last_step = step
+
+    def written(self, step: int) -> None:
+        """A checkpoint of `step` was written now."""
+        self.last_step, self.last_time = step, time.monotonic()
+
+    def next_step(self) -> int | None:
+        """The step at which the step count makes a checkpoint due; None without one."""
+        return self.last_step + self.steps if self.steps > 0 else None
+
+    def time_due(self) -> bool:
+        return self.seconds > 0 and time.monotonic() - self.last_time >= self.seconds
+
+    def due(self, step: int) -> bool:
+        return (self.steps > 0 and step - self.last_step >= self.steps) or self.time_due()
 
 
 def save(path: Path, payload: dict[str, Any]) -> None:
@@ -90,6 +119,22 @@ def load(path: Path, key: str) -> dict[str, Any] | None:
             f"now {key}); delete it or restore the original parameters (its parameters: {payload.get('params')})"
         )
     return payload
+
+
+def restore(path: Path, payload: dict[str, Any], device: torch.device) -> MDState:
+    """The MD state of a checkpoint's payload on `device`. A generator state written on another device type
+    (a checkpoint too old to record its device) is refused by name, as check_device refuses the others."""
+    rng = torch.Generator(device=device)
+    saved = payload["rng"]
+    try:
+        rng.set_state(saved)
+    except RuntimeError as err:
+        raise CheckpointDeviceMismatch(
+            f"checkpoint {path} holds a generator state of {saved.numel()} bytes that a "
+            f"{device.type} generator cannot take ({err}); resume it on the device type that "
+            f"wrote it (--device), or delete it to start this job over on {device.type} (from t = 0)"
+        ) from None
+    return MDState(payload["position"].to(device), payload["velocity"].to(device), rng, payload["step"])
 
 
 def check_device(path: Path, payload: dict[str, Any], here: dict[str, str]) -> list[dict[str, str]]:

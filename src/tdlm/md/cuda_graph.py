@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import torch
 
 from tdlm.fields import ConfigError
-
-if TYPE_CHECKING:
-    from tdlm.md.integrate import MDState
+from tdlm.md.state import MDState
 
 GRAPH_WARMUP_STEPS = 3  # eager steps (on a side stream) before the graph is captured
 

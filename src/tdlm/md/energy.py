@@ -9,13 +9,13 @@ so the first layer's product is one matrix product over every replica at once.
 buffers, so a force evaluation allocates nothing of the size of the state, and it makes
 the few layout choices that keep the matrix products efficient (see its docstring).
 `gradient` is the functional form; it reuses one ForceField per (layout, dtype, device)
-kept on the Boundary object, so repeated calls are as fast as calling the ForceField.
+held by the Boundary (its `force_fields` cache), so repeated calls are as fast as calling the ForceField.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -33,10 +33,16 @@ TRANSPOSE_MAX_WIDTH = 10
 
 @dataclass(frozen=True)
 class Boundary:
-    """Quenched disorder of a job: per-sample inputs and labels."""
+    """Quenched disorder of a job: per-sample inputs and labels, and the force fields built on them.
+
+    `force_fields` is `force_field`'s cache, one ForceField per (layout, dtype, device, fused): it lives as
+    long as the Boundary (the buffers are built once per job phase, not per call) and takes no part in
+    comparisons. The tensors may be changed in place between calls (a ForceField holds no copy of them).
+    """
 
     x: torch.Tensor  # (S, M, N_0) training inputs, +/-1
     y: torch.Tensor  # (S, M, N_L) one-hot +/-1 labels
+    force_fields: dict[tuple, ForceField] = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 def _first_layer_preactivation(x: torch.Tensor, J1: torch.Tensor) -> torch.Tensor:
@@ -306,18 +312,13 @@ def force_field(
     device: torch.device | str | None = None,
     fused: bool = False,
 ) -> ForceField:
-    """The ForceField of (layout, dtype, device, fused) kept on `boundary` (built on first use).
-
-    The cache lives as long as the Boundary object; a Boundary's tensors may be changed in
-    place between calls (the ForceField holds no copy of them).
-    """
+    """The ForceField of (layout, dtype, device, fused) in `boundary.force_fields` (built on first use)."""
     dtype = dtype if dtype is not None else boundary.x.dtype
     device = torch.device(device) if device is not None else boundary.x.device
-    cache = boundary.__dict__.setdefault("_force_fields", {})
     key = (layout, dtype, device, fused)
-    ff = cache.get(key)
+    ff = boundary.force_fields.get(key)
     if ff is None:
-        ff = cache[key] = ForceField(layout, boundary, dtype, device, fused=fused)
+        ff = boundary.force_fields[key] = ForceField(layout, boundary, dtype, device, fused=fused)
     return ff
 
 

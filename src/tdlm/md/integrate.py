@@ -30,18 +30,9 @@ from tdlm.md.cuda_graph import GraphedStep
 from tdlm.md.native import UNIFORM_SCALE, langevin_uniform_
 from tdlm.md.noise import NOISES, NoiseSource
 from tdlm.md.space import reflect_
+from tdlm.md.state import MDState
 
 GradientFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (position, out) -> layer energies
-
-
-@dataclass
-class MDState:
-    """Positions and velocities (flat buffers), the noise generator and the step counter."""
-
-    position: torch.Tensor
-    velocity: torch.Tensor
-    rng: torch.Generator
-    step: int = 0
 
 
 @dataclass(frozen=True)

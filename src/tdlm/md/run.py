@@ -4,15 +4,18 @@ t_w, and advance all branches of all samples as one batch to t_w + t*, recording
 The loop is a pure function of the state (positions, velocities, generator state, step), and
 measurements consume no random numbers, so a run resumed from any checkpoint on the same device model
 reproduces the uninterrupted run bit for bit (tdlm.md.checkpoint: what happens on another device).
+
+Each phase is a plain loop that advances the state to its next event and handles it: a record (the
+log-time grid), the end of the phase (branching, or the end of the job), a checkpoint due by its step
+count (CheckpointClock), a divergence check (every DIVERGENCE_CHECK_STEPS). Three events come from outside
+the schedule and are polled between steps: a stop signal (SignalGuard), a checkpoint due by wall time and a
+progress line due (both every so many seconds).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import signal
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,10 +27,12 @@ from tdlm import device
 from tdlm.md import checkpoint
 from tdlm.md.checks import DIVERGENCE_CHECK_STEPS, check_energies, check_observables, check_positions
 from tdlm.md.energy import force_field
-from tdlm.md.integrate import Integrator, MDState, Thermostat, maxwell_boltzmann
+from tdlm.md.integrate import Integrator, Thermostat, maxwell_boltzmann
 from tdlm.md.layout import Layout
 from tdlm.md.observables import measure_branches, measure_history
 from tdlm.md.setup import Setup, branch, initial_state
+from tdlm.md.signals import SignalGuard
+from tdlm.md.state import MDState
 from tdlm.progress import Progress
 
 log = logging.getLogger("tdlm")
@@ -39,9 +44,6 @@ class Interrupted(RuntimeError):
     def __init__(self, signum: int, step: int, path: Path):
         super().__init__(f"stopped by signal {signal.Signals(signum).name} at step {step}; checkpoint {path}")
         self.signum = signum
-
-
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
 
 class Recorder:
@@ -59,28 +61,39 @@ class Recorder:
             np.moveaxis(self.arrays[name], axis, 0)[index] = v
 
 
-def _on_grid(times: np.ndarray, measure: Callable[[int, int], None]) -> dict[int, Callable[[], None]]:
-    """One event per recording time: measure(step, index of the step on the grid)."""
-    return {int(t): functools.partial(measure, int(t), i) for i, t in enumerate(times)}
+def next_event(step: int, until: int, times: np.ndarray, clock: checkpoint.CheckpointClock) -> int:
+    """The first step after `step` with a scheduled event: the next record time, the phase's end, a
+    checkpoint due by its step count, or a divergence check."""
+    later = times[times > step]
+    due = clock.next_step()
+    candidates = [until, (step // DIVERGENCE_CHECK_STEPS + 1) * DIVERGENCE_CHECK_STEPS]
+    candidates += [int(later[0])] if len(later) else []
+    candidates += [max(due, step + 1)] if due is not None else []
+    return min(candidates)
+
+
+def advance(integrator: Integrator, state: MDState, target: int, interrupted: Callable[[], bool]) -> torch.Tensor:
+    """Step the state to `target`, or fewer steps (at least one) when `interrupted()` turns true; return the
+    layer energies of the positions before the last step."""
+    energies = integrator.step(state)
+    while state.step < target and not interrupted():
+        energies = integrator.step(state)
+    return energies
 
 
 class Runner:
-    """Drives the two phases with checkpoints, progress lines and divergence checks."""
+    """Drives the two phases; `devices` and `graph_replayed` describe the run for its output file."""
 
     def __init__(self, setup: Setup, checkpoint_path: Path):
         self.setup = setup
         self.params = setup.params
         self.ckpt_path = checkpoint_path
         self.thermostat = Thermostat.from_params(self.params.thermostat, self.params.eta, self.params.dt, self.params.T)
-        self.last_ckpt_time = time.monotonic()
-        self.last_ckpt_step = 0
-        self.stop_signal: int | None = None
+        self.clock = checkpoint.CheckpointClock(self.params.checkpoint_steps, self.params.checkpoint_seconds)
+        self.signals = SignalGuard()
         # the devices that computed this trajectory (more than one after a resume on another model)
         self.devices = [device.describe(setup.device)]
         self.graph_replayed = False  # whether any step was replayed from a CUDA graph
-
-    def _request_stop(self, signum: int, frame: object) -> None:
-        self.stop_signal = signum
 
     def _integrator(self, layout: Layout, like: torch.Tensor) -> Integrator:
         p = self.params
@@ -103,25 +116,14 @@ class Runner:
             "graph_replayed": self.graph_replayed,
         }
 
-    def _maybe_checkpoint(
-        self,
-        phase: str,
-        state: MDState,
-        layout: Layout,
-        snapshots: Callable[[], torch.Tensor],
-        recorder: Recorder,
-        energies: torch.Tensor,
+    def _checkpoint(
+        self, phase: str, state: MDState, layout: Layout, energies: torch.Tensor, snapshots: torch.Tensor, recorder: Recorder
     ) -> None:
-        p = self.params
-        by_steps = p.checkpoint_steps > 0 and state.step - self.last_ckpt_step >= p.checkpoint_steps
-        by_time = p.checkpoint_seconds > 0 and time.monotonic() - self.last_ckpt_time >= p.checkpoint_seconds
-        if not (by_steps or by_time or self.stop_signal):
-            return
         # never overwrite a good checkpoint with a bad state (energies belong to the step before)
         check_energies(state.step - 1, energies)
         check_positions(state.step, layout, state.position)
-        checkpoint.save(self.ckpt_path, self._payload(phase, state, snapshots(), recorder))
-        self.last_ckpt_time, self.last_ckpt_step = time.monotonic(), state.step
+        checkpoint.save(self.ckpt_path, self._payload(phase, state, snapshots, recorder))
+        self.clock.written(state.step)
         log.info("checkpoint at %s step %d -> %s", phase, state.step, self.ckpt_path)
 
     def _advance(
@@ -130,25 +132,34 @@ class Runner:
         state: MDState,
         layout: Layout,
         until: int,
-        events: dict[int, Callable[[], None]],
-        snapshots: Callable[[], torch.Tensor],
+        times: np.ndarray,
+        record: Callable[[int, int], None],
+        snapshots: torch.Tensor,
         recorder: Recorder,
     ) -> None:
+        """The phase's loop: handle the events at the state's step, advance to the next event, repeat until
+        `until`. `record(step, index)` measures at `times[index]`."""
+        index = {int(t): i for i, t in enumerate(times)}
         integrator = self._integrator(layout, state.position)
         progress = Progress(f"{phase} (S={self.setup.layout.S})", until, self.params.progress_seconds, state.step)
+
+        def polled() -> bool:  # the events that come between scheduled ones
+            return self.signals.received is not None or self.clock.time_due() or progress.due()
+
         try:
             while True:
-                if state.step in events:
-                    events[state.step]()
+                if state.step in index:
+                    record(state.step, index[state.step])
                 if state.step >= until:
                     break
-                energies = integrator.step(state)
+                energies = advance(integrator, state, next_event(state.step, until, times, self.clock), polled)
                 if state.step % DIVERGENCE_CHECK_STEPS == 0:
                     check_energies(state.step - 1, energies)  # energies of the positions before this step
                     check_positions(state.step, layout, state.position)
-                self._maybe_checkpoint(phase, state, layout, snapshots, recorder, energies)
-                if self.stop_signal:
-                    raise Interrupted(self.stop_signal, state.step, self.ckpt_path)
+                if self.clock.due(state.step) or self.signals.received is not None:
+                    self._checkpoint(phase, state, layout, energies, snapshots, recorder)
+                if self.signals.received is not None:
+                    raise Interrupted(self.signals.received, state.step, self.ckpt_path)
                 progress.update(state.step)
         finally:
             self.graph_replayed |= integrator.graph_active
@@ -156,18 +167,10 @@ class Runner:
         progress.update(state.step, force=True)
 
     def run(self) -> tuple[Recorder, MDState, torch.Tensor]:
-        """Run both phases; SIGTERM/SIGINT/SIGUSR1 write a checkpoint and raise Interrupted.
-
-        Signal handlers can only be installed from the main thread; elsewhere (thread pools,
-        notebooks' background jobs) the run simply has no stop handling.
-        """
-        in_main = threading.current_thread() is threading.main_thread()
-        previous = {sig: signal.signal(sig, self._request_stop) for sig in STOP_SIGNALS} if in_main else {}
-        try:
+        """Run both phases (from the checkpoint if there is one); SIGTERM/SIGINT/SIGUSR1 write a checkpoint
+        and raise Interrupted (tdlm.md.signals: only when run from the main thread)."""
+        with self.signals:
             return self._run()
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
 
     def _run(self) -> tuple[Recorder, MDState, torch.Tensor]:
         setup = self.setup
@@ -178,14 +181,9 @@ class Runner:
             self.devices = checkpoint.check_device(self.ckpt_path, resumed, self.devices[0])
             self.graph_replayed = bool(resumed.get("graph_replayed", False))
             snaps.copy_(resumed["snapshots"])
-            state = MDState(
-                resumed["position"].to(setup.device),
-                resumed["velocity"].to(setup.device),
-                self._generator(resumed["rng"]),
-                resumed["step"],
-            )
+            state = checkpoint.restore(self.ckpt_path, resumed, setup.device)
             phase = resumed["phase"]
-            self.last_ckpt_step = state.step
+            self.clock.count_from(state.step)
             log.info("resumed from %s: phase %s, step %d", self.ckpt_path, phase, state.step)
         else:
             state, phase = initial_state(setup), "wait"
@@ -193,26 +191,12 @@ class Runner:
             state = self._wait(state, snaps, recorder)
         return self._branch(state, snaps, recorder)
 
-    def _generator(self, saved: torch.Tensor) -> torch.Generator:
-        """A generator on the run's device in the checkpoint's state; one written on another device type
-        (a checkpoint too old to record its device) is refused by name, as check_device refuses the others."""
-        rng = torch.Generator(device=self.setup.device)
-        try:
-            rng.set_state(saved)
-        except RuntimeError as err:
-            raise checkpoint.CheckpointDeviceMismatch(
-                f"checkpoint {self.ckpt_path} holds a generator state of {saved.numel()} bytes that a "
-                f"{self.setup.device.type} generator cannot take ({err}); resume it on the device type that "
-                f"wrote it (--device), or delete it to start this job over on {self.setup.device.type} (from t = 0)"
-            ) from None
-        return rng
-
     def _wait(self, state: MDState, snaps: torch.Tensor, recorder: Recorder) -> MDState:
         """Advance the single trajectory to the largest t_w, recording the history and keeping a snapshot at
         every t_w; return the branched state at step 0 with fresh Maxwell-Boltzmann velocities."""
         setup = self.setup
 
-        def at(step: int, index: int) -> None:
+        def record(step: int, index: int) -> None:
             measured = measure_history(setup.layout, state.position, setup.train, setup.test)
             check_energies(step, measured["history_energy_layer"])
             check_positions(step, setup.layout, state.position)
@@ -221,12 +205,10 @@ class Runner:
                 if t == step:
                     snaps[i].copy_(state.position)
 
-        events = _on_grid(setup.history_times, at)
-        self._advance("wait", state, setup.layout, setup.t_w[-1], events, lambda: snaps, recorder)
+        self._advance("wait", state, setup.layout, setup.t_w[-1], setup.history_times, record, snaps, recorder)
         velocity = maxwell_boltzmann(setup.branched.total, self.params.T, state.rng, setup.dtype, setup.device)
-        branched = MDState(branch(setup, snaps), velocity, state.rng, 0)
-        self.last_ckpt_step = 0
-        return branched
+        self.clock.count_from(0)
+        return MDState(branch(setup, snaps), velocity, state.rng, 0)
 
     def _branch(self, state: MDState, snaps: torch.Tensor, recorder: Recorder) -> tuple[Recorder, MDState, torch.Tensor]:
         """Advance every branch of every sample to t*, recording against the branch's reference snapshot."""
@@ -250,6 +232,5 @@ class Runner:
             check_observables(step, measured)
             recorder.put(measured, index, len(setup.branch_times), axis=2)
 
-        events = _on_grid(setup.branch_times, record)
-        self._advance("branch", state, layout, p.t_star, events, lambda: snaps, recorder)
+        self._advance("branch", state, layout, p.t_star, setup.branch_times, record, snaps, recorder)
         return recorder, state, reference

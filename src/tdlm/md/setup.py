@@ -15,9 +15,10 @@ import torch
 from tdlm.data import Dataset, draw, load_pool
 from tdlm.device import resolve_device
 from tdlm.md.energy import Boundary
-from tdlm.md.integrate import MDState, maxwell_boltzmann
+from tdlm.md.integrate import maxwell_boltzmann
 from tdlm.md.layout import Layout
 from tdlm.md.params import SimParams
+from tdlm.md.state import MDState
 
 
 def log_grid(t_max: int, per_decade: int, extra: tuple[int, ...] = ()) -> np.ndarray:
