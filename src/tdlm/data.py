@@ -12,10 +12,21 @@ from pathlib import Path
 
 import numpy as np
 
+from tdlm.fields import FOLDER, Field
+
 IMAGE_FILES = ("images-idx3-ubyte.gz", "images-idx3-ubyte", "train-images-idx3-ubyte.gz", "train-images-idx3-ubyte")
 LABEL_FILES = ("labels-idx1-ubyte.gz", "labels-idx1-ubyte", "train-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte")
 SOURCES = ("digits", "mnist")
 PIXELS = {"digits": 64, "mnist": 28 * 28}  # inputs per image, for memory estimates before any data is read
+# the data folder, a parameter of both families (simulate and binary-simulate): one field, one help text
+PATH_FIELD = Field(
+    "data.path",
+    str,
+    None,
+    "folder with `images-idx3-ubyte[.gz]` and `labels-idx1-ubyte[.gz]` (also `train-*` names); required for mnist",
+    FOLDER,
+    nullable=True,
+)
 
 
 @dataclass(frozen=True)

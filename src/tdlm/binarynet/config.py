@@ -14,7 +14,8 @@ from typing import Any
 
 from tdlm.binarynet.align import REFERENCES
 from tdlm.binarynet.data import PCA_FITS, SOURCES
-from tdlm.fields import FOLDER, ConfigError, Field, FieldSet, above, at_least, interval, one_of
+from tdlm.data import PATH_FIELD
+from tdlm.fields import ConfigError, Field, FieldSet, above, at_least, interval, one_of
 
 DEVICES = ("auto", "cpu", "cuda")
 # old names of the parameters that now carry the thermal family's names (tdlm.md.params): accepted, with a
@@ -37,14 +38,7 @@ FIELDS = FieldSet(
             "`digits`: scikit-learn 8x8 digits, 1797 examples, 10 classes, grey values / 16; `mnist`: IDX files, pixels / 255",
             one_of(*SOURCES),
         ),
-        Field(
-            "data.path",
-            str,
-            None,
-            "folder with `images-idx3-ubyte[.gz]` and `labels-idx1-ubyte[.gz]` (also `train-*` names); required for mnist",
-            FOLDER,
-            nullable=True,
-        ),
+        PATH_FIELD,
         Field("M", int, 1000, "P, training examples (a seeded permutation's first M)", _POS_INT),
         Field("n_test", int, None, "test examples following them; null: all the rest", _POS_INT, nullable=True),
         Field("n_components", int, 20, "PCA components = input width", _POS_INT),

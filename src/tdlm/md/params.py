@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tdlm.data import SOURCES
-from tdlm.fields import FILE, FOLDER, Field, FieldSet, above, at_least, interval, load_yaml, one_of
+from tdlm.data import PATH_FIELD, SOURCES
+from tdlm.fields import FILE, Field, FieldSet, above, at_least, interval, load_yaml, one_of
 from tdlm.md.layout import PREACTIVATIONS
 from tdlm.md.noise import NOISES
 
@@ -34,14 +34,7 @@ FIELDS = FieldSet(
             "data set: scikit-learn's 8x8 digits (embedded, N_0 = 64) or MNIST IDX files",
             one_of(*SOURCES),
         ),
-        Field(
-            "data.path",
-            str,
-            None,
-            "folder with `images-idx3-ubyte[.gz]` and `labels-idx1-ubyte[.gz]` (also `train-*` names); required for mnist",
-            FOLDER,
-            nullable=True,
-        ),
+        PATH_FIELD,
         Field(
             "data.classes",
             list,
