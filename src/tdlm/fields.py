@@ -84,6 +84,9 @@ class Field:
     nullable: bool = False
     physics: bool = True  # False: does not change the trajectory (left out of the checkpoint key)
     rerun: bool = True  # False: changes neither the trajectory nor the file (a workflow does not rerun for it)
+    # a modelling choice the paper leaves open: each allowed value's meaning, in the words every output file
+    # records as the attribute named like the field (tdlm.md.params.SimParams.choices) and docs/model.md tabulates
+    choice: Mapping[Any, str] | None = None
 
     @property
     def flag(self) -> str:

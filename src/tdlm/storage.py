@@ -23,50 +23,7 @@ from tdlm.io import OutputError as OutputError
 from tdlm.io import atomic_replace as atomic_replace
 from tdlm.io import write_failed as write_failed
 from tdlm.io import write_netcdf
-
-BRANCH_DIMS = {
-    "energy_layer": ("sample", "t_w", "t", "replica", "layer"),
-    "kinetic_temperature": ("sample", "t_w", "t", "replica"),
-    "accuracy": ("sample", "t_w", "t", "replica"),
-    "accuracy_tanh": ("sample", "t_w", "t", "replica"),
-    "c": ("sample", "t_w", "t", "replica", "layer"),
-    "c_norm": ("sample", "t_w", "t", "replica", "layer"),
-    "C": ("sample", "t_w", "t", "replica", "layer"),
-    "C_norm": ("sample", "t_w", "t", "replica", "layer"),
-    "q": ("sample", "t_w", "t", "pair", "layer"),
-    "q_norm": ("sample", "t_w", "t", "pair", "layer"),
-    "Q": ("sample", "t_w", "t", "pair", "layer"),
-    "Q_norm": ("sample", "t_w", "t", "pair", "layer"),
-    "q_test": ("sample", "t_w", "t", "pair", "layer"),
-    "history_energy_layer": ("sample", "history_time", "layer"),
-    "history_accuracy": ("sample", "history_time"),
-    "history_accuracy_tanh": ("sample", "history_time"),
-}
-
-DESCRIPTIONS = {
-    "energy_layer": "layer energy E_l = ||S_l - tanh(J_l S_{l-1})||",
-    "energy": "total energy H = sum_l E_l",
-    "kinetic_temperature": "<v^2> over all coordinates of a configuration (m = k_B = 1)",
-    "accuracy": "test accuracy of the sign network S_l = sgn(J_l S_{l-1})",
-    "accuracy_tanh": "test accuracy of the tanh network with the same J",
-    "c": "spin auto-correlation (1/(N_l M)) sum S(t_w+t) S(t_w); NaN at layer L",
-    "c_norm": "spin auto-correlation normalised by the self-overlaps; NaN at layer L",
-    "C": "weight auto-correlation (1/(N_l N_{l-1})) sum J(t_w+t) J(t_w)",
-    "C_norm": "weight auto-correlation normalised by the self-overlaps",
-    "q": "spin replica overlap (1/(N_l M)) sum S^a S^b for the pair; NaN at layer L",
-    "q_norm": "spin replica overlap normalised by the self-overlaps; NaN at layer L",
-    "Q": "weight replica overlap (1/(N_l N_{l-1})) sum J^a J^b for the pair",
-    "Q_norm": "weight replica overlap normalised by the self-overlaps",
-    "q_test": "replica overlap of the sign network's hidden states on the test inputs; NaN at layer L",
-    "history_energy_layer": "layer energy of the single trajectory before branching",
-    "history_energy": "total energy of the single trajectory before branching",
-    "history_accuracy": "sign-network test accuracy of the single trajectory before branching",
-    "history_accuracy_tanh": "tanh-network test accuracy of the single trajectory before branching",
-    "J_final": "final weights of every replica, flattened layer by layer (row-major J_l[i, j])",
-    "S_final": "final hidden neurons of every replica, flattened layer by layer (row-major S_l[mu, i])",
-    "train_index": "indices of the training examples in the filtered data pool",
-    "test_index": "indices of the test examples in the filtered data pool",
-}
+from tdlm.variables import BY_NAME, COORD_ATTRS, JOB_COORD_ATTRS, VARIABLES
 
 
 def check_writable(out: str | Path, flag: str = "--out") -> None:
@@ -94,22 +51,6 @@ def attr_value(value: Any) -> Any:
     return value
 
 
-# CF metadata of the coordinates every file shares; every model quantity is in reduced units (m = k_B = 1)
-COORD_ATTRS = {
-    "alpha": {"long_name": "storage ratio alpha = M / N", "units": "1"},
-    "M": {"long_name": "number of training examples M", "units": "1"},
-    "N": {"long_name": "width N of the hidden layers", "units": "1"},
-    "ln_alpha": {"long_name": "ln(M / N)", "units": "1"},
-    "L": {"long_name": "depth L (number of weight layers)", "units": "1"},
-    "T": {"long_name": "temperature T (k_B = 1)", "units": "1"},
-    "sample": {"long_name": "independent sample (data draw and initial state)", "units": "1"},
-    "replica": {"long_name": "replica branched at t_w", "units": "1"},
-    "pair": {"long_name": "pair of replicas (a, b), a < b", "units": "1"},
-    "pair_a": {"long_name": "first replica of the pair", "units": "1"},
-    "pair_b": {"long_name": "second replica of the pair", "units": "1"},
-    "weight_layer": {"long_name": "layer of each flattened weight", "units": "1"},
-    "spin_layer": {"long_name": "layer of each flattened hidden neuron", "units": "1"},
-}
 POINT_COORDS = ("alpha", "M", "N", "ln_alpha", "L", "T")
 
 
@@ -202,19 +143,18 @@ def write_atomic(ds: xr.Dataset, out: str | Path, kind: str | None = None) -> No
 def build_dataset(
     records: dict[str, np.ndarray],
     coords: dict[str, Any],
-    snapshots: dict[str, tuple[tuple[str, ...], np.ndarray]],
+    snapshots: dict[str, np.ndarray],
     attrs: dict[str, Any],
 ) -> xr.Dataset:
-    """Assemble the per-job Dataset; totals over layers are derived here once."""
-    data_vars = {name: (BRANCH_DIMS[name], arr) for name, arr in records.items()}
-    data_vars.update(snapshots)
-    ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
-    ds["energy"] = ds["energy_layer"].sum("layer")
-    ds["history_energy"] = ds["history_energy_layer"].sum("layer")
+    """Assemble the per-job Dataset from the table of variables (`tdlm.variables`): each record and snapshot
+    with its dimensions, long name and units; totals over layers are derived here once."""
+    arrays = {**records, **snapshots}
+    ds = xr.Dataset({name: (BY_NAME[name].dims, arr) for name, arr in arrays.items()}, coords=coords, attrs=attrs)
+    for v in VARIABLES:
+        if v.total_of:
+            ds[v.name] = ds[v.total_of].sum("layer")
     for name in ds.data_vars:
-        ds[name].attrs["long_name"] = DESCRIPTIONS.get(name, name)
-    ds["t"].attrs.update(long_name="MD steps since t_w", units="1")
-    ds["t_w"].attrs.update(long_name="waiting time (MD steps) at which the replicas branched", units="1")
-    ds["history_time"].attrs.update(long_name="MD steps since t = 0 (before branching)", units="1")
-    ds["layer"].attrs["long_name"] = "layer index: weights J_1..J_L, spins S_1..S_{L-1}"
+        ds[name].attrs.update(long_name=BY_NAME[name].long_name, units=BY_NAME[name].units)
+    for name, cf in JOB_COORD_ATTRS.items():
+        ds[name].attrs.update(cf)
     return ds

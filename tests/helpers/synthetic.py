@@ -14,7 +14,8 @@ import numpy as np
 import xarray as xr
 
 from tdlm.md.params import build
-from tdlm.storage import BRANCH_DIMS, build_dataset, point_coords, provenance, write_atomic
+from tdlm.storage import build_dataset, point_coords, provenance, write_atomic
+from tdlm.variables import LEFT, VARIABLES
 
 # a small but complete workflow config (the keys the schema requires plus the shared simulate keys)
 BASE_CONFIG: dict[str, Any] = {
@@ -89,7 +90,9 @@ def make_job(
         "layer": L,
         "history_time": len(HISTORY_TIMES),
     }
-    records = {name: rng.uniform(-1, 1, size=tuple(sizes[d] for d in dims)) for name, dims in BRANCH_DIMS.items()}
+    # every recorded variable of the table (not the totals the writer derives, not the final snapshots)
+    recorded = [v for v in VARIABLES if v.gather != LEFT and not v.total_of]
+    records = {v.name: rng.uniform(-1, 1, size=tuple(sizes[d] for d in v.dims)) for v in recorded}
     # as in real output, spin observables are undefined at the label layer l = L
     for name in ("c", "c_norm", "q", "q_norm", "q_test"):
         records[name][..., -1] = np.nan

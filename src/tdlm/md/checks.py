@@ -6,13 +6,9 @@ from __future__ import annotations
 import torch
 
 from tdlm.md.layout import Layout
+from tdlm.variables import BOX, bounded
 
 DIVERGENCE_CHECK_STEPS = 1000  # steps between checks of the running state outside records and checkpoints
-
-# observables bounded by 1 in absolute value (Cauchy-Schwarz for the normalised ones, |x| <= 1 for the raw
-# ones); float rounding of the normalised sums stays far inside this tolerance
-BOUNDED = ("c", "c_norm", "C", "C_norm", "q", "q_norm", "Q", "Q_norm", "q_test")
-BOUND_TOLERANCE = 1e-4
 
 
 class Divergence(RuntimeError):
@@ -23,8 +19,7 @@ def check_energies(step: int, energies: torch.Tensor) -> None:
     """Raise Divergence naming the step and the first layer whose energy is not finite."""
     bad = ~torch.isfinite(energies)
     if bad.any():
-        layer = int(bad.reshape(-1, energies.shape[-1]).any(0).nonzero()[0]) + 1
-        raise Divergence(f"non-finite energy at step {step} in layer {layer}")
+        raise Divergence(f"non-finite energy at step {step} in layer {_first_layer(bad)}")
 
 
 def check_positions(step: int, layout: Layout, position: torch.Tensor) -> None:
@@ -32,31 +27,41 @@ def check_positions(step: int, layout: Layout, position: torch.Tensor) -> None:
     or has left the box (-1, 1): the walls fold a coordinate back once per step, so a step longer than the
     box (a diverging run: dt or T too large) can leave it outside."""
     low, high = torch.aminmax(position)  # one pass, no state-sized temporary; NaN propagates
-    if -1.0 <= float(low) and float(high) <= 1.0:
+    if -BOX.abs_max <= float(low) and float(high) <= BOX.abs_max:
         return
     names = [("weights J", l) for l in range(1, layout.L + 1)] + [("spins S", l) for l in range(1, layout.L)]
     for (kind, l), block in zip(names, layout.blocks(position)):
         if not torch.isfinite(block).all():
             raise Divergence(f"non-finite position at step {step} in {kind}_{l} (layer {l})")
         size = float(block.abs().max())
-        if size > 1.0:
+        if size > BOX.abs_max:
             raise Divergence(
-                f"coordinate out of the box at step {step} in {kind}_{l} (layer {l}): |x| = {size:.4g} > 1; "
+                f"coordinate out of the box at step {step} in {kind}_{l} (layer {l}): |x| = {size:.4g} > {BOX.abs_max:g}; "
                 "a step moved it farther than the walls fold back (lower dt or T)"
             )
 
 
+def _first_layer(bad: torch.Tensor) -> int:
+    """The first layer (1-based, the last axis) where `bad` holds."""
+    return int(bad.reshape(-1, bad.shape[-1]).any(0).nonzero()[0]) + 1
+
+
 def check_observables(step: int, measured: dict[str, torch.Tensor]) -> None:
-    """Raise Divergence when an overlap or correlation has |value| > 1 or the kinetic temperature is not
-    finite: such a record cannot be physical and must never reach a file."""
-    for name in BOUNDED:
-        if name not in measured:
+    """Raise Divergence when a measured variable leaves the range the table of variables gives it
+    (`tdlm.variables`: overlaps and correlations |x| <= 1, the kinetic temperature finite): such a record
+    cannot be physical and must never reach a file."""
+    for variable in bounded():
+        name, bound, values = variable.name, variable.bound, measured.get(variable.name)
+        if values is None:
             continue
-        values = measured[name]
-        over = values.abs() > 1.0 + BOUND_TOLERANCE  # NaN (no such layer) compares False
-        if over.any():
-            layer = int(over.reshape(-1, values.shape[-1]).any(0).nonzero()[0]) + 1
-            worst = float(values.abs().nan_to_num(0.0).max())
-            raise Divergence(f"{name} out of its physical range at step {step} in layer {layer}: |{name}| = {worst:.4g} > 1")
-    if "kinetic_temperature" in measured and not torch.isfinite(measured["kinetic_temperature"]).all():
-        raise Divergence(f"non-finite kinetic temperature at step {step}")
+        if bound.abs_max is not None:
+            over = values.abs() > bound.abs_max + bound.tolerance  # NaN (no such layer) compares False
+            if over.any():
+                worst = float(values.abs().nan_to_num(0.0).max())
+                raise Divergence(
+                    f"{name} out of its physical range at step {step} in layer {_first_layer(over)}: "
+                    f"|{name}| = {worst:.4g} > {bound.abs_max:g}"
+                )
+        if bound.finite and not torch.isfinite(values).all():
+            where = f" in layer {_first_layer(~torch.isfinite(values))}" if "layer" in variable.dims else ""
+            raise Divergence(f"non-finite {name.replace('_', ' ')} at step {step}{where}")

@@ -15,6 +15,7 @@ from tdlm.data import PATH_FIELD, SOURCES
 from tdlm.fields import FILE, Field, FieldSet, above, at_least, interval, load_yaml, one_of
 from tdlm.md.layout import PREACTIVATIONS
 from tdlm.md.noise import NOISES
+from tdlm.md.noise import describe as describe_noise
 
 THERMOSTATS = ("per_step", "literal")
 INIT_VELOCITIES = ("maxwell_boltzmann", "zero")
@@ -22,6 +23,19 @@ INIT_VELOCITIES = ("maxwell_boltzmann", "zero")
 # default, so a checkpoint written before they existed (which ran with the default) still resumes
 KEY_IF_NOT_DEFAULT = ("preactivation", "init_velocities")
 DEVICES = ("auto", "cpu", "cuda")
+# the modelling choices that are no parameter (one value each), in the words every job file records as
+# attributes (`SimParams.choices`); docs/model.md says why, its table of choices is generated from these and the
+# fields' `choice` words (`choices_markdown`)
+FIXED_CHOICES = {
+    "mass": 1.0,
+    "k_B": 1.0,
+    "binarisation": "pixel > midpoint of value range -> +1 else -1",
+    "label_encoding": "one-hot +1/-1",
+    "sign_convention": "sgn(0) = +1",
+    "initial_state": "S, J uniform in (-1, 1)",
+    "walls": "elastic reflection at +/-1",
+    "force": "analytic, guarded 1/E_l (zero force when E_l = 0)",
+}
 DTYPES = ("float32", "float64")
 
 FIELDS = FieldSet(
@@ -58,6 +72,10 @@ FIELDS = FieldSet(
             "per_step",
             "per_step: friction eta and noise sqrt(eta(2-eta)T) once per step; literal: eta*dt in their place",
             one_of(*THERMOSTATS),
+            choice={
+                "per_step": "friction gamma = eta and noise sqrt(gamma (2 - gamma) T) once per step",
+                "literal": "friction gamma = eta dt and noise sqrt(gamma (2 - gamma) T) once per step",
+            },
         ),
         Field(
             "noise",
@@ -67,6 +85,7 @@ FIELDS = FieldSet(
             "choice), on the CPU from a counter-based generator in one compiled pass of the update, with compiled "
             "element-wise force passes (1.5x faster steps)",
             one_of(*NOISES),
+            choice={kind: describe_noise(kind) for kind in NOISES},
         ),
         Field(
             "preactivation",
@@ -75,6 +94,7 @@ FIELDS = FieldSet(
             "tanh argument of every layer in the energy, the read-outs and the test overlaps: plain J_l S_{l-1} (the "
             "spec); fan_in J_l S_{l-1} / sqrt(N_{l-1})",
             one_of(*PREACTIVATIONS),
+            choice={"plain": "tanh(J_l S_{l-1})", "fan_in": "tanh(J_l S_{l-1} / sqrt(N_{l-1}))"},
         ),
         Field(
             "init_velocities",
@@ -83,6 +103,10 @@ FIELDS = FieldSet(
             "velocities at t = 0: maxwell_boltzmann at T (the spec) or zero (replicas branched at t_w always draw "
             "Maxwell-Boltzmann ones)",
             one_of(*INIT_VELOCITIES),
+            choice={
+                "maxwell_boltzmann": "Maxwell-Boltzmann at T",
+                "zero": "zero (replicas branched at t_w draw Maxwell-Boltzmann ones)",
+            },
         ),
         Field(
             "t_w",
@@ -201,6 +225,12 @@ class SimParams:
             out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
 
+    def choices(self) -> dict[str, Any]:
+        """The job's modelling choices as its file records them: every fixed one, then every choice field's
+        value in words (attribute named like the field)."""
+        flat = self.flat()
+        return {**FIXED_CHOICES, **{f.name: f.choice[flat[f.name]] for f in FIELDS if f.choice}}
+
     def physics_key(self) -> str:
         """Hash of every parameter that changes the trajectory: a checkpoint is valid only for the same key."""
         phys = {
@@ -209,6 +239,17 @@ class SimParams:
             if f.physics and not (f.name in KEY_IF_NOT_DEFAULT and v == f.default)
         }
         return hashlib.sha256(json.dumps(phys, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def choices_markdown() -> str:
+    """The table of modelling choices of docs/model.md: the fixed ones, then each choice field's values."""
+    rows = ["| attribute | value | what it means |", "| --- | --- | --- |"]
+    rows += [f"| `{name}` | (fixed) | {value} |" for name, value in FIXED_CHOICES.items()]
+    for f in FIELDS:
+        for value, words in (f.choice or {}).items():
+            default = " (default)" if value == f.default else ""
+            rows.append(f"| `{f.name}` | `{value}`{default} | {words} |")
+    return "\n".join(rows)
 
 
 def _get(params: SimParams, dotted: str) -> Any:

@@ -12,7 +12,6 @@ import xarray as xr
 
 from tdlm.device import resolve_device
 from tdlm.md.checks import Divergence
-from tdlm.md.noise import describe as describe_noise
 from tdlm.md.observables import pair_index
 from tdlm.md.params import SimParams
 from tdlm.md.run import Runner
@@ -74,7 +73,7 @@ def _run(params: SimParams, out: str | Path) -> xr.Dataset:
     layout, R, n_tw, S = setup.branched, params.n_replicas, len(setup.t_w), setup.layout.S
     a, b = pair_index(R)
     per_config = lambda which: layout.per_config_view(state.position, which).reshape(S, n_tw, R, -1).cpu().numpy()  # noqa: E731
-    snapshots = {"J_final": (("sample", "t_w", "replica", "weight_index"), per_config("weights"))}
+    snapshots = {"J_final": per_config("weights")}
     weight_layer = np.concatenate([np.full(layout.sizes[l - 1], l) for l in range(1, layout.L + 1)])
     spin_layer = np.concatenate([np.full(layout.sizes[layout.L + l - 1], l) for l in range(1, layout.L)])
     coords = {
@@ -91,11 +90,11 @@ def _run(params: SimParams, out: str | Path) -> xr.Dataset:
         **point_coords(params.M, params.N, params.L, params.T),
     }
     if params.store_spins:
-        snapshots["S_final"] = (("sample", "t_w", "replica", "spin_index"), per_config("spins"))
+        snapshots["S_final"] = per_config("spins")
         coords["spin_layer"] = ("spin_index", spin_layer)
-    snapshots["train_index"] = (("sample", "example"), np.stack([d.train_index for d in setup.datasets]))
+    snapshots["train_index"] = np.stack([d.train_index for d in setup.datasets])
     n_test = setup.test.x.shape[1]
-    snapshots["test_index"] = (("sample", "test_example"), np.stack([d.test_index[:n_test] for d in setup.datasets]))
+    snapshots["test_index"] = np.stack([d.test_index[:n_test] for d in setup.datasets])
     extra = {
         "devices_json": json.dumps(runner.devices),
         "cuda_graph_replayed": runner.graph_replayed,
@@ -107,16 +106,7 @@ def _run(params: SimParams, out: str | Path) -> xr.Dataset:
         "data_seeds": [sample_seeds(params.seed, s)[0] for s in params.samples],
         "init_seeds": [sample_seeds(params.seed, s)[1] for s in params.samples],
         "noise_seed": noise_seed(params.seed, params.samples),
-        "mass": 1.0,
-        "k_B": 1.0,
-        "binarisation": "pixel > midpoint of value range -> +1 else -1",
-        "label_encoding": "one-hot +1/-1",
-        "sign_convention": "sgn(0) = +1",
-        "initial_state": "S, J uniform in (-1, 1); velocities "
-        + ("zero" if params.init_velocities == "zero" else "Maxwell-Boltzmann at T"),
-        "walls": "elastic reflection at +/-1",
-        "force": "analytic, guarded 1/E_l (zero force when E_l = 0)",
-        "noise": describe_noise(params.noise),
+        **params.choices(),
     }
     attrs = provenance(params.flat(), extra, step="tdlm simulate", device=setup.device)
     ds = build_dataset(recorder.arrays, coords, snapshots, attrs)

@@ -19,7 +19,6 @@ import xarray as xr
 
 from tdlm.files import FileError, UnreadableFile, clean_stale_tmp, is_own, open_input, parameters, read_json, reading, tmp_name
 from tdlm.storage import (
-    COORD_ATTRS,
     POINT_COORDS,
     atomic_replace,
     kind_attrs,
@@ -29,10 +28,10 @@ from tdlm.storage import (
     write_atomic,
     write_failed,
 )
+from tdlm.variables import COORD_ATTRS, KEPT, PAIRS, REPLICAS, gathered
 
-REPLICA_VARS = ("energy", "energy_layer", "kinetic_temperature", "accuracy", "accuracy_tanh", "c", "c_norm", "C", "C_norm")
-PAIR_VARS = ("q", "q_norm", "Q", "Q_norm", "q_test")
-HISTORY_VARS = ("history_energy", "history_energy_layer", "history_accuracy", "history_accuracy_tanh")
+# the variable groups of the table of variables: averaged over replicas, over pairs, or kept as they are
+REPLICA_VARS, PAIR_VARS, HISTORY_VARS = gathered(REPLICAS), gathered(PAIRS), gathered(KEPT)
 POINT_KEYS = ("M", "N", "L", "T")
 LEAD = ("alpha", "L", "T")  # the point dimensions of point and sweep files
 DIVERGED_ATTRS = {
