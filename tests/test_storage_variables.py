@@ -58,6 +58,14 @@ def test_the_job_file_holds_the_table(job):
     assert ds.attrs["thermostat"] == simulate.FIELDS.by_name["thermostat"].choice["per_step"]
 
 
+def test_a_recorded_divergence_names_the_choices_too(tmp_path):
+    params = simulate.build({"M": 20, "N": 4, "L": 3, "t_w": [5], "t_star": 200, "n_replicas": 2, "dt": 1.0})
+    run(params, tmp_path / "job.nc", record_divergence=True)
+    ds = xr.load_dataset(tmp_path / "job.nc")
+    assert ds.attrs["diverged"] == 1 and not ds.data_vars
+    assert {k: ds.attrs[k] for k in params.choices()} == params.choices()
+
+
 def test_choices_follow_the_parameters():
     literal = simulate.build({"thermostat": "literal", "noise": "uniform"}).choices()
     fields = simulate.FIELDS.by_name

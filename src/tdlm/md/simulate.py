@@ -43,7 +43,7 @@ def run(params: SimParams, out: str | Path, record_divergence: bool = False) -> 
             coords=point_coords(params.M, params.N, params.L, params.T),
             attrs=provenance(
                 params.flat(),
-                {"diverged": 1, "divergence": str(err)},
+                {"diverged": 1, "divergence": str(err), **params.choices()},
                 step="tdlm simulate",
                 device=resolve_device(params.device),
             ),
