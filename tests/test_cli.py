@@ -1,5 +1,7 @@
 """The `tdlm` command: every subcommand is registered, and bad input exits 2 naming the field."""
 
+import argparse
+
 import pytest
 
 from tdlm import cli
@@ -27,6 +29,17 @@ def test_every_subcommand_is_registered(capsys):
     out = capsys.readouterr().out
     for name in SUBCOMMANDS:
         assert name in out, name
+
+
+def test_file_arguments_are_arguments_of_registered_commands():
+    """FILE_ARGS (the inputs opened before a command runs) names commands the families register and
+    arguments those commands have: a renamed command or argument would otherwise skip the check silently."""
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for command, arguments in cli.FILE_ARGS.items():
+        assert command in commands, command
+        dests = {action.dest for action in commands[command]._actions}
+        assert {dest for dest, _ in arguments} <= dests, command
 
 
 def test_binary_simulate_bad_input_names_the_field(tmp_path, capsys):
