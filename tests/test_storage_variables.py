@@ -10,9 +10,11 @@ import pytest
 import torch
 import xarray as xr
 
+from tdlm.files import FileError
 from tdlm.md import params as simulate
 from tdlm.md.checks import Divergence, check_observables
 from tdlm.md.simulate import run
+from tdlm.sweep.classify import check_range
 from tdlm.sweep.gather import gather_point
 from tdlm.variables import BY_NAME, JOB_COORD_ATTRS, LEFT, PAIRS, REPLICAS, UNIT, VARIABLES, bounded, markdown
 
@@ -106,3 +108,10 @@ def test_every_bound_of_the_table_is_checked():
                 check_observables(5, {v.name: torch.full(shape, float("inf"))})
     assert UNIT.tolerance < 1e-3
     check_observables(5, {"accuracy": torch.full((2,), 7.0)})  # no bound in the table: not checked
+
+
+def test_classify_refuses_only_what_the_run_would_have_refused():
+    """An overlap the run's check let through (rounding above 1 within the tolerance) is no damaged file."""
+    check_range(xr.DataArray([0.5, 1 + UNIT.tolerance / 2, float("nan")], dims="layer"), "q_norm", 10, 100)
+    with pytest.raises(FileError, match="q_norm at t_w = 10"):
+        check_range(xr.DataArray([0.5, 1 + 2 * UNIT.tolerance], dims="layer"), "q_norm", 10, 100)

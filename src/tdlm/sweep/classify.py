@@ -21,6 +21,7 @@ import xarray as xr
 
 from tdlm.files import FileError, open_input, reading
 from tdlm.storage import appended_history, write_atomic
+from tdlm.variables import UNIT
 
 SOLID, LIQUID, UNCERTAIN, UNDEFINED = 0, 1, 2, -1
 FLAG_VALUES = np.array([UNDEFINED, SOLID, LIQUID, UNCERTAIN], dtype=np.int8)
@@ -93,7 +94,9 @@ def liquid_depth(q_star: np.ndarray, threshold: float) -> float:
     return 0.0 if crossings is None else crossings[1] - crossings[0]
 
 
-OVERLAP_BOUND = 1 + 1e-5  # |overlap| <= 1 (Cauchy-Schwarz, spins and weights in [-1, 1]), with float32 rounding
+# |overlap| <= 1 with the rounding tolerance of the run's own check (tdlm.variables.UNIT): a file the run
+# wrote is never refused here
+OVERLAP_BOUND = UNIT.abs_max + UNIT.tolerance
 MISSING_ATTRS = {
     "long_name": "the point has no overlaps and did not diverge (absent from the sweep, or its file held only NaN): "
     "its layers are undefined for that reason, not for want of layers",
