@@ -17,16 +17,15 @@ import netCDF4
 import numpy as np
 import xarray as xr
 
-from tdlm.files import FileError, UnreadableFile, clean_stale_tmp, is_own, open_input, parameters, read_json, reading, tmp_name
+from tdlm.files import FileError, UnreadableFile, is_own, open_input, parameters, read_json, reading
+from tdlm.io import atomic
 from tdlm.storage import (
     POINT_COORDS,
-    atomic_replace,
     kind_attrs,
     move_aside,
     point_coords,
     provenance,
     write_atomic,
-    write_failed,
 )
 from tdlm.variables import COORD_ATTRS, KEPT, PAIRS, REPLICAS, gathered
 
@@ -198,11 +197,7 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path, plan: str |
     )
     attrs.update(kind_attrs(xr.Dataset(), "sweep"))
     rounds = _rounds(plan)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_tmp(out)
-    tmp = tmp_name(out)
-    try:
+    with atomic(out) as tmp:  # a failed write names `out` and leaves no temporary (tdlm.io)
         with netCDF4.Dataset(tmp, "w", format="NETCDF4") as nc:
             sizes = {name: len(values) for name, (dim, values) in coords.items() if dim == name}
             for dim, size in sizes.items():
@@ -245,11 +240,6 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path, plan: str |
                             values = ds[name].transpose(*dims).values
                         nc[name][idx + tuple(slice(0, n) for n in values.shape)] = values
             nc.setncatts(attrs)
-        atomic_replace(tmp, out)
-    except (OSError, RuntimeError) as err:  # ENOSPC, EACCES, "NetCDF: HDF error"
-        raise write_failed(out, err) from err
-    finally:
-        tmp.unlink(missing_ok=True)
     return xr.open_dataset(out, engine="netcdf4")
 
 
