@@ -17,11 +17,6 @@ import xarray as xr
 import tdlm
 from tdlm import device as tdlm_device
 from tdlm.files import FORMAT_VERSION, infer_kind, probe_writable
-
-# the atomic write lives in tdlm.io; its names stay reachable here for the writers that import them from storage
-from tdlm.io import OutputError as OutputError
-from tdlm.io import atomic_replace as atomic_replace
-from tdlm.io import write_failed as write_failed
 from tdlm.io import write_netcdf
 from tdlm.variables import BY_NAME, COORD_ATTRS, JOB_COORD_ATTRS, VARIABLES
 

@@ -24,8 +24,9 @@ from typing import Any
 
 import torch
 
+from tdlm.io import atomic_replace
 from tdlm.md.state import MDState
-from tdlm.storage import atomic_replace, move_aside
+from tdlm.storage import move_aside
 
 MAGIC = b"TDLM-CKPT-1\n"
 DIGEST_BYTES = 32

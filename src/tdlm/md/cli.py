@@ -30,12 +30,12 @@ def _simulate_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    from tdlm.io import OutputError
     from tdlm.md import params as P
     from tdlm.md.checkpoint import CheckpointMismatch
     from tdlm.md.checks import Divergence
     from tdlm.md.run import Interrupted
     from tdlm.md.simulate import run
-    from tdlm.storage import OutputError
 
     try:
         params = P.load(args.config, FIELDS.from_args(args))
