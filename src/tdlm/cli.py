@@ -38,7 +38,10 @@ def families() -> tuple[ModuleType, ...]:
     from tdlm.paper import cli as paper
     from tdlm.sweep import cli as sweep
 
-    return (md, sweep, binarynet, paper)
+    # the workflow config of every family (sweep-check, params, schema) composes the families, above them
+    from tdlm import workflow_config
+
+    return (md, sweep, binarynet, paper, workflow_config)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ import argparse
 import math
 import shlex
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -131,13 +131,15 @@ class Field:
             out.update(self.rule.schema)
         if self.nullable:
             out["type"] = [out["type"], "null"]
+            if "enum" in out:
+                out["enum"] = [*out["enum"], None]
         return out
 
 
 def limit_problem(value: Any) -> str | None:
     """What makes a value unusable whatever its field: a number that is not finite, an integer beyond the
     int64 that netCDF attributes store, an empty string; None for a usable value. The workflow applies the
-    same to every key of its config (`tdlm.sweep.table.check`)."""
+    same to every key of its config (`tdlm.sweep.settings.check_config_values`)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, float) and not math.isfinite(value):
@@ -209,6 +211,10 @@ class FieldSet:
     def defaults(self) -> dict[str, Any]:
         return {f.name: f.default for f in self.fields}
 
+    def under(self, prefix: str) -> tuple[Field, ...]:
+        """The fields as keys of the section `prefix` of a larger config (`classify` -> `classify.threshold`)."""
+        return tuple(replace(f, name=f"{prefix}.{f.name}") for f in self.fields)
+
     def parse(self, values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """Defaults updated by dotted `values`, coerced and range-checked: (clean values, error lines).
         Every bad key is reported, not only the first; lists come back as tuples."""
@@ -277,8 +283,13 @@ class FieldSet:
     def markdown(self) -> str:
         """The table of keys, defaults, allowed values and meanings that the READMEs show."""
         rows = ["| key | default | allowed values | meaning |", "| --- | --- | --- | --- |"]
-        rows += [f"| `{f.name}` | `{_text(f.default)}` | {f.allowed} | {f.help} |" for f in self.fields]
+        rows += [f"| `{f.name}` | {_default(f)} | {f.allowed} | {f.help} |" for f in self.fields]
         return "\n".join(rows)
+
+
+def _default(f: Field) -> str:
+    """A field's default as the README tables show it; a field without one (and not nullable) is required."""
+    return "required" if f.default is None and not f.nullable else f"`{_text(f.default)}`"
 
 
 def _text(value: Any) -> str:
@@ -337,6 +348,13 @@ def flag_type(f: Field) -> Callable[[str], Any]:
     read_and_check.__name__ = read.__name__
     read_and_check.field = f  # type: ignore[attr-defined]
     return read_and_check
+
+
+def add_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup, f: Field) -> None:
+    """A command's own flag for one field (not an override of a YAML file): its value checked at parse
+    time (`flag_type`), its default the field's; a list takes its items as words and/or comma-separated."""
+    words = {"nargs": "+", "action": _ListFlag} if f.kind is list else {}
+    parser.add_argument(f.flag, dest=f.name, type=flag_type(f), default=f.default, help=f.help, **words)
 
 
 class UniqueKeyLoader(yaml.SafeLoader):

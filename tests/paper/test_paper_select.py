@@ -10,7 +10,7 @@ import yaml
 from tdlm.fields import ConfigError
 from tdlm.paper.select import choose
 from tdlm.paper.workflow import settings
-from tdlm.sweep import table as sweep
+from tdlm.sweep import jobs as sweep
 
 REPO = Path(__file__).resolve().parents[2]
 

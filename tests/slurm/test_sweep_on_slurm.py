@@ -44,7 +44,7 @@ import xarray as xr
 import yaml
 
 from tdlm.sweep.rounds import job_paths
-from tdlm.sweep.table import jobs_of
+from tdlm.sweep.jobs import jobs_of
 
 from helpers.workflow import SLURM_POLL_FLAGS, copy_workflow, subprocess_env, tiny_refine_config, write_config
 

@@ -1,7 +1,7 @@
 """Bad workflow configs fail before anything runs, with a message that names the offending field.
 
 Each case starts from tests/workflow/tiny.yaml (valid: checked by the control test) and breaks one
-thing. `snakemake -n` validates with the JSON schema and then with tdlm.sweep.table.check (the checks a
+thing. `snakemake -n` validates with the JSON schema and then with tdlm.sweep.jobs.check (the checks a
 schema cannot make, such as M against the data pool); `tdlm sweep-check` runs only the latter.
 """
 

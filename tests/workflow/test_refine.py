@@ -27,7 +27,7 @@ import pytest
 import xarray as xr
 
 from tdlm.sweep.rounds import job_paths
-from tdlm.sweep.table import jobs_of
+from tdlm.sweep.jobs import jobs_of
 
 from helpers.workflow import copy_workflow, run_snakemake, snakemake_cmd, subprocess_env, tiny_refine_config, write_config
 

@@ -16,17 +16,9 @@ rule classify:
         mem_mb=2000,
         runtime=10,
     params:
-        threshold=config["classify"]["threshold"],
-        n_sigma=config["classify"]["n_sigma"],
-        overlap=config["classify"]["overlap"],
-        t_w=(
-            f"--t-w {config['classify']['t_w']}"
-            if config["classify"].get("t_w") is not None
-            else ""
-        ),
+        flags=CLASSIFY_FLAGS,
     shell:
-        "python -m tdlm.cli classify {input} --out {output} --threshold {params.threshold} "
-        "--n-sigma {params.n_sigma} --overlap {params.overlap} {params.t_w} > {log} 2>&1"
+        "python -m tdlm.cli classify {input} --out {output} {params.flags} > {log} 2>&1"
 
 
 rule tables:

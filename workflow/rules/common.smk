@@ -4,34 +4,39 @@ import os
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import Paramspace, validate
 
-from tdlm.sweep import rounds as refine_rounds
-from tdlm.sweep import table as sweep
 from tdlm.binarynet import sweep as binary_sweep
+from tdlm.sweep import jobs as sweep_jobs
+from tdlm.sweep import rounds as refine_rounds
+from tdlm.sweep import settings
 
-sweep.check_config_files(workflow.configfiles)
-sweep.check_run_named(workflow.overwrite_configfiles, workflow.config_settings.config)
+# Snakemake merges config/config.yaml, --configfile and --config (its own merge); then the checks of
+# tdlm.sweep.settings, the schema generated from the field tables (`tdlm schema`) and each family's checks
+settings.check_config_files(workflow.configfiles)
+settings.check_run_named(
+    workflow.overwrite_configfiles, workflow.config_settings.config
+)
 # `1e-5` is text to YAML 1.1: a number before the schema sees it
-sweep.coerce_exponents(config)
+settings.coerce_exponents(config)
 # what a JSON schema cannot refuse (NaN passes `minimum`), from the field tables' rules
-sweep.check_config_values(config)
+settings.check_config_values(config)
 try:
     validate(config, schema="../schemas/config.schema.yaml")
 except WorkflowError:
     # Snakemake's message prints the whole schema: name only the offending keys
-    sweep.check_schema(config, workflow.source_path("../schemas/config.schema.yaml"))
+    settings.check_schema(config, workflow.source_path("../schemas/config.schema.yaml"))
     raise
 
 RUN = config["run"]
 OUT = f"results/{RUN}"
 # every job's parameters are checked (and the data pool sized) before anything runs
-JOBS = sweep.check(config)
-JOB_SPACE = Paramspace(JOBS[sweep.JOB_COLUMNS], filename_params=["job"])
+JOBS = sweep_jobs.check(config)
+JOB_SPACE = Paramspace(JOBS[sweep_jobs.JOB_COLUMNS], filename_params=["job"])
 POINT_SPACE = Paramspace(
-    JOBS[sweep.POINT_COLUMNS].drop_duplicates().reset_index(drop=True),
+    JOBS[sweep_jobs.POINT_COLUMNS].drop_duplicates().reset_index(drop=True),
     filename_params=["T"],
 )
 DEPTHS = sorted(int(L) for L in JOBS["L"].unique())
-FAMILIES = config.get("families", ["thermal"])
+FAMILIES = settings.families(config)
 # the binary family's points are validated before anything runs, like the thermal jobs
 BINARY_SPACE = (
     Paramspace(binary_sweep.check(config), filename_params=["L"])
@@ -53,15 +58,8 @@ wildcard_constraints:
 def simulate_flags(wildcards):
     """The simulate parameters of one job that change its result, as command-line flags (builtin types
     only): rule params, so that changing one reruns the job."""
-    values = sweep.job_overrides(
-        config,
-        int(wildcards.M),
-        int(wildcards.N),
-        int(wildcards.L),
-        float(wildcards.T),
-        int(wildcards.job),
-    )
-    return sweep.to_flags(without_device(sweep.split_rerun(values)[0]))
+    values = sweep_jobs.job_overrides(config, *sweep_jobs.job_of(wildcards))
+    return sweep_jobs.to_flags(without_device(sweep_jobs.split_rerun(values)[0]))
 
 
 def without_device(values):
@@ -80,8 +78,8 @@ def device_flag(choice):
 
 
 # progress and checkpoint cadence, the same for every simulate job (see the Snakefile's shell prefix)
-BOOKKEEPING_FLAGS = sweep.to_flags(
-    sweep.split_rerun(sweep.job_overrides(config, 1, 1, 2, 0.0, 0))[1]
+BOOKKEEPING_FLAGS = sweep_jobs.to_flags(
+    sweep_jobs.split_rerun(sweep_jobs.job_overrides(config, 1, 1, 2, 0.0, 0))[1]
 )
 
 
@@ -91,7 +89,7 @@ def shell_literal(text):
 
 
 # adaptive refinement (workflow/rules/refine.smk): rounds 1..ROUNDS, each planned from the last one's jobs
-REFINE = sweep.refine_settings(config)
+REFINE = settings.refine_settings(config)
 ROUNDS = REFINE["rounds"]
 GRID_PLAN = {
     "round": 0,
@@ -124,7 +122,7 @@ def load_plan(k):
 def plan_jobs(k):
     """The job files of every point of plan k."""
     return refine_rounds.job_paths(
-        load_plan(k), OUT, lambda samples: sweep.jobs_of(config, samples)
+        load_plan(k), OUT, lambda samples: sweep_jobs.jobs_of(config, samples)
     )
 
 
@@ -140,7 +138,7 @@ def point_jobs(wildcards):
     """The per-job files of one parameter point (all sample groups, extra ones of refinement included)."""
     samples = config["samples"]
     if ROUNDS:
-        key = (int(wildcards.M), int(wildcards.N), int(wildcards.L), float(wildcards.T))
+        key = sweep_jobs.job_of(wildcards)[:4]
         plan = {
             refine_rounds.point_key(p): p["samples"]
             for p in load_plan(ROUNDS)["points"]
@@ -152,22 +150,13 @@ def point_jobs(wildcards):
         N=wildcards.N,
         L=wildcards.L,
         T=wildcards.T,
-        job=range(sweep.jobs_of(config, samples)),
+        job=range(sweep_jobs.jobs_of(config, samples)),
     )
 
 
-def classify_flags():
-    """The classification's flags (rule classify and refinement plans classify alike)."""
-    c = config["classify"]
-    flags = f"--threshold {c['threshold']} --n-sigma {c['n_sigma']} --overlap {c['overlap']}"
-    return flags + (f" --t-w {c['t_w']}" if c.get("t_w") is not None else "")
-
-
-REFINE_FLAGS = (
-    f"--boundaries {' '.join(REFINE['boundaries'])} --resolution {REFINE['resolution']} "
-    f"--vary {REFINE['vary']} --max-samples {REFINE['max_samples']} "
-    f"--m-step {len(config['data'].get('classes', [0, 1]))}"
-)
+# the classification's flags (rule classify and refinement plans classify alike) and the refinement's
+CLASSIFY_FLAGS = settings.classify_flags(config)
+REFINE_FLAGS = settings.refine_flags(config)
 
 
 def scaled_resource(section, name):

@@ -26,7 +26,7 @@ checkpoint refine_plan:
         ),
         flags=(
             f"--samples {config['samples']} --samples-per-job {config['samples_per_job']} "
-            f"{REFINE_FLAGS} {classify_flags()}"
+            f"{REFINE_FLAGS} {CLASSIFY_FLAGS}"
         ),
     shell:
         "python -m tdlm.cli refine-plan {input.jobs} {params.previous} --out {output} {params.flags} > {log} 2>&1"

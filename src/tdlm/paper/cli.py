@@ -87,7 +87,7 @@ def _cost_parser(p: argparse.ArgumentParser) -> None:
 
 def _cmd_cost(args: argparse.Namespace) -> int:
     from tdlm.paper.cost import estimate, format_estimate, rate_from_log
-    from tdlm.sweep.table import check_config_values
+    from tdlm.sweep.settings import check_config_values
 
     config = load_yaml(args.config, "config")
     check_config_values(config)

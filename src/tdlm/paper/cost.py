@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from tdlm.sweep import table as sweep
+from tdlm.sweep import jobs as sweep_jobs
+from tdlm.sweep.settings import refine_settings
 
 # Input dimension N_0 of each data source (784 = 28 x 28 MNIST pixels, 64 = 8 x 8 digits).
 INPUT_DIMS = {"mnist": 784, "digits": 64}
@@ -209,8 +210,8 @@ def estimate(
     per_sample = replica_steps_per_sample(t_w, R, t_star)
     batched = max(t_w) + t_star
     jobs = []
-    for row in sweep.jobs(config).itertuples(index=False):
-        n = len(sweep.job_samples(config, int(row.job)))
+    for row in sweep_jobs.jobs(config).itertuples(index=False):
+        n = len(sweep_jobs.job_samples(config, int(row.job)))
         f = flop_per_replica_step(int(row.M), widths(config, int(row.N), int(row.L)))
         steps = n * per_sample
         jobs.append(
@@ -289,9 +290,9 @@ def refinement_worst_case(config: dict[str, Any]) -> dict[str, Any]:
     """A config whose grid is the most that `refine` can simulate: each interval between neighbouring grid
     alphas split by every round (2^rounds - 1 points, no more than the resolution allows), at every integer
     L between the grid's depths (the onset along L) and every T, every point at the sample budget."""
-    settings = sweep.refine_settings(config)
+    settings = refine_settings(config)
     rounds, res = settings["rounds"], settings["resolution"]
-    grid_points = sweep.points(config)
+    grid_points = sweep_jobs.points(config)
     depths = sorted(grid_points.L.unique())
     if "onset" in settings["boundaries"] and rounds:
         depths = list(range(int(min(depths)), int(max(depths)) + 1))

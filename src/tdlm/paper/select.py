@@ -16,8 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from tdlm.fields import ConfigError
-
-PHASE_L = 10  # the paper's phase diagram is drawn at L = 10
+from tdlm.sweep.settings import PHASE_L as PHASE_L  # the paper's phase diagram is drawn at L = 10
 
 
 @dataclass(frozen=True)

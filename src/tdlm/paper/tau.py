@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-THRESHOLD = math.exp(-1)
+from tdlm.sweep.settings import THRESHOLD
 
 
 def first_crossing(t: np.ndarray, c: np.ndarray, threshold: float = THRESHOLD) -> float:

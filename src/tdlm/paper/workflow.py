@@ -14,7 +14,8 @@ import pandas as pd
 
 from tdlm.paper.cost import estimate, format_estimate
 from tdlm.paper.render import FIGURES, PLOTTED
-from tdlm.paper.select import PHASE_L, Point, choose
+from tdlm.paper.select import Point, choose
+from tdlm.sweep.settings import PAPER, section
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,8 @@ class PaperSettings:
     design_flags: str
 
 
-def _point_spec(section: dict[str, Any] | None) -> dict[str, Any]:
-    section = section or {}
-    return {k: section.get(k) for k in ("M", "N", "L", "T")}
+def _point_spec(paper: dict[str, Any], name: str) -> dict[str, Any]:
+    return {k: paper[f"{name}.{k}"] for k in ("M", "N", "L", "T")}
 
 
 def settings(config: dict[str, Any], jobs: pd.DataFrame, job_patterns: list[str]) -> PaperSettings:
@@ -41,12 +41,11 @@ def settings(config: dict[str, Any], jobs: pd.DataFrame, job_patterns: list[str]
     median alpha); design: the point of the design-space analysis (default: lowest T, largest L
     at that T, median alpha). A point given in the config must exist in the sweep.
     """
-    paper = config.get("paper") or {}
-    phase_L = int(paper.get("phase_L", PHASE_L))
+    paper = section(config, PAPER)
+    phase_L = paper["phase_L"]
     points = jobs[["M", "N", "L", "T"]].drop_duplicates()
-    reference = choose(points, **_point_spec(paper.get("reference")), default_L=phase_L, strict=True)
-    design_cfg = paper.get("design") or {}
-    design = choose(points, **_point_spec(design_cfg), default_L="max", strict=True)
+    reference = choose(points, **_point_spec(paper, "reference"), default_L=phase_L, strict=True)
+    design = choose(points, **_point_spec(paper, "design"), default_L="max", strict=True)
     mask = (
         (jobs.M == design.M)
         & (jobs.N == design.N)
@@ -55,11 +54,11 @@ def settings(config: dict[str, Any], jobs: pd.DataFrame, job_patterns: list[str]
     ).to_numpy()
     design_jobs = [p for p, keep in zip(job_patterns, mask) if keep]
     flags = [f"--M {reference.M}", f"--N {reference.N}", f"--L {reference.L}", f"--T {reference.T!r}", f"--phase-L {phase_L}"]
-    design_flags = [f"--bins {int(design_cfg.get('bins', 40))}"]
-    if design_cfg.get("layers"):
-        design_flags.append("--layers " + " ".join(str(int(l)) for l in design_cfg["layers"]))
-    if design_cfg.get("t_w") is not None:
-        design_flags.append(f"--t-w {int(design_cfg['t_w'])}")
+    design_flags = [f"--bins {paper['design.bins']}"]
+    if paper["design.layers"]:
+        design_flags.append("--layers " + " ".join(map(str, paper["design.layers"])))
+    if paper["design.t_w"] is not None:
+        design_flags.append(f"--t-w {paper['design.t_w']}")
     return PaperSettings(list(FIGURES), PLOTTED, phase_L, reference, design, design_jobs, " ".join(flags), " ".join(design_flags))
 
 
@@ -68,7 +67,6 @@ def cost_banner(config: dict[str, Any]) -> str | None:
 
     `paper.cost.print: false` silences it.
     """
-    paper = config.get("paper")
-    if paper is None or not ((paper.get("cost") or {}).get("print", True)):
+    if config.get("paper") is None or not section(config, PAPER)["cost.print"]:
         return None
     return format_estimate(estimate(config), f"run '{config.get('run')}'")

@@ -8,7 +8,6 @@ returned `Drawn` also holds the Figure, for restyling or `plt.show()`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-THRESHOLD = math.exp(-1)
+from tdlm.sweep.settings import THRESHOLD as THRESHOLD  # the 1/e line that defines tau and the solid phase
 
 
 def new_axes(axes: Any, nrows: int, ncols: int, figsize: tuple[float, float], **kwargs: Any) -> tuple[plt.Figure, Any, bool]:

@@ -16,6 +16,7 @@ import xarray as xr
 from tdlm.plot.common import Drawn, new_axes
 from tdlm.plot.phase import select_T
 from tdlm.sweep.classify import overlap_label, overlap_of, phase_star
+from tdlm.sweep.settings import THRESHOLD
 
 
 def compare_families(phase: xr.Dataset, measures: xr.Dataset, ensemble: str = "aligned", ax: Any = None) -> Drawn:
@@ -57,7 +58,7 @@ def compare_families(phase: xr.Dataset, measures: xr.Dataset, ensemble: str = "a
     ]
     ax_t.plot(*curves[-2][2:], "^--", color="C0", label=r"thermal $q^*_l$ (neurons)")
     ax_t.plot(*curves[-1][2:], "s--", color="C2", label=r"thermal $Q^*_l$ (weights)")
-    ax_t.axhline(phase.attrs.get("classify_threshold", np.exp(-1)), color="C0", ls=":", lw=0.8, label="thermal threshold")
+    ax_t.axhline(phase.attrs.get("classify_threshold", THRESHOLD), color="C0", ls=":", lw=0.8, label="thermal threshold")
     ax_t.set_ylabel(f"thermal: replica overlap at t* ({overlap_label(overlap)})")
     title = f"both families by depth (thermal L = {L_t}, ln alpha = {float(thermal.ln_alpha):.2f})"
     ax.set_title(title)

@@ -306,7 +306,7 @@ def draw_heatmap(
     fig.colorbar(mesh, ax=ax, label=label)
     has_contour = len(ln_alpha) > 1 and len(layers) > 1 and np.nanmin(values) < threshold < np.nanmax(values)
     if has_contour:
-        name = f"q* = {threshold:.3f}" + (" (1/e)" if np.isclose(threshold, np.exp(-1)) else "")
+        name = f"q* = {threshold:.3f}" + (" (1/e)" if np.isclose(threshold, THRESHOLD) else "")
         contour = ax.contour(layers, ln_alpha, values, levels=[threshold], colors="white", linewidths=2)
         contour.set_label(name)
         ax.legend([Line2D([], [], color="white", lw=2)], [name], loc="upper right", fontsize=8, facecolor="grey")

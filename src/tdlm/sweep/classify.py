@@ -14,20 +14,18 @@ for x in q, Q, c, C; `classify_overlap` records which one drove the labels.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import xarray as xr
 
 from tdlm.files import FileError, open_input, reading
 from tdlm.storage import appended_history, write_atomic
+from tdlm.sweep.settings import OVERLAPS, THRESHOLD
 from tdlm.variables import UNIT
 
 SOLID, LIQUID, UNCERTAIN, UNDEFINED = 0, 1, 2, -1
 FLAG_VALUES = np.array([UNDEFINED, SOLID, LIQUID, UNCERTAIN], dtype=np.int8)
 FLAG_MEANINGS = "undefined solid liquid uncertain"
-OVERLAPS = ("q_norm", "q")  # the classifying overlap: normalised (default) or raw
-DEFAULT_OVERLAP = "q_norm"
+DEFAULT_OVERLAP = OVERLAPS[0]
 STARRED = ("q", "Q", "c", "C")  # stored raw and normalised; q_test (of +/-1 sign states) is both at once
 
 
@@ -129,7 +127,7 @@ def missing_points(values: xr.DataArray, diverged: xr.DataArray | None) -> xr.Da
 
 def classify(
     overlaps: xr.Dataset,
-    threshold: float = math.exp(-1),
+    threshold: float = THRESHOLD,
     t_w: int | None = None,
     n_sigma: float = 2.0,
     overlap: str = DEFAULT_OVERLAP,

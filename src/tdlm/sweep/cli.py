@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import math
-import sys
 from typing import TYPE_CHECKING
 
-from tdlm.cli import EXIT_BAD_INPUT, add_command, combining, fail
-from tdlm.fields import ConfigError, Field, at_least, flag_type, interval
+from tdlm.commands import add_command, combining, fail, figure_parser, gather_parser
+from tdlm.fields import Field, FieldSet, add_flag, at_least, flag_type
+from tdlm.sweep.settings import CLASSIFY, REFINE, refine_settings
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-def gather_parser(p: argparse.ArgumentParser) -> None:
-    """Flags of a command that combines job or point files into one."""
-    p.add_argument("jobs", nargs="+", help="per-job netCDF files of one parameter point")
-    p.add_argument("--out", required=True)
 
 
 def _classify_parser(p: argparse.ArgumentParser) -> None:
@@ -26,31 +19,15 @@ def _classify_parser(p: argparse.ArgumentParser) -> None:
     _classify_options(p)
 
 
+def _options(p: argparse.ArgumentParser, fields: FieldSet) -> None:
+    """One flag per field of a workflow section (`tdlm.sweep.settings`), checked at parse time, its
+    default the field's."""
+    for f in fields:
+        add_flag(p, f)
+
+
 def _classify_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--threshold",
-        type=flag_type(Field("threshold", float, None, "", interval(0, 1, "()"))),
-        default=math.exp(-1),
-        help="q* below this is liquid (0 < threshold < 1)",
-    )
-    p.add_argument(
-        "--t-w",
-        type=flag_type(Field("t_w", int, None, "", at_least(0))),
-        default=None,
-        help="waiting time to classify at (default: the largest)",
-    )
-    p.add_argument(
-        "--n-sigma",
-        type=flag_type(Field("n_sigma", float, None, "", at_least(0, integer=False))),
-        default=2.0,
-        help="uncertain when |q* - threshold| <= n_sigma * SEM",
-    )
-    p.add_argument(
-        "--overlap",
-        choices=("q_norm", "q"),
-        default="q_norm",
-        help="the overlap that classifies: q_norm (normalised by the self-overlaps, default) or q (raw)",
-    )
+    _options(p, CLASSIFY)
 
 
 def _cmd_classify(args: argparse.Namespace) -> int:
@@ -136,12 +113,6 @@ def _cmd_tables(args: argparse.Namespace) -> int:
     return 0
 
 
-def figure_parser(p: argparse.ArgumentParser) -> None:
-    """Flags of a figure drawn from netCDF inputs: the inputs and the figure's stem."""
-    p.add_argument("inputs", nargs="+", help="input netCDF files")
-    p.add_argument("--out", required=True, help="figure stem (writes <stem>.png and <stem>.pdf)")
-
-
 def _cmd_compare(args: argparse.Namespace) -> int:
     import matplotlib
     import xarray as xr
@@ -168,12 +139,7 @@ def _gather_sweep_parser(p: argparse.ArgumentParser) -> None:
 
 def _refine_settings_parser(p: argparse.ArgumentParser) -> None:
     """The refine section of the config, as flags (the workflow passes them from the config)."""
-    p.add_argument("--boundaries", nargs="+", choices=("layer", "onset"), default=["layer", "onset"])
-    p.add_argument(
-        "--resolution", type=flag_type(Field("refine.resolution", float, None, "", interval(0, math.inf, "()"))), default=0.15
-    )
-    p.add_argument("--vary", choices=("M", "N"), default="M")
-    p.add_argument("--max-samples", type=flag_type(Field("refine.max_samples", int, None, "", at_least(1))), required=True)
+    _options(p, FieldSet("refine", tuple(f for f in REFINE if f.name != "rounds")))
     p.add_argument(
         "--m-step",
         type=flag_type(Field("m_step", int, None, "", at_least(1))),
@@ -193,13 +159,9 @@ def _refine_plan_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> dict:
-    return {
-        "boundaries": args.boundaries,
-        "resolution": args.resolution,
-        "vary": args.vary,
-        "max_samples": args.max_samples,
-        "m_step": args.m_step,
-    }
+    """The refine flags as `tdlm.sweep.settings.refine_settings` resolves the config's nulls."""
+    config = {"refine": {k: getattr(args, k) for k in ("boundaries", "resolution", "vary", "max_samples")}}
+    return {**refine_settings({**config, "samples": getattr(args, "samples", None)}), "m_step": args.m_step}
 
 
 def _cmd_refine_plan(args: argparse.Namespace) -> int:
@@ -239,97 +201,6 @@ def _cmd_boundaries(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sweep_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", help="workflow config YAML (config/config.yaml)")
-    p.add_argument(
-        "--schema",
-        default="workflow/schemas/config.schema.yaml",
-        help="JSON schema the workflow validates against (relative to the working directory)",
-    )
-    p.add_argument(
-        "--base",
-        default="config/config.yaml",
-        help="the Snakefile's configfile, which the workflow merges under CONFIG as Snakemake does ('' for none)",
-    )
-
-
-def _cmd_sweep_check(args: argparse.Namespace) -> int:
-    from tdlm.fields import read_yaml
-    from tdlm.sweep.table import check_run_named, coerce_exponents, config_value_errors, schema_errors
-
-    config: dict = {}
-    for flag, path in (("--base", args.base), ("config", args.config)):
-        if not path:
-            continue
-        data = read_yaml(path, flag) or {}
-        if not isinstance(data, dict):
-            return fail("sweep-check", f"{flag}: {path}: expected a mapping of config keys to values, got {type(data).__name__}")
-        merge(config, data)
-    coerce_exponents(config)
-    problems = schema_errors(config, args.schema)
-    messages = [f"config does not match {args.schema}:\n  " + "\n  ".join(problems)] if problems else []
-    messages += config_value_errors(config)
-    if args.base:
-        try:
-            check_run_named([args.config], {})
-        except ConfigError as err:
-            messages.append(str(err))
-    table = None
-    for family, check in _family_checks(config):
-        try:
-            found = check(config)
-        except (ConfigError, KeyError, TypeError, ValueError) as err:
-            # with schema violations the deeper checks may trip over the same fields: report what they found
-            messages.append(f"{family}: {err}" if isinstance(err, ConfigError) or not messages else "")
-            continue
-        table = found if table is None else table
-    messages = [m for m in messages if m]
-    if messages:
-        print("tdlm sweep-check: error: " + "\n".join(messages), file=sys.stderr)
-        return EXIT_BAD_INPUT
-    print(table.to_string(index=False))
-    return 0
-
-
-def merge(base: dict, update: dict) -> dict:
-    """`update` merged into `base` key by key, nested mappings recursively (Snakemake's config update)."""
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            merge(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
-def _family_checks(config: dict) -> list[tuple[str, object]]:
-    """The pre-submission check of every family the config selects (each returns its point or job table)."""
-    from tdlm.binarynet import sweep as binary_sweep
-    from tdlm.sweep import table
-
-    families = config.get("families", ["thermal"]) if isinstance(config, dict) else ["thermal"]
-    checks = {"thermal": table.check, "binary": binary_sweep.check}
-    return [(family, checks[family]) for family in checks if family in families]
-
-
-FIELD_SETS = {"simulate": "tdlm.md.params", "binary-simulate": "tdlm.binarynet.config"}
-
-
-def _params_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("command", choices=tuple(FIELD_SETS), help="the command whose parameters to show")
-    p.add_argument("--format", choices=("markdown", "schema"), default="markdown", help="README table, or JSON-schema properties")
-
-
-def _cmd_params(args: argparse.Namespace) -> int:
-    import importlib
-    import json
-
-    from tdlm.fields import schema_of
-
-    fields = importlib.import_module(FIELD_SETS[args.command]).FIELDS
-    print(fields.markdown() if args.format == "markdown" else json.dumps(schema_of(fields), indent=2))
-    return 0
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     for name, help_text, configure, handler in (
         (
@@ -365,12 +236,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             _cmd_tables,
         ),
         ("compare-families", "thermal q*_l/Q*_l beside the binary family's per-layer measures", figure_parser, _cmd_compare),
-        (
-            "sweep-check",
-            "validate a workflow config (every family it selects) and list its jobs",
-            _sweep_parser,
-            _cmd_sweep_check,
-        ),
-        ("params", "the parameter table of simulate or binary-simulate (as the READMEs show it)", _params_parser, _cmd_params),
     ):
         add_command(subparsers, name, help_text, configure, handler)

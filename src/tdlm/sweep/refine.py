@@ -24,7 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-KINDS = ("layer", "onset")
+from tdlm.sweep.settings import KINDS, RESOLUTION, THRESHOLD
+
 VARY = ("M", "N")
 DECIDED = ("solid", "liquid")
 
@@ -177,9 +178,9 @@ def plan_next(
     samples: dict[tuple[int, int, int, float], int],
     *,
     kinds: tuple[str, ...] = KINDS,
-    resolution: float = 0.15,
+    resolution: float = RESOLUTION,
     vary: str = "M",
-    threshold: float = math.exp(-1),
+    threshold: float = THRESHOLD,
     samples_per_job: int = 1,
     max_samples: int = 0,
     m_step: int = 1,

@@ -1,4 +1,4 @@
-"""tdlm.sweep.table: alpha forms, grid union, job splitting, job parameters, flags and the pre-submission check."""
+"""tdlm.sweep.jobs: alpha forms, grid union, job splitting, job parameters, flags and the pre-submission check."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from tdlm.cli import build_parser
 from tdlm.data import load_pool
 from tdlm.fields import ConfigError
 from tdlm.md.params import FIELDS, build, load
-from tdlm.sweep import table as sweep
+from tdlm.sweep import jobs as sweep
+from tdlm.sweep import settings
 
 # --- alpha forms --------------------------------------------------------------------------------
 
@@ -285,7 +286,7 @@ def test_coerce_exponents_turns_only_exponent_text_into_numbers():
     the run's folder name and numbers stay as they are."""
     config = {"run": "1e5", "T": ["1e-5", "+2.5E3", ".5e1"], "eta": "5e5", "thermostat": "per_step", "x": "1e-5x"}
     nested = {"grids": [{"T": ["-3e-2"]}], "seed": 7}
-    assert sweep.coerce_exponents(config) is config
+    assert settings.coerce_exponents(config) is config
     assert config == {"run": "1e5", "T": [1e-5, 2500.0, 5.0], "eta": 5e5, "thermostat": "per_step", "x": "1e-5x"}
-    sweep.coerce_exponents(nested)
+    settings.coerce_exponents(nested)
     assert nested == {"grids": [{"T": [-0.03]}], "seed": 7}
