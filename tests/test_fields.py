@@ -4,32 +4,26 @@ tables agree with the field tables."""
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tdlm import workflow_config
 from tdlm.binarynet import config as binary
-from tdlm.fields import ConfigError, schema_of
+from tdlm.fields import ConfigError
 from tdlm.md import params as simulate
+from tdlm.sweep import settings
 
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
-# simulate fields whose workflow key means something else: grid axes (M, N, L, T), the sample count
-# (samples), and the checkpoint path the workflow sets per job
-NOT_WORKFLOW_KEYS = {"M", "N", "L", "T", "samples", "checkpoint_path"}
+SCHEMA_FILE = REPO / workflow_config.SCHEMA_PATH
+SCHEMA = yaml.safe_load(SCHEMA_FILE.read_text())
 COMPARED = ("type", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "items", "minItems", "uniqueItems")
 
 
-def _resolve(node: dict) -> dict:
-    while "$ref" in node:
-        node = SCHEMA["$defs"][node["$ref"].rsplit("/", 1)[1]]
-    return node
-
-
 def _constraints(node: dict) -> dict:
-    node = _resolve(node)
     out = {k: node[k] for k in COMPARED if k in node}
     if "items" in out:
         out["items"] = _constraints(out["items"])
@@ -46,26 +40,61 @@ def _flat(properties: dict, prefix: str = "") -> dict[str, dict]:
     return out
 
 
-def test_simulate_fields_agree_with_the_workflow_schema():
-    generated = _flat(schema_of(simulate.FIELDS))
+def test_the_committed_workflow_schema_is_the_generated_one():
+    assert SCHEMA_FILE.read_text() == workflow_config.schema_text(), (
+        f"{workflow_config.SCHEMA_PATH} is stale: run `tdlm schema > {workflow_config.SCHEMA_PATH}`"
+    )
+
+
+@pytest.mark.parametrize(
+    ("where", "fields", "skip"),
+    [
+        ("", simulate.FIELDS, workflow_config.NOT_WORKFLOW_KEYS),
+        ("", workflow_config.FIELDS, set()),
+        ("binary.params.", binary.FIELDS, set()),
+    ],
+)
+def test_every_field_is_a_key_of_the_workflow_schema_with_its_rule(where, fields, skip):
+    """Job fields, workflow settings and the binary family's parameters: each a schema key with the
+    field's constraints (a changed range in a table changes the schema, and the staleness test fails)."""
     workflow = _flat(SCHEMA["properties"])
-    compared = [name for name in generated if name not in NOT_WORKFLOW_KEYS]
+    compared = [f for f in fields if f.name not in skip]
     assert len(compared) >= 18
-    for name in compared:
-        assert name in workflow, f"{name}: a simulate field the workflow schema does not know"
-        assert _constraints(workflow[name]) == _constraints(generated[name]), name
+    for f in compared:
+        assert f"{where}{f.name}" in workflow, f"{f.name}: a field the workflow schema does not know"
+        assert _constraints(workflow[f"{where}{f.name}"]) == _constraints(f.schema()), f.name
 
 
-def test_agreement_check_can_fail():
-    """A changed range in a field table would be caught: the comparison is not vacuous."""
-    eta = _flat(schema_of(simulate.FIELDS))["eta"]
-    assert _constraints(eta) == {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}
-    assert _constraints({**eta, "exclusiveMaximum": 2}) != _constraints(_flat(SCHEMA["properties"])["eta"])
+def test_old_binary_names_take_their_fields_rule():
+    params = SCHEMA["properties"]["binary"]["properties"]["params"]["properties"]
+    for old, new in binary.ALIASES.items():
+        assert _constraints(params[old]) == _constraints(binary.BY_NAME[new].schema()), old
+
+
+def test_the_schema_comparison_can_fail():
+    """The constraints compared are not vacuous: eta's open interval, 1/e's, and a changed bound differs."""
+    flat = _flat(SCHEMA["properties"])
+    assert _constraints(flat["eta"]) == {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}
+    assert flat["classify.threshold"]["description"].endswith(f"default: {math.exp(-1)!r}")
+    assert _constraints({**flat["eta"], "exclusiveMaximum": 2}) != _constraints(simulate.FIELDS.by_name["eta"].schema())
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "config").glob("*.yaml") if p.name != "binarynet.yaml"))
+def test_every_shipped_config_passes_the_generated_schema(name):
+    """The workflow configs of config/, on the base as Snakemake merges them, pass the generated schema
+    (binarynet.yaml is one binary point's parameters, not a workflow config)."""
+    config = workflow_config.merged([("--base", str(REPO / "config" / "config.yaml")), ("config", str(REPO / "config" / name))])
+    settings.coerce_exponents(config)
+    assert settings.schema_errors(config, str(SCHEMA_FILE)) == []
 
 
 @pytest.mark.parametrize(
     ("readme", "fields"),
-    [("README.md", simulate.FIELDS), ("src/tdlm/binarynet/README.md", binary.FIELDS)],
+    [
+        ("README.md", simulate.FIELDS),
+        ("src/tdlm/binarynet/README.md", binary.FIELDS),
+        ("config/README.md", workflow_config.FIELDS),
+    ],
 )
 def test_readme_tables_are_the_generated_ones(readme, fields):
     text = (REPO / readme).read_text()

@@ -290,3 +290,55 @@ def test_coerce_exponents_turns_only_exponent_text_into_numbers():
     assert config == {"run": "1e5", "T": [1e-5, 2500.0, 5.0], "eta": 5e5, "thermostat": "per_step", "x": "1e-5x"}
     settings.coerce_exponents(nested)
     assert nested == {"grids": [{"T": [-0.03]}], "seed": 7}
+
+
+# --- a job's path: its identity, read back without changing a value (issue 26 item 5) -----------
+
+
+def test_every_job_reads_back_from_its_path_with_the_same_values(config):
+    """The workflow names each job by its Paramspace path and reads M, N, L, T, job back from it
+    (`job_of`): every value, awkward temperatures included, comes back equal in value and type, so
+    the job's flags from its path are the flags from its typed table row."""
+    from types import SimpleNamespace
+
+    from snakemake.utils import Paramspace
+
+    config["grids"] = [{"alpha": {"M": 20, "N": [4, 3]}, "L": [2, 5], "T": [1e-5, 0.1 + 0.2, 1 / 3, 2.5e-7, 0.0, 12345.678]}]
+    config["samples"], config["samples_per_job"] = 3, 2
+    table = sweep.jobs(config)
+    space = Paramspace(table[sweep.JOB_COLUMNS], filename_params=["job"])
+    patterns = list(space.instance_patterns)
+    assert len(patterns) == len(table) == 2 * 2 * 6 * 2
+    for pattern, row in zip(patterns, table.itertuples(index=False)):
+        wildcards = SimpleNamespace(**dict(part.split("~") for part in pattern.split("/")))
+        back = sweep.job_of(wildcards)
+        typed = (int(row.M), int(row.N), int(row.L), float(row.T), int(row.job))
+        assert back == typed and [type(v) for v in back] == [int, int, int, float, int], pattern
+        assert sweep.to_flags(sweep.job_overrides(config, *back)) == sweep.to_flags(sweep.job_overrides(config, *typed))
+
+
+# --- the workflow settings: one table, one place for each default -------------------------------
+
+
+def test_settings_defaults_come_from_the_field_tables(config):
+    """A config without classify or refine sections gets the tables' defaults (1/e, 0.15), as flags in the
+    order finished sweeps' rules have them; a given value replaces its default and a bad one is named."""
+    for key in ("classify", "refine"):
+        config.pop(key, None)
+    assert settings.classify_flags(config) == f"--threshold {math.exp(-1)!r} --n-sigma 2.0 --overlap q_norm"
+    refine = settings.refine_settings(config)
+    assert refine["resolution"] == settings.RESOLUTION == 0.15 and refine["max_samples"] == config["samples"]
+    config["classify"] = {"t_w": 100, "threshold": 0.5}
+    assert settings.classify_flags(config) == "--threshold 0.5 --n-sigma 2.0 --overlap q_norm --t-w 100"
+    config["refine"] = {"vary": "N", "resolution": 0.1}
+    assert settings.refine_flags(config).startswith("--boundaries layer onset --resolution 0.1 --vary N --max-samples")
+    config["refine"] = {"resolution": -1}
+    with pytest.raises(ConfigError, match=r"refine\.resolution: got -1"):
+        settings.refine_settings(config)
+
+
+def test_the_threshold_and_resolution_are_the_flags_defaults():
+    args = build_parser().parse_args(["refine-plan", "j.nc", "--out", "p.json", "--samples", "2", "--samples-per-job", "1"])
+    assert (args.threshold, args.resolution, args.boundaries, args.vary) == (settings.THRESHOLD, 0.15, ["layer", "onset"], None)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["classify", "o.nc", "--out", "p.nc", "--threshold", "1.5"])
