@@ -10,6 +10,7 @@ keys (`data.source`) map onto nested YAML and flat flags alike.
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import shlex
 from collections.abc import Callable, Iterable, Mapping
@@ -19,6 +20,7 @@ from typing import Any
 
 import yaml
 
+log = logging.getLogger("tdlm.fields")
 NULLS = ("null", "none")
 # netCDF attributes (every parameter is one, `param_<key>`) store integers as int64: a larger one is
 # accepted by Python and the seeding functions but fails only when the file is written, after the MD
@@ -200,6 +202,8 @@ class FieldSet:
 
     what: str  # names the parameters in errors, e.g. "simulate"
     fields: tuple[Field, ...]
+    # old name -> current name: accepted in YAML files, flags and workflow configs with a logged deprecation
+    aliases: Mapping[str, str] = field(default_factory=dict)
 
     def __iter__(self):
         return iter(self.fields)
@@ -241,6 +245,35 @@ class FieldSet:
                 out.update(self.flatten(value, name + "."))
             else:
                 out[name] = value
+        return out
+
+    def resolve(self, values: Mapping[str, Any], warn: bool = True) -> tuple[dict[str, Any], dict[str, str]]:
+        """Nested keys flattened (`data: {source: ...}`), old names (`aliases`) replaced by the current ones
+        (a logged deprecation warning each): (values, {current name: old name used}). An old name given
+        together with its current one is an error."""
+        flat = self.flatten(values)
+        out: dict[str, Any] = {}
+        used: dict[str, str] = {}
+        for key, value in flat.items():
+            new = self.aliases.get(key)
+            if new is None:
+                out[key] = value
+                continue
+            if new in flat:
+                raise self.error([f"{key}: given together with {new}; allowed: only {new} ({key} is its old name)"])
+            if warn:
+                log.warning("%s: parameter %r is deprecated, use %r (the same meaning)", self.what, key, new)
+            out[new], used[new] = value, key
+        return out, used
+
+    @staticmethod
+    def relabel(errors: list[str], used: Mapping[str, str]) -> list[str]:
+        """Error lines that start with a current name re-labelled with the old name the caller gave
+        (`resolve`'s `used`)."""
+        out = []
+        for line in errors:
+            key, sep, rest = line.partition(": ")
+            out.append(f"{used[key]}{sep}{rest}" if key in used else line)
         return out
 
     # ------------------------------------------------------------- command line

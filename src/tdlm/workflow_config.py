@@ -95,10 +95,10 @@ def _grids(axes: dict[str, dict[str, Any]], required: tuple[str, ...], what: str
 
 def _binary_params() -> dict[str, Any]:
     """binary-simulate's parameters as a workflow config gives them: nested (`data: {source: ..}`) or dotted
-    (`data.source`), and the old names (`binarynet.config.ALIASES`) with their field's rule."""
+    (`data.source`), and the old names (the table's `aliases`) with their field's rule."""
     fields = binary_params.FIELDS
     flat = {f.name: {**f.schema(), "description": describe(f)} for f in fields}
-    old = {alias: flat[name] for alias, name in binary_params.ALIASES.items()}
+    old = {alias: flat[name] for alias, name in fields.aliases.items()}
     return _object(
         {**properties(f for f in fields if "." in f.name), **flat, **old},
         description="tdlm binary-simulate parameters shared by every binary point (src/tdlm/binarynet/README.md)",

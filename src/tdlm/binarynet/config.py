@@ -8,7 +8,6 @@ there and in README.md next to this module.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +20,6 @@ DEVICES = ("auto", "cpu", "cuda")
 # old names of the parameters that now carry the thermal family's names (tdlm.md.params): accepted, with a
 # logged deprecation warning, in YAML files, flags and workflow configs
 ALIASES = {"dataset": "data.source", "mnist_dir": "data.path", "n_train": "M", "n_layers": "L"}
-log = logging.getLogger("tdlm.binarynet")
 _POS_INT = at_least(1)
 _NONNEG_INT = at_least(0)
 _NONNEG = at_least(0, integer=False)
@@ -166,6 +164,7 @@ FIELDS = FieldSet(
             one_of(*DEVICES),
         ),
     ),
+    aliases=ALIASES,
 )
 BY_NAME = FIELDS.by_name
 
@@ -174,23 +173,7 @@ def defaults() -> dict[str, Any]:
     return FIELDS.defaults()
 
 
-def resolve_aliases(values: Mapping[str, Any], warn: bool = True) -> tuple[dict[str, Any], dict[str, str]]:
-    """Nested keys flattened (`data: {source: ...}`), old names replaced by the current ones (a logged
-    deprecation warning each): (values, {current name: old name used})."""
-    flat = FIELDS.flatten(values)
-    out: dict[str, Any] = {}
-    used: dict[str, str] = {}
-    for key, value in flat.items():
-        new = ALIASES.get(key)
-        if new is None:
-            out[key] = value
-            continue
-        if new in flat:
-            raise FIELDS.error([f"{key}: given together with {new}; allowed: only {new} ({key} is its old name)"])
-        if warn:
-            log.warning("binary-simulate: parameter %r is deprecated, use %r (the same meaning)", key, new)
-        out[new], used[new] = value, key
-    return out, used
+resolve_aliases = FIELDS.resolve  # nested keys flattened, old names (ALIASES) to current ones
 
 
 def validate(overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -202,14 +185,8 @@ def validate(overrides: Mapping[str, Any]) -> dict[str, Any]:
     if not errors:
         errors = _consistency_errors(params)
     if errors:
-        raise FIELDS.error([_named(line, used) for line in errors])
+        raise FIELDS.error(FIELDS.relabel(errors, used))
     return params
-
-
-def _named(line: str, used: Mapping[str, str]) -> str:
-    """An error line that starts with a current name, re-labelled with the old name the caller gave."""
-    key, sep, rest = line.partition(": ")
-    return f"{used[key]}{sep}{rest}" if key in used else line
 
 
 def _consistency_errors(p: dict[str, Any]) -> list[str]:
