@@ -1,8 +1,10 @@
 """The `tdlm` command: the workflow's rules call only these subcommands.
 
-Each subpackage registers its own subcommands through `register(subparsers)`: the MD engine
-(`simulate`), the sweep (`gather-point`, `gather`, `classify`, `plot-phase`, `sweep-check`,
-`compare-families`), the binary-weight family and the paper's figure set.
+Each family registers its own subcommands through `register(subparsers)` (listed in `families()`): the MD
+engine (`simulate`), the sweep (`gather-point`, `gather`, `classify`, `plot-phase`, `tables`, `refine-plan`,
+`boundaries`, `compare-families`), the binary-weight family, the paper's figure set, and the workflow config
+of every family (`sweep-check`, `params`, `schema`). This module is the top of the import layers: nothing
+imports it (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -19,27 +21,24 @@ from types import ModuleType
 
 from tdlm import __version__
 
-# the exit codes stay reachable as tdlm.cli's; add_command and combining until sweep.cli imports tdlm.commands
+# the exit codes of every command, also reachable as tdlm.cli's (the command's contract)
 from tdlm.commands import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, fail
 from tdlm.commands import EXIT_DIVERGED as EXIT_DIVERGED
 from tdlm.commands import EXIT_INTERNAL as EXIT_INTERNAL
-from tdlm.commands import add_command as add_command
-from tdlm.commands import combining as combining
 from tdlm.fields import Field, flag_type, interval
 
 MAX_THREADS = os.cpu_count() or 1
 
 
 def families() -> tuple[ModuleType, ...]:
-    """The families' command modules, each with `register(subparsers)`; imported here, at the top, and
-    never the other way round (a family builds its commands from `tdlm.commands`)."""
+    """The command modules, each with `register(subparsers)`: the four families' and the workflow config's
+    (sweep-check, params, schema: it composes the families). Imported here, at the top, and never the other
+    way round: a family builds its commands from `tdlm.commands` (tests/test_imports.py)."""
+    from tdlm import workflow_config
     from tdlm.binarynet import cli as binarynet
     from tdlm.md import cli as md
     from tdlm.paper import cli as paper
     from tdlm.sweep import cli as sweep
-
-    # the workflow config of every family (sweep-check, params, schema) composes the families, above them
-    from tdlm import workflow_config
 
     return (md, sweep, binarynet, paper, workflow_config)
 
