@@ -2,8 +2,9 @@
 within a layer, the families of one layer are independent, and no module imports itself back through others.
 
 The graph is grimp's (every `import` and `from ... import`, also inside functions and under TYPE_CHECKING),
-plus one edge for every string literal that names a `tdlm` module (what `importlib.import_module` or a
-handler table would import by name): an import through a string is an import.
+plus one edge for every string literal that names a `tdlm` module other than a package (what
+`importlib.import_module` or a handler table would import by name; a package's name is also a logger's):
+an import through a string is an import.
 """
 
 from __future__ import annotations
@@ -86,7 +87,9 @@ def string_imports(module: str, modules: set[str]) -> set[str]:
 def edges() -> dict[str, set[str]]:
     graph = grimp.build_graph("tdlm", cache_dir=None)
     modules = set(graph.modules)
-    return {m: set(graph.find_modules_directly_imported_by(m)) | string_imports(m, modules) for m in sorted(modules)}
+    # the modules a string may name: not the packages, whose names are also the loggers' ("tdlm.binarynet")
+    leaves = {m for m in modules if not graph.find_children(m)}
+    return {m: set(graph.find_modules_directly_imported_by(m)) | string_imports(m, leaves) for m in sorted(modules)}
 
 
 def violations(edges: dict[str, set[str]]) -> list[str]:
@@ -137,11 +140,13 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_every_import_points_down(edges):
-    assert violations(edges) == []
+    found = violations(edges)
+    assert not found, "imports against the layers:\n" + "\n".join(found)
 
 
 def test_no_import_cycle(edges):
-    assert cycles(edges) == []
+    found = cycles(edges)
+    assert not found, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in found)
 
 
 def test_only_tdlm_cli_collects_the_family_commands(edges):
