@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 
 from tdlm.md.layout import Layout
-from tdlm.md.native import layer_residual_, library, transpose_into
+from tdlm.md.native import library, transpose_into
 
 # A layer uses the "transposed" working layout (feature-major, (N_l, M) per configuration) on
 # the CPU when its widths are at most this: BLAS is several times faster when the output of a
@@ -158,9 +158,14 @@ class ForceField:
         self._floor_t = torch.tensor(self._floor, **kw)
         # fused: each layer's element-wise work in one compiled pass (float32 CPU, with the C library)
         self.fused = bool(fused) and self.dtype == torch.float32 and self.device.type == "cpu" and library() is not None
-        self._t = torch.empty(big, **kw) if self.fused else None  # the target of a feature-major layer
+        if self.fused:  # the target of a feature-major layer, the next layer's 2 g J, each layer's c, E_l
+            self._t = torch.empty(big, **kw)
+            self._j2 = torch.empty_like(self._j)
+            self._cs = torch.empty(L, S * K, **kw)
+            self._e = torch.empty(L, S * K, **kw)
         self._views_key: tuple | None = None
         self._views: tuple | None = None
+        self._plan: list = []  # fused=True: _fused_plan of the current buffers
 
     def _blocks(self, flat: torch.Tensor, out: torch.Tensor) -> tuple:
         key = (id(flat), flat.data_ptr(), id(out), out.data_ptr())
@@ -171,6 +176,7 @@ class ForceField:
             lay = self.layout
             self._views = (lay.weights(flat), lay.spins(flat), lay.weights(out), lay.spins(out))
             self._views_key = key
+            self._plan = []
         return self._views
 
     def _layer(self, l: int, J: list[torch.Tensor], spins: list[torch.Tensor]) -> tuple:
@@ -231,22 +237,77 @@ class ForceField:
         r.add_(1.0)
         torch.linalg.vector_norm(r, dim=(-2, -1), out=e)
 
-    def _fused_residual(self, l: int, tr: bool, a: torch.Tensor, r: torch.Tensor, spins: list, e: torch.Tensor) -> None:
-        """The element-wise work of `_residual` and g = s (1 - s) r (into a) in one compiled pass
-        (tdlm.md.native.layer_residual_; a polynomial e^x, so the rounding differs from torch's sigmoid)."""
+    def _fused_plan(self, flat: torch.Tensor, out: torch.Tensor) -> list[tuple]:
+        """Per layer l = L..1 of fused=True: the three products' operands and the arguments of the one
+        compiled call between them (tdlm_layer_forces), built once per pair of buffers, so that a force
+        call dispatches 3 products and 1 call per layer and builds no views."""
+        J, spins, dJ, dS = self._blocks(flat, out)
+        if self._plan:
+            return self._plan
         lay = self.layout
-        M, SK, n = lay.M, lay.S * lay.K, lay.widths[l]
-        target, kdiv = (spins[l - 1].view(SK, M, n), 1) if l < lay.L else (self.boundary.y.contiguous(), lay.K)
-        if tr:
-            feature_major = self._t[: target.numel()].view(target.shape[0], n, M)
-            transpose_into(feature_major, target)
-            target = feature_major
-        layer_residual_(a, r, target, kdiv, e)
+        S, K, M, L, SK = lay.S, lay.K, lay.M, lay.L, lay.S * lay.K
+        ptr = lambda t: t.data_ptr() if t is not None else 0  # noqa: E731
+        y = self.boundary.y
+        labels = y if y.is_contiguous() else y.contiguous()  # a copy is refreshed every call
+        plan = []
+        for l in range(L, 0, -1):
+            n_out, n_in, tr, a, Jl, js, below = self._layer(l, J, spins)
+            pre = self._j2[: js.numel()].view(js.shape)  # 2 g_l J_l, made by layer l + 1's call
+            r = self._r[: a.numel()].view(a.shape)
+            if l == 1:
+                products = [(pre.view(S, -1, n_in), self.boundary.x.transpose(1, 2), a.view(S, -1, M))]
+            else:
+                products = [(pre, below.transpose(1, 2), a) if tr else (below, pre.transpose(1, 2), a)]
+            dJl = dJ[l - 1].view(SK, n_out, n_in)
+            if l == 1:
+                products.append((a.view(S, -1, M), self.boundary.x, dJl.view(S, -1, n_in)))
+            else:
+                products.append((a if tr else a.transpose(1, 2), below, dJl))
+                dS_below = dS[l - 2].view(SK, M, n_in)
+                b = self._b[: SK * M * n_in].view(SK, n_in, M)
+                products.append((js.transpose(1, 2), a, b) if tr else (a, js, dS_below))
+            target, kdiv = (spins[l - 1], 1) if l < L else (labels, K)
+            mode = 0 if l == L else 1 + 2 * (not self.transposed[l]) + (not tr)
+            nxt = J[l - 2] if l > 1 else None
+            call = (
+                *(a.data_ptr(), r.data_ptr(), target.data_ptr(), self._t.data_ptr(), SK, n_out, M, kdiv, int(tr)),
+                *(self._e[l - 1].data_ptr(), self._floor, float(self._minus4[l - 1]), self._inv.data_ptr()),
+                *(self._cs[l - 1].data_ptr(), ptr(dS[l - 1]) if l < L else 0, self._b.data_ptr() if l < L else 0, mode),
+                *(Jl.data_ptr(), js.data_ptr(), n_out * n_in if l > 1 else 0, float(self._twice[l - 2]) if l > 1 else 0.0),
+                *(ptr(nxt), self._j2.data_ptr(), nxt.numel() // SK if l > 1 else 0),
+                *(ptr(dJ[l]) if l < L else 0, self._cs[l].data_ptr() if l < L else 0, dJ[l].numel() // SK if l < L else 0),
+            )
+            plan.append((products, call))
+        first = (J[L - 1].view(SK, -1), self._twice[L - 1], self._j2[: J[L - 1].numel()].view(SK, -1))
+        last = (dJ[0].view(SK, -1), self._cs[0].view(SK, 1))
+        self._plan = [first, plan, last, labels]
+        return self._plan
+
+    def _fused_call(self, flat: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """fused=True: per layer the pre-activation product, one compiled call (sigmoid, residual, E_l,
+        s (1 - s) r, 1/E_l, dE/dS_l, the scaled J of the next products, the scaling of dJ_{l+1}; see
+        tdlm.md.native's tdlm_layer_forces), dE/dJ_l and dE/dS_{l-1}; the same operations as the
+        unfused path but for the rounding of the compiled sigmoid."""
+        (J_L, twice, pre_L), plan, (dJ1, c1), labels = self._fused_plan(flat, out)
+        if labels is not self.boundary.y:
+            labels.copy_(self.boundary.y)
+        lib = library()
+        torch.mul(J_L, twice, out=pre_L)
+        for products, call in plan:
+            torch.bmm(*products[0][:2], out=products[0][2])
+            lib.tdlm_layer_forces(*call)
+            for A, B, C in products[1:]:
+                torch.bmm(A, B, out=C)
+        dJ1.mul_(c1)
+        lay = self.layout
+        return self._e.view(lay.L, lay.S, lay.K).permute(1, 2, 0).clone(memory_format=torch.contiguous_format)
 
     def __call__(self, flat: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         lay = self.layout
         S, K, M, L = lay.S, lay.K, lay.M, lay.L
         SK = S * K
+        if self.fused:
+            return self._fused_call(flat, out)
         J, spins, dJ, dS = self._blocks(flat, out)
         energies = torch.empty(L, SK, dtype=self.dtype, device=self.device)
         inv, c = self._inv, self._c
@@ -261,10 +322,7 @@ class ForceField:
             torch.mul(Jl, self._twice[l - 1], out=js)
             self._preactivation(l, tr, js, below, a)
             e = energies[l - 1]
-            if self.fused:  # s, r, E_l and g = s (1 - s) r in one compiled pass
-                self._fused_residual(l, tr, a, r, spins, e)
-            else:
-                self._residual(l, tr, a, r, spins, e)
+            self._residual(l, tr, a, r, spins, e)
             torch.maximum(e, self._floor_t, out=inv)
             inv.reciprocal_()
 
@@ -286,10 +344,9 @@ class ForceField:
                 else:
                     dS_l.addcmul_(r, inv_v)
 
-            # g = dE_l/d(J S) = c s (1 - s) r with c = -4 g_l / E_l (the fused pass has made s (1 - s) r)
-            if not self.fused:
-                torch.addcmul(a, a, a, value=-1.0, out=a)
-                a.mul_(r)
+            # g = dE_l/d(J S) = c s (1 - s) r with c = -4 g_l / E_l
+            torch.addcmul(a, a, a, value=-1.0, out=a)
+            a.mul_(r)
             torch.mul(inv, self._minus4[l - 1], out=c)
 
             # dE/dJ_l = c (s(1-s)r)^T S_{l-1}

@@ -99,8 +99,8 @@ static inline float exp_f(float x) {
 /* One layer's element-wise work of the forces in one pass, a and t (K, P) contiguous, t of
    configuration k at t + (k / kdiv) P: a holds 2 x the pre-activation; s = sigmoid(a),
    r = (t - 2 s) + 1, e_k = ||r_k|| (squares summed in 16 float lanes, then in double), a = (s - s s) r. */
-void tdlm_layer_residual(float *restrict a, float *restrict r, const float *restrict t, int64_t K, int64_t P,
-                         int64_t kdiv, float *restrict e) {
+static void layer_residual(float *restrict a, float *restrict r, const float *restrict t, int64_t K, int64_t P,
+                           int64_t kdiv, float *restrict e) {
     for (int64_t k = 0; k < K; k++) {
         float *ak = a + k * P, *rk = r + k * P;
         const float *tk = t + (k / kdiv) * P;
@@ -128,11 +128,77 @@ void tdlm_layer_residual(float *restrict a, float *restrict r, const float *rest
     }
 }
 
+/* d (K, M, n) = base + r inv_k, base = d itself or b^T (b (K, n, M)), r sample-major (K, M, n) or
+   feature-major (K, n, M): the dE/dS of a layer's spins (tiles of 64 rows stay in L1). One fused
+   multiply-add, as torch's vectorized addcmul_ rounds it. */
+static void spin_force(float *d, const float *b, const float *r, const float *inv, int64_t K, int64_t M, int64_t n,
+                       int b_feature_major, int r_feature_major) {
+    for (int64_t k = 0; k < K; k++) {
+        float iv = inv[k];
+        float *dk = d + k * M * n;
+        const float *rk = r + k * M * n, *bk = b_feature_major ? b + k * M * n : dk;
+        if (!b_feature_major && !r_feature_major) {
+            for (int64_t i = 0; i < M * n; i++) dk[i] = fmaf(rk[i], iv, dk[i]);
+            continue;
+        }
+        for (int64_t m0 = 0; m0 < M; m0 += 64) {
+            int64_t m1 = m0 + 64 < M ? m0 + 64 : M;
+            for (int64_t j = 0; j < n; j++)
+                for (int64_t m = m0; m < m1; m++) {
+                    float base = b_feature_major ? bk[j * M + m] : dk[m * n + j];
+                    float rr = r_feature_major ? rk[j * M + m] : rk[m * n + j];
+                    dk[m * n + j] = fmaf(rr, iv, base);
+                }
+        }
+    }
+}
+
+/* x (K, P) times s_k (a per-configuration scalar) into out (in place where out = x). */
+static void scale_rows(float *out, const float *x, const float *s, int64_t K, int64_t P) {
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t i = 0; i < P; i++) out[k * P + i] = x[k * P + i] * s[k];
+}
+
+/* Everything of layer l between its pre-activation product and its dE/dJ_l product
+   (ForceField(fused=True)), one call instead of a dozen torch operations:
+   - the target (K / kdiv, M, n) transposed into tbuf when the layer is feature-major (tr);
+   - layer_residual: a -> s (1 - s) r, r, e;
+   - inv = 1 / max(e, fl) (NaN kept, as torch.maximum), c = inv m4;
+   - mode > 0 (l < L): dE/dS_l into d (K, M, n) = base + r inv, mode 1: base b^T, r feature-major;
+     2: b^T, r sample-major; 3: d, r feature-major; 4: d, r sample-major (b: dE/dS_l from layer l + 1);
+   - nj > 0 (l > 1): js = c J_l (for the input product) and jsn = tw J_{l-1} (the next layer's pre-activation);
+   - nup > 0 (l < L): dJ_{l+1} (its product done) times its c, cup.
+   Each value is the IEEE single operation of the torch path it replaces, so the forces are the same bits. */
+void tdlm_layer_forces(float *a, float *r, const float *tgt, float *tbuf, int64_t K, int64_t n, int64_t M,
+                       int64_t kdiv, int64_t tr, float *e, float fl, float m4, float *inv, float *c, float *d,
+                       const float *b, int64_t mode, const float *J, float *js, int64_t nj, float tw, const float *Jn,
+                       float *jsn, int64_t njn, float *dJup, const float *cup, int64_t nup) {
+    const float *t = tgt;
+    if (tr) {
+        tdlm_transpose_f32(tbuf, tgt, K / kdiv, M, n);
+        t = tbuf;
+    }
+    layer_residual(a, r, t, K, n * M, kdiv, e);
+    for (int64_t k = 0; k < K; k++) {
+        float m = e[k] != e[k] ? e[k] : (e[k] > fl ? e[k] : fl);
+        inv[k] = 1.0f / m;
+        c[k] = inv[k] * m4;
+    }
+    if (mode > 0) spin_force(d, b, r, inv, K, M, n, mode <= 2, mode == 1 || mode == 3);
+    if (nj > 0) {
+        scale_rows(js, J, c, K, nj);
+        for (int64_t i = 0; i < K * njn; i++) jsn[i] = Jn[i] * tw;
+    }
+    if (nup > 0) scale_rows(dJup, dJup, cup, K, nup);
+}
+
 /* v = (v keep + g mdt) + (k - 2^23 + 1/2) c;  x = x + v dt;  walls: x -> 2 clamp(x) - x, v -> -v. */
 void tdlm_langevin_uniform(float *restrict x, float *restrict v, const float *restrict g, int64_t n,
                            int64_t first, uint64_t key, float keep, float mdt, float c, float dt) {
+    uint64_t w = key + (uint64_t)(first + 1) * 0x9E3779B97F4A7C15ULL; /* the Weyl sequence by additions */
     for (int64_t i = 0; i < n; i++) {
-        uint64_t z = mix64(key + (uint64_t)(first + i + 1) * 0x9E3779B97F4A7C15ULL);
+        uint64_t z = mix64(w);
+        w += 0x9E3779B97F4A7C15ULL;
         float u = (float)(int32_t)(z >> 40) - 8388607.5f;
         float vi = v[i] * keep;
         vi = vi + g[i] * mdt;
@@ -209,6 +275,12 @@ def _compile(cc: str, target: Path) -> str | None:
         return done.stderr.strip()[-300:]
 
 
+# tdlm_layer_forces(a, r, tgt, tbuf, K, n, M, kdiv, tr, e, fl, m4, inv, c, d, b, mode, J, js, nj, tw, Jn, jsn, njn,
+# dJup, cup, nup): pointers as ints (0 for an unused one), see the C source
+_P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
+LAYER_FORCES_ARGS = [_P] * 4 + [_I] * 5 + [_P, _F, _F] + [_P] * 4 + [_I, _P, _P, _I, _F, _P, _P, _I, _P, _P, _I]
+
+
 @functools.cache
 def library() -> ctypes.CDLL | None:
     """The compiled passes, built once per host into the cache folder (`_cache_dir`, keyed by the source,
@@ -244,9 +316,9 @@ def library() -> ctypes.CDLL | None:
     fn = handle.tdlm_langevin_uniform
     fn.restype = None
     fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 2 + [ctypes.c_uint64] + [ctypes.c_float] * 4
-    fn = handle.tdlm_layer_residual
+    fn = handle.tdlm_layer_forces
     fn.restype = None
-    fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 3 + [ctypes.c_void_p]
+    fn.argtypes = LAYER_FORCES_ARGS
     for name in ("tdlm_transpose_f32", "tdlm_transpose_f64"):
         fn = getattr(handle, name)
         fn.restype = None
@@ -281,15 +353,3 @@ def langevin_uniform_(
         langevin_uniform_torch(x, v, g, first, key, keep, mdt, c, dt)
         return
     lib.tdlm_langevin_uniform(x.data_ptr(), v.data_ptr(), g.data_ptr(), x.numel(), first, key, keep, mdt, c, dt)
-
-
-def layer_residual_(a: torch.Tensor, r: torch.Tensor, t: torch.Tensor, kdiv: int, e: torch.Tensor) -> bool:
-    """One layer's element-wise force work in one compiled pass (ForceField(fused=True), float32 CPU):
-    a (K, ...) holds 2 x the pre-activation and becomes s (1 - s) r with s = sigmoid(a); r = (t - 2 s) + 1
-    with configuration k's target t[k // kdiv]; e[k] = ||r_k||. False (nothing done) without the library."""
-    lib = library()
-    if lib is None or a.dtype != torch.float32 or a.device.type != "cpu":
-        return False
-    K = a.shape[0]
-    lib.tdlm_layer_residual(a.data_ptr(), r.data_ptr(), t.data_ptr(), K, a.numel() // K, kdiv, e.data_ptr())
-    return True
