@@ -23,7 +23,8 @@ median taken, so that the ratios are robust against other load on the machine:
   autograd-batched  the same, but each layer's tensor carries a replica axis (R, rows, cols)
               so that one autograd graph serves all replicas (a stronger reference)
   products    the bare matrix products of one engine step (products_only below: the
-              same calls on the same buffers and layouts, nothing else): 2 for layer 1
+              same bmm calls on the same buffers and layouts, recorded once and replayed, nothing
+              else): 2 for layer 1
               (pre-activation and dE/dJ_1; S_0 is fixed so dE/dS_0 is never formed), 3 for
               layers 2..L (pre-activation, dE/dJ_l, dE/dS_{l-1}); the "roofline" of the step
   floor       products plus the step's N(0, 1) noise drawn exactly as the engine draws it (same
@@ -53,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import gc
 import json
 import math
@@ -279,23 +281,43 @@ def build_autograd_batched(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> 
 # ----------------------------------------------------------------------------- bare products
 
 
-def products_only(ff: ForceField, flat: torch.Tensor, out: torch.Tensor) -> None:
-    """Only the matrix products of one call of `ff`, on its buffers and layouts (the roofline).
+def products_only(ff: ForceField, flat: torch.Tensor, out: torch.Tensor) -> list[tuple]:
+    """The matrix products of one call of `ff`, on its buffers and layouts, as a list of bmm calls
+    (A, B, out) to replay with `replay_products` (the roofline).
 
-    The results are meaningless (the element-wise work between the products is skipped, except
-    the tiny copy of each J that keeps the operands real numbers); `out` is overwritten. It walks
-    the ForceField's own per-layer helpers, so the products are exactly those of a force call.
+    It walks the ForceField's own per-layer helpers once, recording each torch.bmm (operand and
+    output views), so the products are exactly those of a force call; a replay is those calls and
+    nothing else (no views, no element-wise work: the results are meaningless, `out` is
+    overwritten). Each J is copied into the scaled-J buffer first, so the operands are real numbers.
     """
     lay = ff.layout
     SK, M = lay.S * lay.K, lay.M
     J, spins, dJ, dS = ff._blocks(flat, out)
-    for l in range(lay.L, 0, -1):
-        n_out, n_in, tr, a, Jl, js, below = ff._layer(l, J, spins)
-        torch.add(Jl, Jl, out=js)  # real operands
-        ff._preactivation(l, tr, js, below, a)
-        ff._weight_product(l, tr, a, below, dJ[l - 1].view(SK, n_out, n_in))
-        if l > 1:
-            ff._input_product(tr, js, a, dS[l - 2].view(SK, M, n_in))
+    calls: list[tuple] = []
+    bmm = torch.bmm
+
+    def record(A: torch.Tensor, B: torch.Tensor, *, out: torch.Tensor) -> torch.Tensor:
+        calls.append((A, B, out))
+        return bmm(A, B, out=out)
+
+    torch.bmm = record
+    try:
+        for l in range(lay.L, 0, -1):
+            n_out, n_in, tr, a, Jl, js, below = ff._layer(l, J, spins)
+            torch.add(Jl, Jl, out=js)  # real operands
+            ff._preactivation(l, tr, js, below, a)
+            ff._weight_product(l, tr, a, below, dJ[l - 1].view(SK, n_out, n_in))
+            if l > 1:
+                ff._input_product(tr, js, a, dS[l - 2].view(SK, M, n_in))
+    finally:
+        torch.bmm = bmm
+    return calls
+
+
+def replay_products(calls: list[tuple]) -> None:
+    """One step's products, recorded by `products_only`."""
+    for A, B, C in calls:
+        torch.bmm(A, B, out=C)
 
 
 def build_products(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Step:
@@ -305,7 +327,8 @@ def build_products(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Step:
     position, _, _ = _engine_state(layout, dtype, device)
     out = torch.empty_like(position)
     ff = ForceField(layout, Boundary(x.unsqueeze(0), y.unsqueeze(0)), dtype=dtype, device=device)
-    return lambda: products_only(ff, position, out)
+    calls = products_only(ff, position, out)
+    return lambda: replay_products(calls)
 
 
 def build_floor(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Step:
@@ -352,7 +375,7 @@ def phases(N: int, R: int, x: torch.Tensor, y: torch.Tensor, noise: str, reps: i
     parts: dict[str, Step] = {
         "step": lambda: integ.step(state),
         "forces": lambda: forces(pos, grad),
-        "products": lambda: products_only(forces, pos, grad),
+        "products": functools.partial(replay_products, products_only(forces, pos, grad)),
         "observables": lambda: measure_branches(layout, pos, state.velocity, pos, forces.boundary, test, 1, R),
     }
     if noise == "gaussian":
