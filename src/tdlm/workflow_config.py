@@ -193,7 +193,7 @@ def problems(config: dict[str, Any], schema_path: str) -> tuple[list[str], Any]:
         except ConfigError as err:
             messages.append(f"{family}: {err}")
             continue
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, ArithmeticError) as err:
             # with schema violations the deeper checks may trip over the same fields: those are reported
             messages += [] if messages else [f"{family}: {err}"]
             continue
