@@ -43,8 +43,8 @@ import pytest
 import xarray as xr
 import yaml
 
-from tdlm.sweep.rounds import job_paths
 from tdlm.sweep.jobs import jobs_of
+from tdlm.sweep.rounds import job_paths
 
 from helpers.workflow import SLURM_POLL_FLAGS, copy_workflow, subprocess_env, tiny_refine_config, write_config
 

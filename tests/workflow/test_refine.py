@@ -26,8 +26,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from tdlm.sweep.rounds import job_paths
 from tdlm.sweep.jobs import jobs_of
+from tdlm.sweep.rounds import job_paths
 
 from helpers.workflow import copy_workflow, run_snakemake, snakemake_cmd, subprocess_env, tiny_refine_config, write_config
 
