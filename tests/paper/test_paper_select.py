@@ -10,7 +10,7 @@ import yaml
 from tdlm.fields import ConfigError
 from tdlm.paper.select import choose
 from tdlm.paper.workflow import settings
-from tdlm.sweep import jobs as sweep
+from tdlm.sweep import jobs as sweep_jobs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,14 +22,14 @@ def paper_config() -> dict:
 
 
 def test_design_point_default_rule(paper_config):
-    table = sweep.jobs(paper_config)
+    table = sweep_jobs.jobs(paper_config)
     # lowest T (1e-5), the largest L there (15), the median alpha at (15, 1e-5): the depth series' point
     point = choose(table, default_L="max")
     assert (point.M, point.N, point.L, point.T) == (2000, 10, 15, 1e-5) and point.note == ""
 
 
 def test_reference_default_is_nearest_phase_L_and_median_alpha(paper_config):
-    table = sweep.jobs(paper_config)
+    table = sweep_jobs.jobs(paper_config)
     point = choose(table, default_L=10)
     assert point.L == 10 and point.T == 1e-5
     # 13 alpha points at (L=10, T=1e-5); the 7th by ln alpha
@@ -38,7 +38,7 @@ def test_reference_default_is_nearest_phase_L_and_median_alpha(paper_config):
 
 
 def test_strict_rejects_points_outside_the_sweep(paper_config):
-    table = sweep.jobs(paper_config)
+    table = sweep_jobs.jobs(paper_config)
     with pytest.raises(ConfigError, match="L=9"):
         choose(table, L=9, strict=True)
     with pytest.raises(ConfigError, match="alpha point"):
@@ -48,7 +48,7 @@ def test_strict_rejects_points_outside_the_sweep(paper_config):
 
 
 def test_settings_of_the_paper_config(paper_config):
-    jobs = sweep.jobs(paper_config)
+    jobs = sweep_jobs.jobs(paper_config)
     patterns = [f"M~{r.M}/N~{r.N}/L~{r.L}/T~{r.T}/job~{r.job}" for r in jobs.itertuples()]
     s = settings(paper_config, jobs, patterns)
     assert (s.reference.M, s.reference.N, s.reference.L, s.reference.T) == (2000, 10, 10, 1e-5)

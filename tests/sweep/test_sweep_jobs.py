@@ -12,26 +12,26 @@ from tdlm.cli import build_parser
 from tdlm.data import load_pool
 from tdlm.fields import ConfigError
 from tdlm.md.params import FIELDS, build, load
-from tdlm.sweep import jobs as sweep
+from tdlm.sweep import jobs as sweep_jobs
 from tdlm.sweep import settings
 
 # --- alpha forms --------------------------------------------------------------------------------
 
 
 def test_alpha_fixed_M_lists_N():
-    assert sweep.alpha_points({"M": 200, "N": [16, 8, 4]}, "x") == [(200, 16), (200, 8), (200, 4)]
+    assert sweep_jobs.alpha_points({"M": 200, "N": [16, 8, 4]}, "x") == [(200, 16), (200, 8), (200, 4)]
 
 
 def test_alpha_fixed_N_lists_M():
-    assert sweep.alpha_points({"N": 8, "M": [100, 200]}, "x") == [(100, 8), (200, 8)]
+    assert sweep_jobs.alpha_points({"N": 8, "M": [100, 200]}, "x") == [(100, 8), (200, 8)]
 
 
 def test_alpha_pairs():
-    assert sweep.alpha_points({"pairs": [[100, 4], [300, 12]]}, "x") == [(100, 4), (300, 12)]
+    assert sweep_jobs.alpha_points({"pairs": [[100, 4], [300, 12]]}, "x") == [(100, 4), (300, 12)]
 
 
 def test_alpha_points_are_builtin_ints():
-    for m, n in sweep.alpha_points({"N": np.int64(8), "M": [np.int64(100)]}, "x"):
+    for m, n in sweep_jobs.alpha_points({"N": np.int64(8), "M": [np.int64(100)]}, "x"):
         assert type(m) is int and type(n) is int
 
 
@@ -45,7 +45,7 @@ def test_alpha_points_are_builtin_ints():
 )
 def test_alpha_bad_forms_name_the_grid_and_the_allowed_forms(spec, words):
     with pytest.raises(ConfigError) as err:
-        sweep.alpha_points(spec, "grids[3].alpha")
+        sweep_jobs.alpha_points(spec, "grids[3].alpha")
     message = str(err.value)
     assert "grids[3].alpha" in message
     for word in words:
@@ -61,7 +61,7 @@ def test_points_union_of_grids_has_no_duplicates(config):
         # overlaps the first grid at (200, 8) and (200, 4) x L=3, adds L=5 and (100, 8)
         {"alpha": {"pairs": [[200, 8], [100, 8], [200, 4]]}, "L": [3, 5], "T": [1e-5]},
     ]
-    pts = sweep.points(config)
+    pts = sweep_jobs.points(config)
     keys = list(zip(pts.M, pts.N, pts.L, pts["T"]))
     assert len(keys) == len(set(keys))
     expected = {(m, n, L, 1e-5) for m, n in [(200, 8), (200, 4)] for L in (3, 8)}
@@ -77,16 +77,16 @@ def test_points_temperatures_deduplicated_after_rounding(config):
         {"alpha": {"M": 20, "N": [4]}, "L": [2], "T": [1e-5, 0.5]},
         {"alpha": {"M": 20, "N": [4]}, "L": [2], "T": [1.0000000001e-5]},
     ]
-    pts = sweep.points(config)
+    pts = sweep_jobs.points(config)
     assert sorted(pts["T"]) == [1e-5, 0.5]
 
 
 def test_points_grid_without_T_uses_top_level_T(config):
     config["grids"] = [{"alpha": {"M": 20, "N": [4]}, "L": [2]}]
     config["T"] = 0.25
-    assert list(sweep.points(config)["T"]) == [0.25]
+    assert list(sweep_jobs.points(config)["T"]) == [0.25]
     del config["T"]
-    assert list(sweep.points(config)["T"]) == [1e-5]  # the simulate default
+    assert list(sweep_jobs.points(config)["T"]) == [1e-5]  # the simulate default
 
 
 # --- jobs: samples split by samples_per_job -----------------------------------------------------
@@ -95,9 +95,9 @@ def test_points_grid_without_T_uses_top_level_T(config):
 @pytest.mark.parametrize("samples, per_job", [(1, 1), (5, 1), (5, 2), (6, 3), (7, 10)])
 def test_job_splitting_covers_every_sample_once(config, samples, per_job):
     config["samples"], config["samples_per_job"] = samples, per_job
-    n = sweep.n_jobs(config)
+    n = sweep_jobs.n_jobs(config)
     assert n == -(-samples // per_job)
-    groups = [sweep.job_samples(config, j) for j in range(n)]
+    groups = [sweep_jobs.job_samples(config, j) for j in range(n)]
     assert all(0 < len(g) <= per_job for g in groups)
     flat = [s for g in groups for s in g]
     assert flat == list(range(samples))  # each sample exactly once, in order
@@ -108,24 +108,24 @@ def test_refinement_extra_jobs_add_new_samples_and_leave_the_grid_jobs_alone(con
     """Jobs past the grid's (extra samples of an uncertain point) hold `samples_per_job` new samples each:
     the grid's jobs keep their samples, so adding samples never reruns a finished job."""
     config["samples"], config["samples_per_job"] = samples, per_job
-    n0 = sweep.n_jobs(config)
-    grid = [sweep.job_samples(config, j) for j in range(n0)]
-    extra = [sweep.job_samples(config, j) for j in range(n0, n0 + 2)]
+    n0 = sweep_jobs.n_jobs(config)
+    grid = [sweep_jobs.job_samples(config, j) for j in range(n0)]
+    extra = [sweep_jobs.job_samples(config, j) for j in range(n0, n0 + 2)]
     assert [s for g in grid + extra for s in g] == list(range(samples + 2 * per_job))
-    assert sweep.jobs_of(config, samples) == n0 and sweep.jobs_of(config, samples + 2 * per_job) == n0 + 2
+    assert sweep_jobs.jobs_of(config, samples) == n0 and sweep_jobs.jobs_of(config, samples + 2 * per_job) == n0 + 2
 
 
 def test_refine_budget_below_the_samples_is_refused(config):
     config["refine"] = {"rounds": 1, "max_samples": config["samples"] - 1}
     with pytest.raises(ConfigError, match=r"refine.max_samples: got \d+; allowed values: >= samples"):
-        sweep.check(config)
+        sweep_jobs.check(config)
 
 
 def test_jobs_table_is_points_times_job_groups(config):
     config["samples"], config["samples_per_job"] = 5, 2
-    table = sweep.jobs(config)
-    pts = sweep.points(config)
-    assert list(table.columns) == sweep.JOB_COLUMNS
+    table = sweep_jobs.jobs(config)
+    pts = sweep_jobs.points(config)
+    assert list(table.columns) == sweep_jobs.JOB_COLUMNS
     assert len(table) == len(pts) * 3
     assert set(table.job) == {0, 1, 2}
     assert not table.duplicated().any()
@@ -144,11 +144,11 @@ def _assert_builtin(value, where):
 
 def test_job_overrides_are_builtin_types(config):
     config["samples"], config["samples_per_job"] = 5, 2
-    table = sweep.jobs(config)
+    table = sweep_jobs.jobs(config)
     # numpy scalars straight from the table's columns, as a caller may pass them
-    M, N, L, T, job = (table[c].to_numpy()[-1] for c in sweep.JOB_COLUMNS)
+    M, N, L, T, job = (table[c].to_numpy()[-1] for c in sweep_jobs.JOB_COLUMNS)
     assert isinstance(M, np.integer) and isinstance(T, np.floating)
-    values = sweep.job_overrides(config, M, N, L, T, job)
+    values = sweep_jobs.job_overrides(config, M, N, L, T, job)
     for key, value in values.items():
         _assert_builtin(value, key)
     assert values["samples"] == [4]
@@ -185,14 +185,14 @@ def _parse_flags(flags: str) -> dict:
 def test_to_flags_round_trips_through_the_cli(config, changes):
     config.update(changes)
     config["samples"], config["samples_per_job"] = 3, 2
-    for row in sweep.jobs(config).itertuples(index=False):
-        values = sweep.job_overrides(config, row.M, row.N, row.L, row.T, row.job)
-        parsed = _parse_flags(sweep.to_flags(values))
+    for row in sweep_jobs.jobs(config).itertuples(index=False):
+        values = sweep_jobs.job_overrides(config, row.M, row.N, row.L, row.T, row.job)
+        parsed = _parse_flags(sweep_jobs.to_flags(values))
         assert load(None, parsed) == build(values)
 
 
 def test_to_flags_skips_none_and_repeats_list_items():
-    flags = sweep.to_flags({"data.path": None, "t_w": [1, 20], "M": 40, "tf32": False})
+    flags = sweep_jobs.to_flags({"data.path": None, "t_w": [1, 20], "M": 40, "tf32": False})
     assert "--data-path" not in flags
     assert shlex.split(flags) == ["--t-w", "1", "20", "--M", "40", "--tf32", "False"]
 
@@ -206,18 +206,18 @@ def _pool_limit(classes):
 
 
 def test_check_returns_the_job_table(config):
-    table = sweep.check(config)
-    assert table.equals(sweep.jobs(config))
+    table = sweep_jobs.check(config)
+    assert table.equals(sweep_jobs.jobs(config))
 
 
 def test_check_M_limit_is_the_balanced_digits_pool(config):
     limit = _pool_limit([0, 1])
     assert limit % 2 == 0 and 300 < limit < 400  # about 180 images per digit in the 8x8 set
     config["grids"] = [{"alpha": {"N": 4, "M": [limit]}, "L": [2]}]
-    sweep.check(config)  # exactly the pool: fine
+    sweep_jobs.check(config)  # exactly the pool: fine
     config["grids"] = [{"alpha": {"N": 4, "M": [20, limit + 2]}, "L": [2]}]
     with pytest.raises(ConfigError) as err:
-        sweep.check(config)
+        sweep_jobs.check(config)
     message = str(err.value)
     assert "grids" in message and f"M = {limit + 2}" in message
     assert f"allowed values: M <= {limit}" in message
@@ -230,7 +230,7 @@ def test_check_pool_depends_on_the_classes(config):
     config["data"]["classes"] = classes
     config["grids"] = [{"alpha": {"N": 4, "M": [limit + 3]}, "L": [2]}]
     with pytest.raises(ConfigError, match=rf"M <= {limit}\b"):
-        sweep.check(config)
+        sweep_jobs.check(config)
 
 
 @pytest.mark.parametrize(
@@ -250,26 +250,26 @@ def test_check_pool_depends_on_the_classes(config):
 def test_check_bad_simulate_value_names_the_field(config, key, value, words):
     config[key] = value
     with pytest.raises(ConfigError) as err:
-        sweep.check(config)
+        sweep_jobs.check(config)
     message = str(err.value)
     for word in words:
         assert word in message, message
     # every point is reported with its coordinates
-    for row in sweep.points(config).itertuples():
+    for row in sweep_jobs.points(config).itertuples():
         assert f"M={row.M} N={row.N} L={row.L}" in message
 
 
 def test_check_M_not_a_multiple_of_the_classes(config):
     config["grids"] = [{"alpha": {"N": 4, "M": [21]}, "L": [2]}]
     with pytest.raises(ConfigError, match=r"M: got 21; allowed values: multiples of the number of classes \(2\)"):
-        sweep.check(config)
+        sweep_jobs.check(config)
 
 
 def test_check_reports_every_error_at_once(config):
     config["thermostat"], config["device"] = "bogus", "tpu"
     config["samples_per_job"] = 5
     with pytest.raises(ConfigError) as err:
-        sweep.check(config)
+        sweep_jobs.check(config)
     message = str(err.value)
     assert "thermostat" in message and "device" in message
     assert "samples_per_job: 5 exceeds samples (2)" in message
@@ -278,7 +278,7 @@ def test_check_reports_every_error_at_once(config):
 def test_check_mnist_needs_a_path(config):
     config["data"] = {"source": "mnist", "path": None, "classes": [0, 1]}
     with pytest.raises(ConfigError, match="data.path: required"):
-        sweep.check(config)
+        sweep_jobs.check(config)
 
 
 def test_coerce_exponents_turns_only_exponent_text_into_numbers():
@@ -305,16 +305,18 @@ def test_every_job_reads_back_from_its_path_with_the_same_values(config):
 
     config["grids"] = [{"alpha": {"M": 20, "N": [4, 3]}, "L": [2, 5], "T": [1e-5, 0.1 + 0.2, 1 / 3, 2.5e-7, 0.0, 12345.678]}]
     config["samples"], config["samples_per_job"] = 3, 2
-    table = sweep.jobs(config)
-    space = Paramspace(table[sweep.JOB_COLUMNS], filename_params=["job"])
+    table = sweep_jobs.jobs(config)
+    space = Paramspace(table[sweep_jobs.JOB_COLUMNS], filename_params=["job"])
     patterns = list(space.instance_patterns)
     assert len(patterns) == len(table) == 2 * 2 * 6 * 2
     for pattern, row in zip(patterns, table.itertuples(index=False)):
         wildcards = SimpleNamespace(**dict(part.split("~") for part in pattern.split("/")))
-        back = sweep.job_of(wildcards)
+        back = sweep_jobs.job_of(wildcards)
         typed = (int(row.M), int(row.N), int(row.L), float(row.T), int(row.job))
         assert back == typed and [type(v) for v in back] == [int, int, int, float, int], pattern
-        assert sweep.to_flags(sweep.job_overrides(config, *back)) == sweep.to_flags(sweep.job_overrides(config, *typed))
+        assert sweep_jobs.to_flags(sweep_jobs.job_overrides(config, *back)) == sweep_jobs.to_flags(
+            sweep_jobs.job_overrides(config, *typed)
+        )
 
 
 # --- the workflow settings: one table, one place for each default -------------------------------
