@@ -2,8 +2,8 @@
 
 A workflow config holds three kinds of keys: the parameters of every job (the simulate table,
 `tdlm.md.params.FIELDS`), the shapes of the sweep (grids, alpha forms: `tdlm.workflow_config`) and the
-settings of the steps after the jobs, which are here: classification, refinement, resources and the
-grid's sample counts. Each is a `Field` (default, allowed values, help), so the workflow's schema, the
+settings of the workflow itself, which are here: the families, the run's name, the grid's sample counts,
+classification, refinement, the paper's figure set and the jobs' resources. Each is a `Field` (default, allowed values, help), so the workflow's schema, the
 flags of `tdlm classify`/`refine-plan`/`boundaries`, config/README.md and the code that reads a config
 take them from one place. The 1/e threshold and the refinement resolution are defined here only.
 
