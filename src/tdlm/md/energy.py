@@ -105,8 +105,9 @@ class ForceField:
     function of the shapes and the device, so results are bit-reproducible.
 
     fused=True (the `noise: uniform` step; float32 on the CPU with tdlm.md.native's library, else
-    ignored): sigmoid, residual, E_l and s(1-s)r of a layer are one compiled pass
-    (`native.layer_residual_`), with the rounding of its polynomial e^x instead of torch's.
+    ignored): everything of a layer between its products (sigmoid, residual, E_l, s(1-s)r, dE/dS_l, the
+    scaled J's) is one compiled call (tdlm.md.native's tdlm_layer_forces, arguments planned once per pair
+    of buffers: `_fused_plan`), with the rounding of its polynomial e^x instead of torch's sigmoid.
 
     E_l -> 0: 1/E_l is taken of max(E_l, sqrt(tiny)); when E_l = 0 the residual is exactly
     zero, so every force term of the layer is exactly zero.
