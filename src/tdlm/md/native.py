@@ -9,9 +9,9 @@ compiled once per host with the system's C compiler (`$CC`, else `cc`; kept in ~
 (which releases the GIL, so pieces can run on several threads). The same library holds a tiled batched
 transpose, an exact copy that the ForceField's feature-major layers use in place of torch's strided copy,
 and, for the uniform noise's step (ForceField(fused=True)), each layer's element-wise force work in one
-pass (sigmoid through a vectorized polynomial e^x, residual, its norm, s (1 - s) r): torch's sigmoid,
-sub, add, norm, addcmul and mul in one, to ~2e-7 of the float64 forces like torch's own float32 path.
-That pass has no torch twin, so a uniform-noise run without a compiler follows torch's rounding of
+call between its products (tdlm_layer_forces: sigmoid through a vectorized polynomial e^x, residual,
+its norm, s (1 - s) r, 1 / E_l, dE/dS_l, the scaled J's): about a dozen torch operations in one, to
+~2e-7 of the float64 forces like torch's own float32 path. That call has no torch twin, so a uniform-noise run without a compiler follows torch's rounding of
 the forces (the same physics, not the same bits).
 
 Every float operation of the update is one IEEE single-precision operation in a fixed order, compiled
