@@ -344,3 +344,17 @@ def test_the_threshold_and_resolution_are_the_flags_defaults():
     assert (args.threshold, args.resolution, args.boundaries, args.vary) == (settings.THRESHOLD, 0.15, ["layer", "onset"], None)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["classify", "o.nc", "--out", "p.nc", "--threshold", "1.5"])
+
+
+def test_refine_flags_give_back_the_settings_that_boundary_files_record(config):
+    """config -> flags of refine-plan/boundaries -> the settings the commands pass on (boundary.nc records
+    them as refine.*): the config's values with their nulls resolved, and no workflow-only key (rounds)."""
+    from tdlm.sweep.cli import _settings
+
+    config["refine"] = {"rounds": 2, "max_samples": None, "resolution": 0.2}
+    flags = shlex.split(settings.refine_flags(config))
+    args = build_parser().parse_args(["boundaries", "phase.nc", "--plan", "p.json", "--out", "b.nc", *flags])
+    classes = len(config["data"]["classes"])
+    resolved = {"vary": "M", "max_samples": config["samples"]}  # the nulls: M, the grid's samples
+    expected = {"boundaries": ["layer", "onset"], "resolution": 0.2, **resolved, "m_step": classes}
+    assert _settings(args) == expected

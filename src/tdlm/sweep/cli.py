@@ -159,9 +159,12 @@ def _refine_plan_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> dict:
-    """The refine flags as `tdlm.sweep.settings.refine_settings` resolves the config's nulls."""
-    config = {"refine": {k: getattr(args, k) for k in ("boundaries", "resolution", "vary", "max_samples")}}
-    return {**refine_settings({**config, "samples": getattr(args, "samples", None)}), "m_step": args.m_step}
+    """The refine flags as `tdlm.sweep.settings.refine_settings` resolves the config's nulls (boundary.nc
+    records them; `rounds` is the workflow's, not a flag)."""
+    given = ("boundaries", "resolution", "vary", "max_samples")
+    config = {"refine": {k: getattr(args, k) for k in given}, "samples": getattr(args, "samples", None)}
+    settings = refine_settings(config)
+    return {**{k: settings[k] for k in given}, "m_step": args.m_step}
 
 
 def _cmd_refine_plan(args: argparse.Namespace) -> int:
