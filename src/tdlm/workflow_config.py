@@ -165,9 +165,20 @@ def family_checks(config: dict[str, Any]) -> list[tuple[str, Callable[[dict[str,
     return [(family, check) for family, check in checks.items() if family in selected]
 
 
-def merged(paths: list[tuple[str, str]]) -> dict[str, Any]:
-    """The config files merged in order as Snakemake merges `configfile:` and `--configfile` (its own
-    `update_config`), each read with the loader that refuses duplicate keys; `paths` are (flag, path)."""
+def overrides(entries: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` words as `snakemake --config` reads them (Snakemake's own parser)."""
+    from snakemake.cli import parse_config
+
+    try:
+        return parse_config(entries)
+    except ValueError as err:
+        raise ConfigError(f"--config: {err}") from None
+
+
+def merged(paths: list[tuple[str, str]], given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The config files merged in order, then the `--config` values over them, as Snakemake merges
+    `configfile:`, `--configfile` and `--config` (its own `update_config`); each file is read with the
+    loader that refuses duplicate keys; `paths` are (flag, path)."""
     from snakemake.utils import update_config
 
     config: dict[str, Any] = {}
@@ -176,6 +187,7 @@ def merged(paths: list[tuple[str, str]]) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise ConfigError(f"{flag}: {path}: expected a mapping of config keys to values, got {type(data).__name__}")
         update_config(config, data)
+    update_config(config, given or {})
     return config
 
 
@@ -213,13 +225,22 @@ def _sweep_parser(p: argparse.ArgumentParser) -> None:
         default="config/config.yaml",
         help="the Snakefile's configfile, which the workflow merges under CONFIG as Snakemake does ('' for none)",
     )
+    p.add_argument(
+        "--config",
+        dest="overrides",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="values over the files, as `snakemake --config` takes them",
+    )
 
 
 def _cmd_sweep_check(args: argparse.Namespace) -> int:
     try:
-        config = merged([(flag, path) for flag, path in (("--base", args.base), ("config", args.config)) if path])
+        given = overrides(args.overrides)
+        config = merged([(flag, path) for flag, path in (("--base", args.base), ("config", args.config)) if path], given)
         if args.base:
-            settings.check_run_named([args.config], {})
+            settings.check_run_named([args.config], given)
     except ConfigError as err:
         return fail("sweep-check", err)
     messages, table = problems(config, args.schema)
