@@ -189,10 +189,31 @@ def _row(t: int, rows: list[dict]) -> dict:
     return min(rows, key=lambda r: abs(np.log(max(r["t"], 1) / t)))
 
 
-def report(paths: list[str], times: tuple[int, ...] = (1000, 10000, 50000)) -> str:
+def _first_below(rows: list[dict], fraction: float) -> str:
+    """The first recorded t where E/E(0) < fraction (the time scale of the fall), '-' if never."""
+    return next((str(r["t"]) for r in rows if r["E"] < fraction * rows[0]["E"]), "-")
+
+
+def summary(name: str, rows: list[dict], plateau: int = 10000) -> str:
+    """One row: the fall's time scales, the final depth, the read-outs' mean (and spread) over t >= plateau."""
+    late = [r for r in rows if r["t"] >= plateau]
+    sign, tanh = np.array([r["A_sign_test"] for r in late]), np.array([r["A_tanh_test"] for r in late])
+    central = np.mean(rows[-1]["mean_abs_S"][1:-1])
+    return (
+        f"| {name} | {_first_below(rows, 0.5)} | {_first_below(rows, 0.01)} | {np.log10(rows[-1]['E'] / rows[0]['E']):.2f} | "
+        f"{sign.mean():.3f} ({sign.min():.2f}-{sign.max():.2f}) | {tanh.mean():.3f} | {central:.3f} |"
+    )
+
+
+def report(paths: list[str], times: tuple[int, ...] = (1000, 3000, 10000, 50000)) -> str:
     """The markdown tables of docs/validation.md from probe JSON files (history and qstar protocols)."""
     hist, qstar = ["| variant | t | log10 E/E(0) | A sign | A tanh | mean abs S, layers 1..9 |"], []
     hist.append("| --- | --- | --- | --- | --- | --- |")
+    short = [
+        "| variant | t where E/E(0) < 0.5 | t where E/E(0) < 0.01 | log10 E/E(0) at the end | A sign, t >= 1e4: mean "
+        "(range) | A tanh, t >= 1e4 | mean abs S, layers 2..8, at the end |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for path in paths:
         doc = json.loads(Path(path).read_text())
         for name, res in doc["results"].items():
@@ -206,6 +227,7 @@ def report(paths: list[str], times: tuple[int, ...] = (1000, 10000, 50000)) -> s
                     f"{res['A_sign_star']:.3f} | {res['A_tanh_star']:.3f} |"
                 )
                 continue
+            short.append(summary(name, res))
             e0 = res[0]["E"]
             for t in times:
                 r = _row(t, res)
@@ -217,7 +239,7 @@ def report(paths: list[str], times: tuple[int, ...] = (1000, 10000, 50000)) -> s
         "| variant | q*_l (normalised), layers 1..9 | raw q*_l | q*_l test | mean abs S_l at t_w + t* | "
         "log10 E*/E(0) | A* sign | A* tanh |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
     )
-    return "\n".join(hist) + ("\n\n" + head + "\n" + "\n".join(qstar) if qstar else "")
+    return "\n\n".join(["\n".join(short), "\n".join(hist)] + ([head + "\n" + "\n".join(qstar)] if qstar else []))
 
 
 def main() -> None:
