@@ -48,27 +48,29 @@ DEFAULT_STEP_LATENCY = 1.0e-3
 # MEASURED CPU rates: ms of CPU time per replica-step of the engine (Integrator.step, float32, one thread,
 # M = 2000, N_0 = 784, L = 10, 2 classes) by noise and (N, R), copied from benchmarks/measured/cpu_full.json
 # ("cpu_ms_per_replica_step" of the engine and engine+uniform methods; tests/bench/test_cpu_rates.py checks it).
-CPU_RATES_SOURCE = "bench_md.py, AMD EPYC (2 vCPU, shared: load average 4.2-4.9), torch 2.13.0+cpu, 1 thread, 2026-12-05"
+CPU_RATES_SOURCE = (
+    "bench_md.py, AMD EPYC (2 vCPU, shared: load average 7.9-9.7), torch 2.13.0+cpu, 1 thread, 2026-12-05 11:41 UTC"
+)
 CPU_MS_PER_REPLICA_STEP: dict[str, dict[tuple[int, int], float]] = {
     "gaussian": {
-        (5, 3): 1.809,
-        (5, 8): 1.372,
-        (10, 3): 3.010,
-        (10, 8): 2.722,
-        (20, 3): 5.189,
-        (20, 8): 5.300,
-        (40, 3): 10.063,
-        (40, 8): 9.714,
+        (5, 3): 1.908,
+        (5, 8): 1.424,
+        (10, 3): 2.993,
+        (10, 8): 2.610,
+        (20, 3): 5.210,
+        (20, 8): 4.915,
+        (40, 3): 10.763,
+        (40, 8): 10.488,
     },
     "uniform": {
-        (5, 3): 1.253,
-        (5, 8): 0.932,
-        (10, 3): 2.075,
-        (10, 8): 1.735,
-        (20, 3): 3.325,
-        (20, 8): 3.428,
-        (40, 3): 6.527,
-        (40, 8): 6.439,
+        (5, 3): 1.066,
+        (5, 8): 0.827,
+        (10, 3): 1.732,
+        (10, 8): 1.556,
+        (20, 3): 3.115,
+        (20, 8): 2.878,
+        (40, 3): 6.534,
+        (40, 8): 6.454,
     },
 }
 BENCH_SHAPE = {"M": 2000, "N_0": 784, "L": 10, "classes": 2}
