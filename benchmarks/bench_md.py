@@ -27,6 +27,8 @@ median taken, so that the ratios are robust against other load on the machine:
               else): 2 for layer 1
               (pre-activation and dE/dJ_1; S_0 is fixed so dE/dS_0 is never formed), 3 for
               layers 2..L (pre-activation, dE/dJ_l, dE/dS_{l-1}); the "roofline" of the step
+  products+uniform  the same for the engine+uniform step, whose fused forces keep narrow layers'
+              spins feature-major (Layout.spin_major), so some operands differ: its own roofline
   floor       products plus the step's N(0, 1) noise drawn exactly as the engine draws it (same
               pieces and streams, same number of workers): the least any correct step with
               torch's generators can cost, so floor/products bounds engine/products from below
@@ -91,6 +93,7 @@ METHODS = (
     "autograd",
     "autograd-batched",
     "products",
+    "products+uniform",
     "floor",
 )
 CURRENT = {"layout": tdlm.md.layout, "energy": tdlm.md.energy, "integrate": tdlm.md.integrate}
@@ -135,6 +138,8 @@ def engine_parts(N: int, R: int, x: torch.Tensor, y: torch.Tensor, modules: dict
     lay_m, en, it = modules["layout"], modules["energy"], modules["integrate"]
     device, dtype = x.device, x.dtype
     layout = lay_m.Layout(widths(N), M, 1, R)
+    if flags.get("noise") == "uniform" and hasattr(en, "fused_spin_major"):  # as tdlm.md.setup lays the spins out
+        layout = lay_m.Layout(widths(N), M, 1, R, spin_major=en.fused_spin_major(layout, dtype, device))
     boundary = en.Boundary(x.unsqueeze(0), y.unsqueeze(0))
     position, velocity, rng = _engine_state(layout, dtype, device)
     state = it.MDState(position, velocity, rng, 0)
@@ -289,7 +294,12 @@ def products_only(ff: ForceField, flat: torch.Tensor, out: torch.Tensor) -> list
     output views), so the products are exactly those of a force call; a replay is those calls and
     nothing else (no views, no element-wise work: the results are meaningless, `out` is
     overwritten). Each J is copied into the scaled-J buffer first, so the operands are real numbers.
+    A fused ForceField's products are those of its plan (its own operands and spin layout), after one
+    force call has filled its buffers.
     """
+    if ff.fused:
+        ff(flat, out)
+        return [p for products, _ in ff._fused_plan(flat, out)[1] for p in products]
     lay = ff.layout
     SK, M = lay.S * lay.K, lay.M
     J, spins, dJ, dS = ff._blocks(flat, out)
@@ -328,6 +338,13 @@ def build_products(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Step:
     out = torch.empty_like(position)
     ff = ForceField(layout, Boundary(x.unsqueeze(0), y.unsqueeze(0)), dtype=dtype, device=device)
     calls = products_only(ff, position, out)
+    return lambda: replay_products(calls)
+
+
+def build_products_uniform(N: int, R: int, x: torch.Tensor, y: torch.Tensor) -> Step:
+    """The matrix products of one engine+uniform step: its fused ForceField's, on its spin layout."""
+    ff, _, state = engine_parts(N, R, x, y, noise="uniform")
+    calls = products_only(ff, state.position, torch.empty_like(state.position))
     return lambda: replay_products(calls)
 
 
@@ -454,6 +471,7 @@ BUILDERS = {
     "autograd": build_autograd,
     "autograd-batched": build_autograd_batched,
     "products": build_products,
+    "products+uniform": build_products_uniform,
     "floor": build_floor,
 }
 
@@ -545,6 +563,7 @@ RATIOS = (
     ("autograd-batched/engine", "autograd-batched", "engine", "agb/eng"),
     ("engine/products", "engine", "products", "eng/prod"),
     ("engine+uniform/products", "engine+uniform", "products", "uni/prod"),
+    ("engine+uniform/products+uniform", "engine+uniform", "products+uniform", "uni/prodU"),
     ("autograd/engine+uniform", "autograd", "engine+uniform", "ag/uni"),
     ("baseline/engine", "baseline", "engine", "base/eng"),
     ("floor/products", "floor", "products", "flo/prod"),

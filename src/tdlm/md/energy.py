@@ -80,6 +80,19 @@ def default_transposed(layout: Layout, device: torch.device | str) -> tuple[bool
     return (True,) + tuple(cpu and max(w[l], w[l - 1]) <= TRANSPOSE_MAX_WIDTH for l in range(2, layout.L + 1))
 
 
+def fused_available(dtype: torch.dtype, device: torch.device | str) -> bool:
+    """Whether ForceField(fused=True) runs its compiled pass here: float32 on the CPU with tdlm.md.native's library."""
+    return dtype == torch.float32 and torch.device(device).type == "cpu" and library() is not None
+
+
+def fused_spin_major(layout: Layout, dtype: torch.dtype, device: torch.device | str) -> tuple[bool, ...]:
+    """`Layout.spin_major` for a fused ForceField: S_l stored the way layer l works (default_transposed), so
+    that its force pass reads and writes the spins without a transposing copy; none where it cannot run."""
+    if not fused_available(dtype, device):
+        return ()
+    return default_transposed(layout, device)[: layout.L - 1]
+
+
 class ForceField:
     """dH/dx and the layer energies of every configuration of a job, with preallocated buffers.
 
@@ -107,7 +120,10 @@ class ForceField:
     fused=True (the `noise: uniform` step; float32 on the CPU with tdlm.md.native's library, else
     ignored): everything of a layer between its products (sigmoid, residual, E_l, s(1-s)r, dE/dS_l, the
     scaled J's) is one compiled call (tdlm.md.native's tdlm_layer_forces, arguments planned once per pair
-    of buffers: `_fused_plan`), with the rounding of its polynomial e^x instead of torch's sigmoid.
+    of buffers: `_fused_plan`), with the rounding of its polynomial e^x instead of torch's sigmoid. Only
+    this path accepts a layout whose spins are stored feature-major (`Layout.spin_major`, as
+    `fused_spin_major` chooses them: the layers' own working layout), and then it reads each target and
+    writes each dE/dS_l in place, with no transposing copy.
 
     E_l -> 0: 1/E_l is taken of max(E_l, sqrt(tiny)); when E_l = 0 the residual is exactly
     zero, so every force term of the layer is exactly zero.
@@ -158,7 +174,12 @@ class ForceField:
         self._minus4 = [torch.tensor(-4.0 * g, **kw) for g in layout.gains]
         self._floor_t = torch.tensor(self._floor, **kw)
         # fused: each layer's element-wise work in one compiled pass (float32 CPU, with the C library)
-        self.fused = bool(fused) and self.dtype == torch.float32 and self.device.type == "cpu" and library() is not None
+        self.fused = bool(fused) and fused_available(self.dtype, self.device)
+        if layout.spin_major and (not self.fused or layout.spin_major != transposed[: L - 1]):
+            raise ValueError(
+                f"spin_major {layout.spin_major}: feature-major spin blocks need the fused CPU pass (fused=True, "
+                f"float32, a C compiler) and layers that work feature-major, {transposed[: L - 1]}"
+            )
         if self.fused:  # the target of a feature-major layer, the next layer's 2 g J, each layer's c, E_l
             self._t = torch.empty(big, **kw)
             self._j2 = torch.empty_like(self._j)
@@ -241,37 +262,48 @@ class ForceField:
     def _fused_plan(self, flat: torch.Tensor, out: torch.Tensor) -> list[tuple]:
         """Per layer l = L..1 of fused=True: the three products' operands and the arguments of the one
         compiled call between them (tdlm_layer_forces), built once per pair of buffers, so that a force
-        call dispatches 3 products and 1 call per layer and builds no views."""
-        J, spins, dJ, dS = self._blocks(flat, out)
+        call dispatches 3 products and 1 call per layer and builds no views.
+
+        A spin block stored feature-major (`Layout.spin_major`) is read as it is: the call takes the target
+        without a transposing copy, and the products write dE/dS_{l-1} straight into its force block."""
+        self._blocks(flat, out)
         if self._plan:
             return self._plan
         lay = self.layout
         S, K, M, L, SK = lay.S, lay.K, lay.M, lay.L, lay.S * lay.K
+        J, dJ = lay.weights(flat), lay.weights(out)
+        spins, dS = lay.stored_blocks(flat)[L:], lay.stored_blocks(out)[L:]
         ptr = lambda t: t.data_ptr() if t is not None else 0  # noqa: E731
         y = self.boundary.y
         labels = y if y.is_contiguous() else y.contiguous()  # a copy is refreshed every call
         plan = []
         for l in range(L, 0, -1):
-            n_out, n_in, tr, a, Jl, js, below = self._layer(l, J, spins)
+            n_out, n_in, tr, a, Jl, js, _ = self._layer(l, J, spins)
             pre = self._j2[: js.numel()].view(js.shape)  # 2 g_l J_l, made by layer l + 1's call
             r = self._r[: a.numel()].view(a.shape)
+            fm_out = l < L and lay.feature_major(l)
             if l == 1:
                 products = [(pre.view(S, -1, n_in), self.boundary.x.transpose(1, 2), a.view(S, -1, M))]
+                products.append((a.view(S, -1, M), self.boundary.x, dJ[0].view(S, -1, n_in)))
             else:
+                fm_in = lay.feature_major(l - 1)
+                stored = spins[l - 2].view((SK, n_in, M) if fm_in else (SK, M, n_in))
+                below = stored.transpose(1, 2) if fm_in else stored  # (SK, M, n_in)
+                dJl = dJ[l - 1].view(SK, n_out, n_in)
                 products = [(pre, below.transpose(1, 2), a) if tr else (below, pre.transpose(1, 2), a)]
-            dJl = dJ[l - 1].view(SK, n_out, n_in)
-            if l == 1:
-                products.append((a.view(S, -1, M), self.boundary.x, dJl.view(S, -1, n_in)))
-            else:
                 products.append((a if tr else a.transpose(1, 2), below, dJl))
-                dS_below = dS[l - 2].view(SK, M, n_in)
-                b = self._b[: SK * M * n_in].view(SK, n_in, M)
-                products.append((js.transpose(1, 2), a, b) if tr else (a, js, dS_below))
+                if fm_in:  # dE/dS_{l-1} (n_in, M) = (c J_l)^T g, into the force block as it is stored
+                    products.append((js.transpose(1, 2), a if tr else a.transpose(1, 2), dS[l - 2].view(SK, n_in, M)))
+                elif tr:  # feature-major into _b; layer l - 1's call transposes it into the force block
+                    products.append((js.transpose(1, 2), a, self._b[: SK * M * n_in].view(SK, n_in, M)))
+                else:
+                    products.append((a, js, dS[l - 2].view(SK, M, n_in)))
             target, kdiv = (spins[l - 1], 1) if l < L else (labels, K)
-            mode = 0 if l == L else 1 + 2 * (not self.transposed[l]) + (not tr)
+            # dE/dS_l = base + r inv: 4 (base in d, r in d's order) where S_l is stored as layer l works
+            mode = 0 if l == L else 4 if fm_out else 1 + 2 * (not self.transposed[l]) + (not tr)
             nxt = J[l - 2] if l > 1 else None
             call = (
-                *(a.data_ptr(), r.data_ptr(), target.data_ptr(), self._t.data_ptr(), SK, n_out, M, kdiv, int(tr)),
+                *(a.data_ptr(), r.data_ptr(), target.data_ptr(), self._t.data_ptr(), SK, n_out, M, kdiv, int(tr and not fm_out)),
                 *(self._e[l - 1].data_ptr(), self._floor, float(self._minus4[l - 1]), self._inv.data_ptr()),
                 *(self._cs[l - 1].data_ptr(), ptr(dS[l - 1]) if l < L else 0, self._b.data_ptr() if l < L else 0, mode),
                 *(Jl.data_ptr(), js.data_ptr(), n_out * n_in if l > 1 else 0, float(self._twice[l - 2]) if l > 1 else 0.0),

@@ -6,6 +6,12 @@ is a sequence of blocks, one per layer tensor, each of shape (S, K, *tensor_shap
 (S samples, K replicas/branches per sample), so batched matrix products take views
 without copies.
 
+A hidden layer's spins S_l are stored sample-major, (M, N_l) per configuration, unless `spin_major`
+flags them feature-major, (N_l, M): the order the CPU force pass of narrow layers works in
+(tdlm.md.energy.ForceField), so that it reads and writes them without a transposing copy. `blocks`
+always returns the (M, N_l) view, so everything but the force pass and the flat buffer's coordinate
+order is the same in both; checkpoints hold the sample-major order (`relayout`).
+
 The layout also carries the one architectural choice that every product of the network needs,
 `preactivation` (tdlm.md.params): `plain` tanh(J_l S_{l-1}) (the spec) or `fan_in`
 tanh(J_l S_{l-1} / sqrt(N_{l-1})); `gain(l)` is the factor, so the energy, its forces and the
@@ -29,10 +35,15 @@ class Layout:
     S: int  # samples in the job
     K: int  # configurations per sample (1 before branching, n_tw * n_replicas after)
     preactivation: str = "plain"  # plain: tanh(J S); fan_in: tanh(J S / sqrt(N_{l-1}))
+    spin_major: tuple[bool, ...] = ()  # per hidden layer l = 1..L-1: S_l stored (N_l, M); () = none
 
     def __post_init__(self) -> None:
         if self.preactivation not in PREACTIVATIONS:
             raise ValueError(f"preactivation: got {self.preactivation!r}; allowed values: {', '.join(PREACTIVATIONS)}")
+        flags = tuple(bool(f) for f in self.spin_major)
+        if flags and len(flags) != self.L - 1:
+            raise ValueError(f"spin_major: need {self.L - 1} flags (one per hidden layer) or none, got {len(flags)}")
+        object.__setattr__(self, "spin_major", flags if any(flags) else ())
 
     @property
     def L(self) -> int:
@@ -55,9 +66,22 @@ class Layout:
         """S_l holds one representation per example (l = 1..L-1)."""
         return (self.M, self.widths[l])
 
+    def feature_major(self, l: int) -> bool:
+        """Whether S_l (l = 1..L-1) is stored (N_l, M) per configuration."""
+        return bool(self.spin_major) and self.spin_major[l - 1]
+
     @property
     def shapes(self) -> list[tuple[int, int]]:
         return [self.weight_shape(l) for l in range(1, self.L + 1)] + [self.spin_shape(l) for l in range(1, self.L)]
+
+    @property
+    def stored_shapes(self) -> list[tuple[int, int]]:
+        """`shapes` as the flat buffer holds them: a feature-major S_l as (N_l, M)."""
+        shapes = self.shapes
+        for l in range(1, self.L):
+            if self.feature_major(l):
+                shapes[self.L + l - 1] = shapes[self.L + l - 1][::-1]
+        return shapes
 
     @property
     def sizes(self) -> list[int]:
@@ -80,13 +104,22 @@ class Layout:
     def total(self) -> int:
         return self.S * self.K * self.per_config
 
-    def blocks(self, flat: torch.Tensor) -> list[torch.Tensor]:
-        """Views (S, K, rows, cols) into the flat buffer: J_1..J_L, then S_1..S_{L-1}."""
+    def stored_blocks(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """Views (S, K, rows, cols) into the flat buffer as it is stored: J_1..J_L, then S_1..S_{L-1}."""
         views, offset = [], 0
-        for shape, size in zip(self.shapes, self.sizes):
+        for shape, size in zip(self.stored_shapes, self.sizes):
             n = self.S * self.K * size
             views.append(flat[offset : offset + n].view(self.S, self.K, *shape))
             offset += n
+        return views
+
+    def blocks(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """Views (S, K, rows, cols) into the flat buffer: J_1..J_L, then S_1..S_{L-1} as (M, N_l) (a
+        transposed view of a feature-major S_l)."""
+        views = self.stored_blocks(flat)
+        for l in range(1, self.L):
+            if self.feature_major(l):
+                views[self.L + l - 1] = views[self.L + l - 1].transpose(-1, -2)
         return views
 
     def weights(self, flat: torch.Tensor) -> list[torch.Tensor]:
@@ -96,10 +129,27 @@ class Layout:
         return self.blocks(flat)[self.L :]
 
     def with_k(self, K: int) -> Layout:
-        return Layout(self.widths, self.M, self.S, K, self.preactivation)
+        return Layout(self.widths, self.M, self.S, K, self.preactivation, self.spin_major)
+
+    def sample_major(self) -> Layout:
+        """This layout with every S_l stored (M, N_l): the order of checkpoints and of the Gaussian step."""
+        return Layout(self.widths, self.M, self.S, self.K, self.preactivation)
 
     def per_config_view(self, flat: torch.Tensor, which: str = "all") -> torch.Tensor:
         """(S, K, n) copy of each configuration's weights ('weights'), spins ('spins') or both."""
         blocks = self.blocks(flat)
         chosen = {"weights": blocks[: self.L], "spins": blocks[self.L :], "all": blocks}[which]
         return torch.cat([b.reshape(self.S, self.K, -1) for b in chosen], dim=-1)
+
+
+def relayout(flat: torch.Tensor, src: Layout, dst: Layout) -> torch.Tensor:
+    """The coordinates of `flat` (stored as `src`) in the order of `dst`, a layout of the same shapes: `flat`
+    itself where the orders agree, else a copy (an exact permutation)."""
+    if src.stored_shapes == dst.stored_shapes:
+        return flat
+    if src.shapes != dst.shapes or (src.S, src.K) != (dst.S, dst.K):
+        raise ValueError(f"relayout: {src} and {dst} describe different configurations")
+    out = torch.empty_like(flat)
+    for a, b in zip(src.blocks(flat), dst.blocks(out)):
+        b.copy_(a)
+    return out

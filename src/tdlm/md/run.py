@@ -28,7 +28,7 @@ from tdlm.md import checkpoint
 from tdlm.md.checks import DIVERGENCE_CHECK_STEPS, check_energies, check_observables, check_positions
 from tdlm.md.energy import force_field
 from tdlm.md.integrate import Integrator, Thermostat, maxwell_boltzmann
-from tdlm.md.layout import Layout
+from tdlm.md.layout import Layout, relayout
 from tdlm.md.observables import measure_branches, measure_history
 from tdlm.md.setup import Setup, branch, initial_state
 from tdlm.md.signals import SignalGuard
@@ -95,6 +95,9 @@ class Runner:
         self.devices = [device.describe(setup.device)]
         self.graph_replayed = False  # whether any step was replayed from a CUDA graph
 
+    def _phase_layout(self, phase: str) -> Layout:
+        return self.setup.layout if phase == "wait" else self.setup.branched
+
     def _integrator(self, layout: Layout, like: torch.Tensor) -> Integrator:
         p = self.params
         # the uniform noise's step also computes the forces' element-wise work in compiled passes
@@ -102,15 +105,18 @@ class Runner:
         return Integrator(forces, p.dt, self.thermostat, like, cuda_graph=p.cuda_graph, noise=p.noise)
 
     def _payload(self, phase: str, state: MDState, snapshots: torch.Tensor, recorder: Recorder) -> dict[str, Any]:
+        # the coordinates in the sample-major order (Layout.sample_major), whatever order this run keeps them in
+        layout, before = self._phase_layout(phase), self.setup.layout
+        plain = lambda flat, lay: relayout(flat, lay, lay.sample_major()).cpu()  # noqa: E731
         return {
             "key": self.params.physics_key(),
             "params": self.params.flat(),
             "phase": phase,
             "step": state.step,
-            "position": state.position.cpu(),
-            "velocity": state.velocity.cpu(),
+            "position": plain(state.position, layout),
+            "velocity": plain(state.velocity, layout),
             "rng": state.rng.get_state(),
-            "snapshots": snapshots.cpu(),
+            "snapshots": torch.stack([plain(snap, before) for snap in snapshots]),
             "records": recorder.arrays,
             "devices": self.devices,
             "graph_replayed": self.graph_replayed,
@@ -180,9 +186,13 @@ class Runner:
         if resumed:
             self.devices = checkpoint.check_device(self.ckpt_path, resumed, self.devices[0])
             self.graph_replayed = bool(resumed.get("graph_replayed", False))
-            snaps.copy_(resumed["snapshots"])
+            for snap, saved in zip(snaps, resumed["snapshots"]):
+                snap.copy_(relayout(saved, setup.layout.sample_major(), setup.layout))
             state = checkpoint.restore(self.ckpt_path, resumed, setup.device)
             phase = resumed["phase"]
+            layout = self._phase_layout(phase)
+            state.position = relayout(state.position, layout.sample_major(), layout)
+            state.velocity = relayout(state.velocity, layout.sample_major(), layout)
             self.clock.count_from(state.step)
             log.info("resumed from %s: phase %s, step %d", self.ckpt_path, phase, state.step)
         else:

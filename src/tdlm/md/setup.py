@@ -7,14 +7,14 @@ on how samples are packed into jobs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import numpy as np
 import torch
 
 from tdlm.data import Dataset, draw, load_pool
 from tdlm.device import resolve_device
-from tdlm.md.energy import Boundary
+from tdlm.md.energy import Boundary, fused_spin_major
 from tdlm.md.integrate import maxwell_boltzmann
 from tdlm.md.layout import Layout
 from tdlm.md.params import SimParams
@@ -82,6 +82,9 @@ def prepare(params: SimParams) -> Setup:
     test = Boundary(tensor([d.x_test[:n_test] for d in datasets]), tensor([d.y_test[:n_test] for d in datasets]))
     widths = (train.x.shape[-1],) + (params.N,) * (params.L - 1) + (len(classes),)
     t_w = tuple(sorted(params.t_w))
+    layout = Layout(widths, params.M, len(params.samples), 1, params.preactivation)
+    if params.noise == "uniform":  # its fused force pass reads and writes narrow layers' spins feature-major
+        layout = Layout(*astuple(layout)[:4], params.preactivation, fused_spin_major(layout, dtype, device))
     return Setup(
         params,
         device,
@@ -89,7 +92,7 @@ def prepare(params: SimParams) -> Setup:
         datasets,
         train,
         test,
-        Layout(widths, params.M, len(params.samples), 1, params.preactivation),
+        layout,
         t_w,
         log_grid(t_w[-1], params.record_per_decade, t_w),
         log_grid(params.t_star, params.record_per_decade),

@@ -100,6 +100,8 @@ def _run(params: SimParams, out: str | Path) -> xr.Dataset:
         "cuda_graph_replayed": runner.graph_replayed,
         "torch_threads": torch.get_num_threads(),
         "widths": list(layout.widths),
+        # the flat buffer's order, on which the uniform noise's numbers hang (Layout.spin_major)
+        "feature_major_spins": [l for l in range(1, layout.L) if layout.feature_major(l)] or "none",
         "n_test_used": n_test,
         "alpha": params.M / params.N,
         "ln_alpha": float(np.log(params.M / params.N)),
