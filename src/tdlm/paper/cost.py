@@ -49,28 +49,28 @@ DEFAULT_STEP_LATENCY = 1.0e-3
 # M = 2000, N_0 = 784, L = 10, 2 classes) by noise and (N, R), copied from benchmarks/measured/cpu_full.json
 # ("cpu_ms_per_replica_step" of the engine and engine+uniform methods; tests/bench/test_cpu_rates.py checks it).
 CPU_RATES_SOURCE = (
-    "bench_md.py, AMD EPYC (2 vCPU, shared: load average 7.9-9.7), torch 2.13.0+cpu, 1 thread, 2026-12-05 11:41 UTC"
+    "bench_md.py, AMD EPYC (2 vCPU, idle: other jobs paused), torch 2.13.0+cpu, 1 thread, 2026-12-05 14:22 UTC"
 )
 CPU_MS_PER_REPLICA_STEP: dict[str, dict[tuple[int, int], float]] = {
     "gaussian": {
-        (5, 3): 1.908,
-        (5, 8): 1.424,
-        (10, 3): 2.993,
-        (10, 8): 2.610,
-        (20, 3): 5.210,
-        (20, 8): 4.915,
-        (40, 3): 10.763,
-        (40, 8): 10.488,
+        (5, 3): 1.719,
+        (5, 8): 1.290,
+        (10, 3): 2.779,
+        (10, 8): 2.484,
+        (20, 3): 4.962,
+        (20, 8): 4.556,
+        (40, 3): 9.744,
+        (40, 8): 9.556,
     },
     "uniform": {
-        (5, 3): 1.066,
-        (5, 8): 0.827,
-        (10, 3): 1.732,
-        (10, 8): 1.556,
-        (20, 3): 3.115,
-        (20, 8): 2.878,
-        (40, 3): 6.534,
-        (40, 8): 6.454,
+        (5, 3): 0.783,
+        (5, 8): 0.583,
+        (10, 3): 1.355,
+        (10, 8): 1.250,
+        (20, 3): 2.820,
+        (20, 8): 2.623,
+        (40, 3): 5.930,
+        (40, 8): 5.678,
     },
 }
 BENCH_SHAPE = {"M": 2000, "N_0": 784, "L": 10, "classes": 2}
