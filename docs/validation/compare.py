@@ -1,8 +1,10 @@
 """Tables of docs/validation.md from a finished run of config/validation.yaml.
 
-Prints, per point (N = 5: ln alpha = 6.0; N = 10: ln alpha = 5.3), the measured q*_l (normalised and
-raw, mean and standard error over samples) beside the paper's published row with the difference, and the
-energy and test accuracies on the log-time grid (single trajectory to t_w, then the branches).
+Prints, per point (N = 5: ln alpha = 6.0; N = 10: ln alpha = 5.3; N = 20: ln alpha = 4.6, whose paper row
+is not in the spec: measured only), the measured q*_l (normalised and raw, mean and standard error over
+samples) beside the paper's published row with the difference, the energy and test accuracies on the
+log-time grid (single trajectory to t_w, then the branches), the final energy and accuracies beside the
+paper's Fig. 2(c, f), and the test-input q*_l beside its Fig. 3(d). Points that have not run yet are left out.
 
     python docs/validation/compare.py results/validation --figure docs/validation/validation.png
 """
@@ -21,6 +23,17 @@ PAPER = {
     10: [1.00, 0.50, 0.08, 0.06, 0.10, 0.33, 0.69, 0.86, 0.97],
 }
 TOLERANCE = 0.1
+# the paper's Fig. 2(c) log10 E*/E(0) and Fig. 2(f) test accuracy A* at M = 2000, t* = 5e5, per hidden width
+PAPER_GLOBAL = {40: (-1.55, 0.985), 20: (-1.72, 0.95), 10: (-1.83, 0.895), 5: (-1.9, 0.82)}
+# the paper's Fig. 3(d): q*_l of the test-time representations at ln alpha = 5.3 (N = 10)
+PAPER_TEST = {10: [0.99, 0.41, 0.04, 0.03, 0.05, 0.29, 0.63, 0.79, 0.81]}
+WIDTHS = (5, 10, 20)
+PAPER_M = 2000  # the paper's numbers above are of this M; other runs are printed without them
+
+
+def _paper(table: dict, N: int, M: int):
+    """The paper's entry for width N, or None where the run's M is not the paper's."""
+    return table.get(N) if M == PAPER_M else None
 
 
 def _point(ds: xr.Dataset, N: int) -> xr.Dataset:
@@ -28,8 +41,13 @@ def _point(ds: xr.Dataset, N: int) -> xr.Dataset:
     return ds.isel(alpha=int(np.flatnonzero(ds.N.values == N)[0])).sel(L=10).isel(T=0)
 
 
-def _row(values: np.ndarray) -> str:
-    return " | ".join("—" if not np.isfinite(v) else f"{v:.2f}" for v in values)
+def _row(values: np.ndarray, sign: str = "") -> str:
+    return " | ".join("—" if not np.isfinite(v) else f"{v:{sign}.2f}" for v in values)
+
+
+def _sem(values: np.ndarray) -> float:
+    """Standard error of the mean over the first axis (NaN for one value)."""
+    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
 
 
 def profile_table(phase: xr.Dataset, N: int) -> str:
@@ -38,8 +56,6 @@ def profile_table(phase: xr.Dataset, N: int) -> str:
     q = cell.q_star.sel(layer=layers).values
     sem = cell.q_star_sem.sel(layer=layers).values
     raw = cell.q_raw_star.sel(layer=layers).values
-    paper = np.array(PAPER[N])
-    diff = q - paper
     flags = cell.phase.sel(layer=layers).values
     names = {0: "S", 1: "L", 2: "?", -1: "-"}
     lines = [
@@ -48,17 +64,71 @@ def profile_table(phase: xr.Dataset, N: int) -> str:
         "",
         "| layer | " + " | ".join(str(l) for l in layers) + " |",
         "| --- |" + " --- |" * len(layers),
-        "| paper q*_l | " + _row(paper) + " |",
-        "| measured q*_l (normalised) | " + _row(q) + " |",
-        "| standard error | " + _row(sem) + " |",
-        "| difference | " + " | ".join(f"{d:+.2f}" for d in diff) + " |",
+    ]
+    known = _paper(PAPER, N, int(cell.M)) is not None
+    if known:
+        paper = np.array(PAPER[N])
+        diff = q - paper
+        lines.append("| paper q*_l | " + _row(paper) + " |")
+    lines += ["| measured q*_l (normalised) | " + _row(q) + " |", "| standard error | " + _row(sem) + " |"]
+    if known:
+        lines.append("| difference | " + _row(diff, "+") + " |")
+    lines += [
         "| phase (S solid, L liquid, ? uncertain) | " + " | ".join(names[int(f)] for f in flags) + " |",
         "| raw q*_l | " + _row(raw) + " |",
-        "",
-        f"{int((np.abs(diff) <= TOLERANCE).sum())} of 9 layers within {TOLERANCE} of the paper; "
-        f"largest difference {np.max(np.abs(diff)):.2f} (layer {int(layers[np.argmax(np.abs(diff))])}).",
     ]
+    if known:
+        lines += [
+            "",
+            f"{int((np.abs(diff) <= TOLERANCE).sum())} of 9 layers within {TOLERANCE} of the paper; "
+            f"largest difference {np.max(np.abs(diff)):.2f} (layer {int(layers[np.argmax(np.abs(diff))])}).",
+        ]
     return "\n".join(lines)
+
+
+def _final(a: xr.Dataset, name: str) -> np.ndarray:
+    """Per sample: `name` at the last branch time after the largest t_w, mean over replicas or pairs."""
+    b = a[name].sel(t_w=int(a.t_w.max())).isel(t=-1)
+    return b.mean([d for d in b.dims if d not in ("sample", "layer")]).values
+
+
+def global_table(overlaps: xr.Dataset) -> str:
+    """Fig. 2(c, f): log10 E*/E(0) and the test accuracies at t_w + t* beside the paper's, per point."""
+    lines = [
+        "| ln alpha (N) | log10 E*/E(0) | paper | A* sign | A* tanh | paper A* |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for N in sorted(overlaps.N.values.tolist(), reverse=True):
+        a = _point(overlaps, N)
+        e0 = a.history_energy.isel(history_time=0).values
+        ratio = np.log10(_final(a, "energy") / e0)
+        sign, tanh = _final(a, "accuracy"), _final(a, "accuracy_tanh")
+        paper_e, paper_a = _paper(PAPER_GLOBAL, N, int(a.M)) or (float("nan"), float("nan"))
+        cell = lambda v: f"{np.mean(v):.2f} ± {_sem(v):.2f}" if len(v) > 1 else f"{np.mean(v):.2f}"  # noqa: E731
+        lines.append(
+            f"| {float(a.ln_alpha):.1f} ({N}) | {cell(ratio)} | {paper_e:.2f} | {cell(sign)} | {cell(tanh)} | {paper_a:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def heldout_profile_table(overlaps: xr.Dataset, N: int) -> str:
+    """Fig. 3(d): the test-input q*_l (sign network's hidden states) at t_w + t* beside the paper's."""
+    layers = np.arange(1, 10)
+    a = _point(overlaps, N)
+    q = _final(a, "q_test")[:, layers - 1]
+    paper = np.array(_paper(PAPER_TEST, N, int(a.M)) or [np.nan] * len(layers))
+    return "\n".join(
+        [
+            f"N = {N}: test-input q*_l (mean over samples and pairs)",
+            "",
+            "| layer | " + " | ".join(str(l) for l in layers) + " |",
+            "| --- |" + " --- |" * len(layers),
+            "| paper | " + _row(paper) + " |",
+            "| measured | " + _row(q.mean(axis=0)) + " |",
+            "| standard error | " + _row(np.array([_sem(q[:, i]) for i in range(len(layers))])) + " |",
+            "| difference | " + _row(q.mean(axis=0) - paper, "+") + " |",
+        ]
+    )
 
 
 def curves_table(overlaps: xr.Dataset, N: int) -> str:
@@ -70,7 +140,7 @@ def curves_table(overlaps: xr.Dataset, N: int) -> str:
         "| t | E | A (sign) | A (tanh) |",
         "| --- | --- | --- | --- |",
     ]
-    hist, times = a.history_time.values, a.time.values
+    hist, times = a.history_time.values, a.t.values
     nearest = lambda grid, want: sorted({int(grid[np.argmin(np.abs(grid - w))]) for w in want})  # noqa: E731
     for t in nearest(hist, [0, 1e2, 1e3, 1e4, t_w]):
         h = a.sel(history_time=t)
@@ -79,7 +149,7 @@ def curves_table(overlaps: xr.Dataset, N: int) -> str:
             f"{float(h.history_accuracy_tanh.mean()):.3f} |"
         )
     for t in nearest(times, [1e2, 1e3, 1e4, 1e5, times[-1]]):
-        b = a.sel(t_w=t_w, time=t)
+        b = a.sel(t_w=t_w, t=t)
         lines.append(
             f"| t_w + {t} | {float(b.energy.mean()):.4g} | {float(b.accuracy.mean()):.3f} | {float(b.accuracy_tanh.mean()):.3f} |"
         )
@@ -95,7 +165,7 @@ def figure(phase: xr.Dataset, overlaps: xr.Dataset, path: str) -> None:
 
     fig, (ax_q, ax_e, ax_a) = plt.subplots(1, 3, figsize=(15, 4.2))
     layers = np.arange(1, 10)
-    for colour, N in zip(("C0", "C3"), PAPER):
+    for colour, N in zip(("C0", "C3", "C2"), WIDTHS):
         if N not in phase.N.values:
             continue
         cell = _point(phase, N)
@@ -108,11 +178,12 @@ def figure(phase: xr.Dataset, overlaps: xr.Dataset, path: str) -> None:
             color=colour,
             label=f"{label}, this project",
         )
-        ax_q.plot(layers, PAPER[N], "s--", color=colour, mfc="none", label=f"{label}, paper")
+        if _paper(PAPER, N, int(cell.M)) is not None:
+            ax_q.plot(layers, PAPER[N], "s--", color=colour, mfc="none", label=f"{label}, paper")
         ax_q.plot(layers, cell.q_raw_star.sel(layer=layers), ":", color=colour, lw=1, label=f"{label}, raw overlap")
         a = _point(overlaps, N)
         t_w = int(a.t_w.max())
-        t = np.concatenate([a.history_time.values, t_w + a.time.values[1:]])
+        t = np.concatenate([a.history_time.values, t_w + a.t.values[1:]])
         e0 = float(a.history_energy.isel(history_time=0).mean())
         energy = np.concatenate([a.history_energy.mean("sample"), a.energy.sel(t_w=t_w).mean("sample")[1:]])
         ax_e.plot(t[1:], energy[1:] / e0, color=colour, label=label)
@@ -138,10 +209,14 @@ def main() -> None:
     run = Path(args.run)
     phase = xr.load_dataset(run / "phase.nc", engine="netcdf4")
     overlaps = xr.load_dataset(run / "overlaps.nc", engine="netcdf4")
-    for N in PAPER:
+    for N in WIDTHS:
         if N in phase.N.values:
             print(profile_table(phase, N), end="\n\n")
             print(curves_table(overlaps, N), end="\n\n")
+    print(global_table(overlaps), end="\n\n")
+    for N in PAPER_TEST:
+        if N in overlaps.N.values:
+            print(heldout_profile_table(overlaps, N), end="\n\n")
     if args.figure:
         figure(phase, overlaps, args.figure)
 
