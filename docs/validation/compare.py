@@ -4,7 +4,8 @@ Prints, per point (N = 5: ln alpha = 6.0; N = 10: ln alpha = 5.3; N = 20: ln alp
 is not in the spec: measured only), the measured q*_l (normalised and raw, mean and standard error over
 samples) beside the paper's published row with the difference, the energy and test accuracies on the
 log-time grid (single trajectory to t_w, then the branches), the final energy and accuracies beside the
-paper's Fig. 2(c, f), and the test-input q*_l beside its Fig. 3(d). Points that have not run yet are left out.
+paper's Fig. 2(c, f), the test-input q*_l beside its Fig. 3(d), and for a run of several t_w
+(config/validation-aging.yaml) the aging of Fig. 2(g, h). Points that have not run yet are left out.
 
     python docs/validation/compare.py results/validation --figure docs/validation/validation.png
 """
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
+from tdlm.sweep.classify import series_name
 
 # the paper's q*_l (l = 1..9) at M = 2000, L = 10, T = 1e-5, t_w = 5e4, t* = 5e5 (arXiv:2506.06789, Fig. 1)
 PAPER = {
@@ -156,6 +159,43 @@ def curves_table(overlaps: xr.Dataset, N: int) -> str:
     return "\n".join(lines)
 
 
+# the paper's Fig. 2(g, h) at ln alpha = 5.3 (N = 10), in words: c(t, t_w) and c*, C*, q*, Q* against t_w
+PAPER_AGING = {
+    10: (
+        "c(t, t_w = 1e2) falls to about 0 with a dip to about -0.35 near t ~ 1e3; t_w = 1e3 has a plateau near "
+        "0.57; t_w = 1e4 stays at 0.95-1. Once t_w > 1e4: c*, q* about 0.98, C* about 0.8, Q* about 0.65-0.7; "
+        "at small t_w: q* 0.37-0.45, Q* 0.1-0.2, c* and C* about 0."
+    )
+}
+
+
+def aging_table(overlaps: xr.Dataset, N: int, overlap: str = "q_norm") -> str:
+    """Fig. 2(g, h): the global (layer-mean) c(t, t_w) at a few t, its minimum, and c*, C*, q*, Q* at t* for
+    every t_w (mean over samples; `overlap` picks the normalised or raw correlations)."""
+    a = _point(overlaps, N)
+    glob = {name: a[series_name(name, overlap)].mean("layer", skipna=True).mean("sample") for name in ("c", "C", "q", "Q")}
+    times = a.t.values
+    want = sorted({int(times[np.argmin(np.abs(times - w))]) for w in (1e2, 1e3, 1e4, 1e5)} | {int(times[-1])})
+    lines = [
+        f"N = {N}, ln alpha = {float(a.ln_alpha):.2f}: global c(t, t_w) and the starred values at t* = {int(times[-1])} "
+        f"({'normalised' if overlap == 'q_norm' else 'raw'}; mean over layers and samples)",
+        "",
+        "| t_w | " + " | ".join(f"c(t = {t})" for t in want) + " | min c (at t) | c* | C* | q* | Q* |",
+        "| --- |" + " --- |" * (len(want) + 5),
+    ]
+    for t_w in a.t_w.values:
+        c = glob["c"].sel(t_w=t_w)
+        low = int(c.argmin("t"))
+        cells = [f"{float(c.sel(t=t)):.2f}" for t in want]
+        stars = [f"{float(glob[n].sel(t_w=t_w).isel(t=-1)):.2f}" for n in ("c", "C", "q", "Q")]
+        lines.append(
+            f"| {int(t_w)} | " + " | ".join(cells) + f" | {float(c[low]):.2f} ({int(times[low])}) | " + " | ".join(stars) + " |"
+        )
+    if _paper(PAPER_AGING, N, int(a.M)) is not None:
+        lines += ["", "Paper: " + PAPER_AGING[N]]
+    return "\n".join(lines)
+
+
 def figure(phase: xr.Dataset, overlaps: xr.Dataset, path: str) -> None:
     """q*_l against the paper's rows, and E(t)/E(0) and A(t) over the whole run (t_w + t after branching)."""
     import matplotlib
@@ -217,6 +257,10 @@ def main() -> None:
     for N in PAPER_TEST:
         if N in overlaps.N.values:
             print(heldout_profile_table(overlaps, N), end="\n\n")
+    if overlaps.sizes["t_w"] > 1:  # an aging run (config/validation-aging.yaml)
+        for N in WIDTHS:
+            if N in overlaps.N.values:
+                print(aging_table(overlaps, N), end="\n\n")
     if args.figure:
         figure(phase, overlaps, args.figure)
 
