@@ -48,9 +48,7 @@ DEFAULT_STEP_LATENCY = 1.0e-3
 # MEASURED CPU rates: ms of CPU time per replica-step of the engine (Integrator.step, float32, one thread,
 # M = 2000, N_0 = 784, L = 10, 2 classes) by noise and (N, R), copied from benchmarks/measured/cpu_full.json
 # ("cpu_ms_per_replica_step" of the engine and engine+uniform methods; tests/bench/test_cpu_rates.py checks it).
-CPU_RATES_SOURCE = (
-    "bench_md.py, AMD EPYC (2 vCPU, idle: other jobs paused), torch 2.13.0+cpu, 1 thread, 2026-12-05 14:22 UTC"
-)
+CPU_RATES_SOURCE = "bench_md.py, AMD EPYC (2 vCPU, idle: other jobs paused), torch 2.13.0+cpu, 1 thread, 2026-12-05 14:22 UTC"
 CPU_MS_PER_REPLICA_STEP: dict[str, dict[tuple[int, int], float]] = {
     "gaussian": {
         (5, 3): 1.719,
