@@ -41,7 +41,7 @@ def _load(path) -> xr.Dataset:
     return xr.load_dataset(path, engine="netcdf4")
 
 
-VOLATILE_ATTRS = {"history", "hostname"}
+VOLATILE_ATTRS = {"history", "hostname", "segments_json", "wall_seconds", "cpu_seconds"}  # when and how long, not what
 
 
 def _assert_same_output(a: xr.Dataset, b: xr.Dataset, ignore_attrs: tuple[str, ...] = ()) -> None:

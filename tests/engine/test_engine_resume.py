@@ -9,6 +9,7 @@ checkpoint untouched) tests.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -141,6 +142,18 @@ def test_restart_after_sigkill_is_identical(phase, killed, config_file, tmp_path
     bookkeeping = ("param_checkpoint_steps", "param_progress_seconds", "params_json")
     assert_same_output(resumed, uninterrupted, ignore_attrs=bookkeeping)
     assert resumed.attrs["param_checkpoint_steps"] == 1000
+    # what the job cost: the killed process's segment up to its checkpoint, then the resumed one's to t*
+    end = f"branch {int(uninterrupted.attrs['param_t_star'])}"
+    (whole,) = json.loads(uninterrupted.attrs["segments_json"])
+    assert (whole["from"], whole["to"]) == ("wait 0", end)
+    first, second = json.loads(resumed.attrs["segments_json"])
+    assert first["from"] == "wait 0" and first["to"] == second["from"] and second["to"] == end
+    assert second["from"].startswith(phase) and first["ended"] <= second["started"]
+    for ds in (resumed, uninterrupted):
+        segments = json.loads(ds.attrs["segments_json"])
+        assert ds.attrs["wall_seconds"] == pytest.approx(sum(s["wall_s"] for s in segments), abs=1e-2)
+        assert ds.attrs["cpu_seconds"] == pytest.approx(sum(s["cpu_s"] for s in segments), abs=1e-2)
+        assert all(s["wall_s"] > 0 and s["cpu_s"] > 0 for s in segments)
 
 
 def test_restart_with_other_physics_is_refused(killed, config_file, tmp_path, capsys):

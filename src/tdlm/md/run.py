@@ -30,6 +30,7 @@ from tdlm.md.energy import force_field
 from tdlm.md.integrate import Integrator, Thermostat, maxwell_boltzmann
 from tdlm.md.layout import Layout, relayout
 from tdlm.md.observables import measure_branches, measure_history
+from tdlm.md.segments import Segments
 from tdlm.md.setup import Setup, branch, initial_state
 from tdlm.md.signals import SignalGuard
 from tdlm.md.state import MDState
@@ -94,6 +95,7 @@ class Runner:
         # the devices that computed this trajectory (more than one after a resume on another model)
         self.devices = [device.describe(setup.device)]
         self.graph_replayed = False  # whether any step was replayed from a CUDA graph
+        self.segments = Segments(None, "wait", 0)  # what the job cost, per process (the resumed ones' too)
 
     def _phase_layout(self, phase: str) -> Layout:
         return self.setup.layout if phase == "wait" else self.setup.branched
@@ -120,6 +122,7 @@ class Runner:
             "records": recorder.arrays,
             "devices": self.devices,
             "graph_replayed": self.graph_replayed,
+            "segments": self.segments.upto(phase, state.step),
         }
 
     def _checkpoint(
@@ -190,6 +193,7 @@ class Runner:
                 snap.copy_(relayout(saved, setup.layout.sample_major(), setup.layout))
             state = checkpoint.restore(self.ckpt_path, resumed, setup.device)
             phase = resumed["phase"]
+            self.segments = Segments(resumed.get("segments"), phase, state.step)
             layout = self._phase_layout(phase)
             state.position = relayout(state.position, layout.sample_major(), layout)
             state.velocity = relayout(state.velocity, layout.sample_major(), layout)

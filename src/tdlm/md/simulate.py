@@ -15,6 +15,7 @@ from tdlm.md.checks import Divergence
 from tdlm.md.observables import pair_index
 from tdlm.md.params import SimParams
 from tdlm.md.run import Runner
+from tdlm.md.segments import totals
 from tdlm.md.setup import noise_seed, prepare, sample_seeds
 from tdlm.storage import build_dataset, check_writable, point_coords, provenance, write_atomic
 
@@ -95,8 +96,12 @@ def _run(params: SimParams, out: str | Path) -> xr.Dataset:
     snapshots["train_index"] = np.stack([d.train_index for d in setup.datasets])
     n_test = setup.test.x.shape[1]
     snapshots["test_index"] = np.stack([d.test_index[:n_test] for d in setup.datasets])
+    segments = runner.segments.upto("branch", state.step)
     extra = {
         "devices_json": json.dumps(runner.devices),
+        # what the job cost, one segment per process that advanced it (tdlm.md.segments)
+        "segments_json": json.dumps(segments),
+        **totals(segments),
         "cuda_graph_replayed": runner.graph_replayed,
         "torch_threads": torch.get_num_threads(),
         "widths": list(layout.widths),
