@@ -233,7 +233,12 @@ def figure(phase: xr.Dataset, overlaps: xr.Dataset, path: str) -> None:
     ax_q.axhline(np.exp(-1), color="grey", ls=":", lw=0.8)
     ax_q.set(xlabel="layer l", ylabel="q*_l (normalised unless marked raw)", title="q*_l at t* = 5e5 after t_w = 5e4")
     ax_e.set(xscale="log", yscale="log", xlabel="MD steps since t = 0", ylabel="E(t) / E(0)", title="energy")
-    ax_a.set(xscale="log", xlabel="MD steps since t = 0", ylabel="test accuracy", title="test accuracy (paper A*: 0.82, 0.895, 0.95 at N = 5, 10, 20)")
+    ax_a.set(
+        xscale="log",
+        xlabel="MD steps since t = 0",
+        ylabel="test accuracy",
+        title="test accuracy (paper A*: 0.82, 0.895, 0.95 at N = 5, 10, 20)",
+    )
     for ax in (ax_q, ax_e, ax_a):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
