@@ -21,7 +21,7 @@ read-outs of a job all take it from the one object they share.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -129,11 +129,11 @@ class Layout:
         return self.blocks(flat)[self.L :]
 
     def with_k(self, K: int) -> Layout:
-        return Layout(self.widths, self.M, self.S, K, self.preactivation, self.spin_major)
+        return replace(self, K=K)
 
     def sample_major(self) -> Layout:
         """This layout with every S_l stored (M, N_l): the order of checkpoints and of the Gaussian step."""
-        return Layout(self.widths, self.M, self.S, self.K, self.preactivation)
+        return replace(self, spin_major=())
 
     def per_config_view(self, flat: torch.Tensor, which: str = "all") -> torch.Tensor:
         """(S, K, n) copy of each configuration's weights ('weights'), spins ('spins') or both."""

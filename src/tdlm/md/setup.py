@@ -7,7 +7,7 @@ on how samples are packed into jobs.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -84,7 +84,7 @@ def prepare(params: SimParams) -> Setup:
     t_w = tuple(sorted(params.t_w))
     layout = Layout(widths, params.M, len(params.samples), 1, params.preactivation)
     if params.noise == "uniform":  # its fused force pass reads and writes narrow layers' spins feature-major
-        layout = Layout(*astuple(layout)[:4], params.preactivation, fused_spin_major(layout, dtype, device))
+        layout = replace(layout, spin_major=fused_spin_major(layout, dtype, device))
     return Setup(
         params,
         device,
