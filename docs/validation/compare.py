@@ -4,8 +4,8 @@ Prints, per point (N = 5: ln alpha = 6.0; N = 10: ln alpha = 5.3; N = 20: ln alp
 is not in the spec: measured only), the measured q*_l (normalised and raw, mean and standard error over
 samples) beside the paper's published row with the difference, the energy and test accuracies on the
 log-time grid (single trajectory to t_w, then the branches), the final energy and accuracies beside the
-paper's Fig. 2(c, f), the test-input q*_l beside its Fig. 3(d), and for a run of several t_w
-(config/validation-aging.yaml) the aging of Fig. 2(g, h). Points that have not run yet are left out.
+paper's Fig. 2(c, f), the time scales of E(t) and A(t) beside its Fig. 2(c), the test-input q*_l beside its
+Fig. 3(d), and for a run of several t_w (config/validation-aging.yaml) the aging of Fig. 2(g, h). Points that have not run yet are left out.
 
     python docs/validation/compare.py results/validation --figure docs/validation/validation.png
 """
@@ -112,6 +112,47 @@ def global_table(overlaps: xr.Dataset) -> str:
             f"| {float(a.ln_alpha):.1f} ({N}) | {cell(ratio)} | {paper_e:.2f} | {cell(sign)} | {cell(tanh)} | {paper_a:.3f} |"
         )
     return "\n".join(lines)
+
+
+# the paper's Fig. 2(c) time scales at M = 2000, in words (no per-N numbers are published beside E*)
+PAPER_TIMES = (
+    "E(t)/E(0) flat until t ~ 1e2-1e3, a slow decline, a fast drop near t ~ 1e4, then a plateau; A(t) near 0.5 "
+    "until t ~ 1e3, rising roughly like ln t until ~1e4, then flat."
+)
+
+
+def timescale_table(overlaps: xr.Dataset) -> str:
+    """Fig. 2(c) time scales: the first recorded t (wait phase, mean over samples) where E(t)/E(0) falls below
+    0.9, 0.5, 0.1 and 0.01, and E/E(0) and the tanh read-out at t = 1e2, 1e3, 1e4 (record_per_decade sets the
+    resolution: 10 per decade)."""
+    levels, decades = (0.9, 0.5, 0.1, 0.01), {"1e2": 1e2, "1e3": 1e3, "1e4": 1e4}
+    lines = [
+        "| ln alpha (N) | "
+        + " | ".join(f"t: E/E(0) < {v}" for v in levels)
+        + " | "
+        + " | ".join(f"E/E(0) at {t}" for t in decades)
+        + " | "
+        + " | ".join(f"A tanh at {t}" for t in decades)
+        + " |",
+        "| --- |" + " --- |" * (len(levels) + 2 * len(decades)),
+    ]
+    for N in sorted(overlaps.N.values.tolist(), reverse=True):
+        a = _point(overlaps, N)
+        times = a.history_time.values
+        ratio = (a.history_energy.mean("sample") / a.history_energy.isel(history_time=0).mean("sample")).values
+        tanh = a.history_accuracy_tanh.mean("sample").values
+        first = [times[np.flatnonzero(ratio < v)[0]] if (ratio < v).any() else None for v in levels]
+        at = [int(np.argmin(np.abs(times - t))) for t in decades.values()]
+        lines.append(
+            f"| {float(a.ln_alpha):.1f} ({N}) | "
+            + " | ".join("-" if t is None else str(int(t)) for t in first)
+            + " | "
+            + " | ".join(f"{ratio[i]:.3g}" for i in at)
+            + " | "
+            + " | ".join(f"{tanh[i]:.2f}" for i in at)
+            + " |"
+        )
+    return "\n".join(lines + ["", "Paper: " + PAPER_TIMES])
 
 
 def heldout_profile_table(overlaps: xr.Dataset, N: int) -> str:
@@ -259,6 +300,7 @@ def main() -> None:
             print(profile_table(phase, N), end="\n\n")
             print(curves_table(overlaps, N), end="\n\n")
     print(global_table(overlaps), end="\n\n")
+    print(timescale_table(overlaps), end="\n\n")
     for N in PAPER_TEST:
         if N in overlaps.N.values:
             print(heldout_profile_table(overlaps, N), end="\n\n")
