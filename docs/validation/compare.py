@@ -159,20 +159,25 @@ def heldout_profile_table(overlaps: xr.Dataset, N: int) -> str:
     """Fig. 3(d): the test-input q*_l (sign network's hidden states) at t_w + t* beside the paper's."""
     layers = np.arange(1, 10)
     a = _point(overlaps, N)
-    q = _final(a, "q_test")[:, layers - 1]
     paper = np.array(_paper(PAPER_TEST, N, int(a.M)) or [np.nan] * len(layers))
-    return "\n".join(
-        [
-            f"N = {N}: test-input q*_l (mean over samples and pairs)",
-            "",
-            "| layer | " + " | ".join(str(l) for l in layers) + " |",
-            "| --- |" + " --- |" * len(layers),
-            "| paper | " + _row(paper) + " |",
-            "| measured | " + _row(q.mean(axis=0)) + " |",
+    lines = [
+        f"N = {N}: test-input q*_l (mean over samples and pairs)",
+        "",
+        "| layer | " + " | ".join(str(l) for l in layers) + " |",
+        "| --- |" + " --- |" * len(layers),
+        "| paper | " + _row(paper) + " |",
+    ]
+    # the sign network's states (the paper's read-out), and the tanh network's where the run recorded them
+    for name, label in (("q_test", "sign network"), ("q_test_tanh", "tanh network, normalised")):
+        if name not in a or not np.isfinite(_final(a, name)).any():
+            continue
+        q = _final(a, name)[:, layers - 1]
+        lines += [
+            f"| measured, {label} | " + _row(q.mean(axis=0)) + " |",
             "| standard error | " + _row(np.array([_sem(q[:, i]) for i in range(len(layers))])) + " |",
             "| difference | " + _row(q.mean(axis=0) - paper, "+") + " |",
         ]
-    )
+    return "\n".join(lines)
 
 
 def curves_table(overlaps: xr.Dataset, N: int) -> str:

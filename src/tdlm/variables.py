@@ -118,6 +118,13 @@ VARIABLES = (
         UNIT,
     ),
     Variable(
+        "q_test_tanh",
+        (*BRANCH, "pair", "layer"),
+        "replica overlap of the tanh network's hidden states on the test inputs, normalised; NaN at layer L",
+        PAIRS,
+        UNIT,
+    ),
+    Variable(
         "history_energy",
         HISTORY,
         "total energy of the single trajectory before branching",

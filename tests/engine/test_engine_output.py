@@ -62,7 +62,7 @@ def test_time_grids_are_logarithmic(out):
 
 def test_spin_variables_are_nan_only_at_layer_L(out):
     params, ds = out
-    for name in SPIN_VARS + ("q_test",):
+    for name in SPIN_VARS + ("q_test", "q_test_tanh"):
         top = ds[name].sel(layer=params.L)
         rest = ds[name].sel(layer=slice(1, params.L - 1))
         assert bool(top.isnull().all()), name
@@ -130,6 +130,7 @@ def test_time_zero_overlaps(out):
         assert np.all((per_replica > 0) & (per_replica < 1))
     # identical replicas: the sign networks' hidden states on the test inputs coincide, q_test = mean h^2 = 1
     np.testing.assert_array_equal(t0["q_test"].sel(layer=spin_layers).values, 1.0)
+    np.testing.assert_allclose(t0["q_test_tanh"].sel(layer=spin_layers).values, 1.0, rtol=1e-5)
     for name in ("accuracy", "accuracy_tanh"):
         acc = t0[name].transpose("sample", "t_w", "replica").values
         np.testing.assert_array_equal(acc, np.broadcast_to(acc[:, :, :1], acc.shape))
@@ -205,6 +206,12 @@ def test_final_snapshot_reproduces_last_observables(out):
             for l in range(1, params.L):
                 q = np.sum(Sa[l - 1] * Sb[l - 1]) / (params.M * Sa[l - 1].shape[1])
                 np.testing.assert_allclose(last["q"].values[i, p, l - 1], q, rtol=1e-4, atol=1e-6)
+            # the tanh networks' hidden states on the test inputs, normalised overlap
+            ha, hb = x_test, x_test
+            for l in range(1, params.L):
+                ha, hb = np.tanh(ha @ Ja[l - 1].T), np.tanh(hb @ Jb[l - 1].T)
+                qt = np.sum(ha * hb) / np.sqrt(np.sum(ha**2) * np.sum(hb**2))
+                np.testing.assert_allclose(last["q_test_tanh"].values[i, p, l - 1], qt, rtol=1e-4, atol=1e-6)
         # auto-correlations: c(t*) = c_norm(t*) |S(t*)| |S(t_w)| / n with |S(t_w)|^2 = n c(0)
         first = ds.sel(t=0).isel(sample=0)
         for r, (J, S) in enumerate(configs):

@@ -61,9 +61,11 @@ def make_job(
     n_replicas: int = 3,
     seed: int = 0,
     rng: np.random.Generator | None = None,
+    without: tuple[str, ...] = (),
     **overrides: Any,
 ) -> tuple[Path, dict[str, np.ndarray]]:
-    """Write one synthetic per-job netCDF file; returns (path, raw arrays by variable name)."""
+    """Write one synthetic per-job netCDF file; returns (path, raw arrays by variable name). `without` leaves
+    variables out, as in a file written before they existed."""
     rng = rng or np.random.default_rng(1000 * seed + 10 * L + (samples[0] if samples else 0))
     params = build(
         {
@@ -94,8 +96,10 @@ def make_job(
     recorded = [v for v in VARIABLES if v.gather != LEFT and not v.total_of]
     records = {v.name: rng.uniform(-1, 1, size=tuple(sizes[d] for d in v.dims)) for v in recorded}
     # as in real output, spin observables are undefined at the label layer l = L
-    for name in ("c", "c_norm", "q", "q_norm", "q_test"):
+    for name in ("c", "c_norm", "q", "q_norm", "q_test", "q_test_tanh"):
         records[name][..., -1] = np.nan
+    for name in without:
+        del records[name]
     coords = {
         "sample": np.asarray(samples),
         "t_w": np.asarray(t_w),

@@ -250,3 +250,15 @@ def test_classify_command_records_the_overlap(tmp_path):
         phase = xr.load_dataset(out, engine="netcdf4")
         assert phase.attrs["classify_overlap"] == overlap
         assert int(phase.phase.isel(alpha=0, L=0, T=0).sel(layer=2)) == expected
+
+
+def test_classify_reports_the_tanh_networks_test_overlap_where_gathered():
+    """q_test_tanh_star (mean over samples at t* of the largest t_w) where overlaps.nc has q_test_tanh; an
+    overlaps.nc gathered before the variable existed classifies as before, without it."""
+    ds = synthetic_overlaps(n_sample=4, seed=3)
+    assert "q_test_tanh_star" not in classify(ds)
+    ds["q_test_tanh"] = ds.q_test * 0.5
+    out = classify(ds)
+    want = (ds.q_test_tanh.sel(t_w=int(ds.t_w.max())).isel(t=-1).mean("sample")).transpose(*out.q_test_tanh_star.dims)
+    np.testing.assert_allclose(out.q_test_tanh_star, want)
+    assert out.q_test_tanh_star_sem.notnull().any()

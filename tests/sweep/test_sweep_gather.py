@@ -232,3 +232,24 @@ def test_point_files_combine_with_open_mfdataset_and_select_by_physics(job_facto
             assert "_FillValue" not in raw[name].attrs, name
         assert raw["t"].attrs["long_name"] == "MD steps since t_w"
         assert len(raw.attrs["history"].splitlines()) == 3  # job, point, sweep
+
+
+def test_job_and_point_files_from_before_a_variable_gather_with_newer_ones(job_factory, tmp_path):
+    """q_test_tanh came later than the other variables: an old job file gathers with a new one (NaN where it
+    was not recorded, saying so), and a point file gathered before it existed joins a sweep with newer points."""
+    old, _ = job_factory("job~0.nc", samples=(0,), without=("q_test_tanh",))
+    new, arrays = job_factory("job~1.nc", samples=(1,))
+    point = gather_point([old, new], tmp_path / "point_N4.nc").isel(alpha=0, L=0, T=0)
+    assert point.q_test_tanh.sel(sample=0).isnull().all()
+    np.testing.assert_allclose(point.q_test_tanh.sel(sample=1), arrays["q_test_tanh"][0].mean(axis=2))
+    alone = gather_point([old], tmp_path / "alone.nc")
+    assert "predates" in alone.q_test_tanh.attrs["comment"]
+    # a point file of the older gather lacks the variable altogether; the sweep keeps it from the newer point
+    other, _ = job_factory("other~0.nc", N=2, samples=(0,))
+    gather_point([other], tmp_path / "point_N2.nc")
+    legacy = tmp_path / "point_N4_legacy.nc"
+    xr.load_dataset(tmp_path / "point_N4.nc").drop_vars("q_test_tanh").to_netcdf(legacy)
+    ds = gather_sweep([legacy, tmp_path / "point_N2.nc"], tmp_path / "overlaps.nc").load()
+    assert "q_test_tanh" in ds
+    assert ds.q_test_tanh.isel(alpha=int(np.flatnonzero(ds.N.values == 4)[0])).isnull().all()
+    assert ds.q_test_tanh.isel(alpha=int(np.flatnonzero(ds.N.values == 2)[0]), sample=0).sel(layer=slice(1, 2)).notnull().all()

@@ -116,6 +116,8 @@ def measure_branches(
     hidden = forward(J, test.x, "sign", layout.gains)[:-1]
     test_sizes = torch.tensor([h.shape[-2] * h.shape[-1] for h in hidden], dtype=position.dtype, device=position.device)
     q_test, _ = _pairs(_gram(hidden, B, R), test_sizes, R)
+    # the tanh network's states are analogue: normalised, as the classification's q_norm
+    _, q_test_tanh = _pairs(_gram(forward(J, test.x, "tanh", layout.gains)[:-1], B, R), test_sizes, R)
     return {
         "energy_layer": by_config(energies),
         "kinetic_temperature": by_config(kinetic_temperature(layout, velocity)),
@@ -130,6 +132,7 @@ def measure_branches(
         "Q": Q,
         "Q_norm": Q_norm,
         "q_test": _pad_spin_layer(q_test),
+        "q_test_tanh": _pad_spin_layer(q_test_tanh),
     }
 
 

@@ -59,7 +59,8 @@ def phase_heatmap(phase: xr.Dataset, L: int, T: float, note: str = "", ax: Any =
 
 
 def q_profiles_train_test(phase: xr.Dataset, L: int, T: float, note: str = "", ax: Any = None) -> Drawn:
-    """q*_l on the training inputs (solid) and on test inputs through the sign network (dashed), per alpha."""
+    """q*_l on the training inputs (solid) and on test inputs through the sign network (dashed) and, where
+    recorded, the tanh network (dotted, normalised), per alpha."""
     d = Drawn("q_profiles_train_test")
     ds = at_L_T(phase, L, T)
     layers = np.arange(1, L)
@@ -83,9 +84,19 @@ def q_profiles_train_test(phase: xr.Dataset, L: int, T: float, note: str = "", a
             color=colour,
             mfc="none",
         )
+        if "q_test_tanh_star" in a and a.q_test_tanh_star.notnull().any():  # recorded since the variable exists
+            ax.plot(
+                d.add(f"test_tanh[{label}].layer", layers),
+                d.add(f"test_tanh[{label}].q_test_tanh_star", a.q_test_tanh_star.values),
+                "^:",
+                color=colour,
+                mfc="none",
+            )
     ax.axhline(threshold_of(phase), color="grey", ls=":", lw=0.8)
     ax.set_xlabel("layer l")
-    ax.set_ylabel(rf"$q^*_l$ (solid: training inputs, {overlap_label(overlap_of(phase))}; dashed: test inputs)")
+    ax.set_ylabel(
+        rf"$q^*_l$ (solid: training inputs, {overlap_label(overlap_of(phase))}; test inputs: dashed sign, dotted tanh network)"
+    )
     ax.set_xticks(layers)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)

@@ -27,7 +27,7 @@ from tdlm.storage import (
     provenance,
     write_atomic,
 )
-from tdlm.variables import COORD_ATTRS, KEPT, PAIRS, REPLICAS, gathered
+from tdlm.variables import COORD_ATTRS, KEPT, LEFT, PAIRS, REPLICAS, VARIABLES, gathered
 
 # the variable groups of the table of variables: averaged over replicas, over pairs, or kept as they are
 REPLICA_VARS, PAIR_VARS, HISTORY_VARS = gathered(REPLICAS), gathered(PAIRS), gathered(KEPT)
@@ -42,7 +42,26 @@ DIVERGED_ATTRS = {
 PER_JOB_KEYS = ("samples", "checkpoint_path")
 
 
+def _with_later_variables(job: xr.Dataset) -> xr.Dataset:
+    """The job with every gathered variable of the table that it lacks, as NaN: a file written before the
+    variable existed (e.g. `q_test_tanh`) gathers with newer ones; the attribute `comment` says it was not
+    recorded. A file that also lacks the variable's dimensions is no job file of this project."""
+    for v in VARIABLES:
+        if v.gather == LEFT or v.name in job:
+            continue
+        lacking = [d for d in v.dims if d not in job.dims]
+        if lacking:
+            raise FileError(f"jobs: {v.name} needs dimensions {', '.join(lacking)}, which the job file does not have")
+        job[v.name] = xr.DataArray(
+            np.full([job.sizes[d] for d in v.dims], np.nan, dtype=np.float32),
+            dims=v.dims,
+            attrs={"long_name": v.long_name, "units": v.units, "comment": "not recorded: the job file predates this variable"},
+        )
+    return job
+
+
 def _reduce(job: xr.Dataset) -> xr.Dataset:
+    job = _with_later_variables(job)
     out = {name: job[name].mean("replica") for name in REPLICA_VARS}
     out.update({name: job[name].mean("pair") for name in PAIR_VARS})
     out.update({name: job[name] for name in HISTORY_VARS})
@@ -172,6 +191,9 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path, plan: str |
                 divergences[path] = str(ds.attrs["divergence"])
             elif template is None:
                 template = _skeleton(ds)
+            else:  # a variable that only newer points have (the older ones stay NaN there)
+                for name, spec in _skeleton(ds)["vars"].items():
+                    template["vars"].setdefault(name, spec)
     if template is None:
         raise FileError(f"points: every point diverged: {'; '.join(divergences.values())}")
     alphas = sorted({(k[0], k[1]) for k in keys}, key=lambda mn: (np.log(mn[0] / mn[1]), mn))
@@ -236,6 +258,8 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path, plan: str |
                 with open_input(path, "point", "points") as opened:
                     ds = _one_point(opened)
                     for name, (dims, _, _) in template["vars"].items():
+                        if name not in ds:  # a point gathered before the variable existed: left NaN
+                            continue
                         with reading(path, "points"):  # a damaged point names itself; a failed write is the output's
                             values = ds[name].transpose(*dims).values
                         nc[name][idx + tuple(slice(0, n) for n in values.shape)] = values
