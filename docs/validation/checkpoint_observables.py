@@ -1,0 +1,75 @@
+"""The branch-phase observables of running (or interrupted) jobs, measured on their checkpoints with the engine's
+own `measure_branches`: a look at quantities that job files written by older code do not hold (e.g.
+`q_test_tanh`), at the checkpoint's time, without rerunning the job.
+
+Prints per checkpoint (its first sample, its largest t_w) the time since t_w, the test accuracies (sign, tanh;
+mean over replicas) and the test-input overlaps q_test (sign network) and q_test_tanh (tanh network, normalised)
+per layer (mean over pairs), then their mean over the checkpoints given (one per sample).
+
+    python docs/validation/checkpoint_observables.py results/validation/checkpoints/M~2000/N~10/L~10/T~1e-05/job~*.ckpt \
+        --data data/mnist01
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tdlm.md.checkpoint import read
+from tdlm.md.observables import measure_branches
+from tdlm.md.params import build
+from tdlm.md.setup import branch, prepare
+
+NAMES = ("q_test", "q_test_tanh")
+
+
+def observables(path: Path, data: str | None = None) -> tuple[int, dict[str, np.ndarray]]:
+    """(steps since t_w, {accuracy, accuracy_tanh: (t_w, replicas), q_test, q_test_tanh: (t_w, pairs, layers
+    1..L-1)}) of sample 0 of the job."""
+    payload = read(path)
+    if payload["phase"] != "branch":
+        raise SystemExit(f"{path}: phase {payload['phase']}; these observables exist in the branch phase only")
+    values = dict(payload["params"], **({"data.path": data} if data else {}))
+    setup = prepare(build(values))
+    layout = setup.branched
+    position, velocity = payload["position"].to(setup.dtype), payload["velocity"].to(setup.dtype)
+    measured = measure_branches(
+        layout,
+        position,
+        velocity,
+        branch(setup, payload["snapshots"].to(setup.dtype)),
+        setup.train,
+        setup.test,
+        len(setup.t_w),
+        setup.params.n_replicas,
+    )
+    out = {name: measured[name][0].numpy() for name in ("accuracy", "accuracy_tanh")}
+    out.update({name: measured[name][0, ..., :-1].numpy() for name in NAMES})
+    return int(payload["step"]), out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("checkpoints", nargs="+", type=Path)
+    ap.add_argument("--data", default=None, help="MNIST folder, if not the jobs' data.path")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    rows = []
+    for path in args.checkpoints:
+        step, obs = observables(path, args.data)
+        rows.append(obs)
+        sign, tanh = obs["accuracy"][-1].mean(), obs["accuracy_tanh"][-1].mean()
+        print(f"{path}: t = {step} after t_w; A sign {sign:.3f}, A tanh {tanh:.3f}")
+        for name in NAMES:
+            print(f"  {name}: " + " ".join(f"{v:.2f}" for v in obs[name][-1].mean(axis=0)))
+    if len(rows) > 1:
+        print(f"mean over the {len(rows)} checkpoints:")
+        for name in NAMES:
+            print(f"  {name}: " + " ".join(f"{v:.2f}" for v in np.mean([r[name][-1].mean(axis=0) for r in rows], axis=0)))
+
+
+if __name__ == "__main__":
+    main()

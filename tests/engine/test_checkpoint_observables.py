@@ -1,0 +1,34 @@
+"""docs/validation/checkpoint_observables.py measures a checkpoint as the job would have recorded it: on the tiny
+job's branch checkpoint (step 30, a record time), its values equal the uninterrupted run's at t = 30 (to float
+rounding: bit for bit on the CPU model that wrote the checkpoint, close on another, one test image at most)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "validation" / "checkpoint_observables.py"
+FIXTURE = Path(__file__).parent / "data" / "tiny_8838e78_branch.ckpt"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("checkpoint_observables", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_checkpoint_measures_as_the_job_records(script, tiny_run, load_nc):
+    step, obs = script.observables(FIXTURE)
+    assert step == 30
+    recorded = load_nc(tiny_run[1]).sel(t=step).isel(sample=0)
+    for name in ("accuracy", "accuracy_tanh"):
+        want = recorded[name].transpose("t_w", "replica").values
+        np.testing.assert_allclose(obs[name], want, atol=1.5 / recorded.sizes["test_example"], err_msg=name)
+    for name in script.NAMES:
+        want = recorded[name].transpose("t_w", "pair", "layer").values[..., :-1]
+        np.testing.assert_allclose(obs[name], want, rtol=1e-3, atol=1e-4, err_msg=name)
