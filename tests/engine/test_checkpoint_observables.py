@@ -4,22 +4,19 @@ rounding: bit for bit on the CPU model that wrote the checkpoint, close on anoth
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "validation" / "checkpoint_observables.py"
+from helpers.scripts import load_script
+
 FIXTURE = Path(__file__).parent / "data" / "tiny_8838e78_branch.ckpt"
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("checkpoint_observables", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("checkpoint_observables")
 
 
 def test_a_checkpoint_measures_as_the_job_records(script, tiny_run, load_nc):

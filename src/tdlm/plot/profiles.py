@@ -77,21 +77,12 @@ def q_profiles_train_test(phase: xr.Dataset, L: int, T: float, note: str = "", a
             color=colour,
             label=label,
         )
-        ax.plot(
-            d.add(f"test[{label}].layer", layers),
-            d.add(f"test[{label}].q_test_star", a.q_test_star.values),
-            "s--",
-            color=colour,
-            mfc="none",
-        )
+        tests = [("test", "q_test_star", "s--")]
         if "q_test_tanh_star" in a and a.q_test_tanh_star.notnull().any():  # recorded since the variable exists
-            ax.plot(
-                d.add(f"test_tanh[{label}].layer", layers),
-                d.add(f"test_tanh[{label}].q_test_tanh_star", a.q_test_tanh_star.values),
-                "^:",
-                color=colour,
-                mfc="none",
-            )
+            tests.append(("test_tanh", "q_test_tanh_star", "^:"))
+        for key, name, style in tests:
+            layer_values = d.add(f"{key}[{label}].layer", layers)
+            ax.plot(layer_values, d.add(f"{key}[{label}].{name}", a[name].values), style, color=colour, mfc="none")
     ax.axhline(threshold_of(phase), color="grey", ls=":", lw=0.8)
     ax.set_xlabel("layer l")
     ax.set_ylabel(
