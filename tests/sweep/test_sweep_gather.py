@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from tdlm.md.params import LATER_FIELDS
 from tdlm.sweep.gather import HISTORY_VARS, PAIR_VARS, REPLICA_VARS, gather_point, gather_sweep
 
 ALL_VARS = set(REPLICA_VARS) | set(PAIR_VARS) | set(HISTORY_VARS)
@@ -253,3 +254,31 @@ def test_job_and_point_files_from_before_a_variable_gather_with_newer_ones(job_f
     assert "q_test_tanh" in ds
     assert ds.q_test_tanh.isel(alpha=int(np.flatnonzero(ds.N.values == 4)[0])).isnull().all()
     assert ds.q_test_tanh.isel(alpha=int(np.flatnonzero(ds.N.values == 2)[0]), sample=0).sel(layer=slice(1, 2)).notnull().all()
+
+
+def _predating(path, fields=LATER_FIELDS):
+    """Rewrite a job or point file as the code before `fields` existed wrote it: params_json without them."""
+    ds = xr.load_dataset(path)
+    params = json.loads(ds.attrs["params_json"])
+    ds.attrs["params_json"] = json.dumps({k: v for k, v in params.items() if k not in fields})
+    ds.to_netcdf(path)
+
+
+def test_files_from_before_a_parameter_gather_as_its_default(job_factory, tmp_path):
+    """A job or point file written before `preactivation` and `init_velocities` existed ran with their defaults:
+    it gathers with newer files of the default, and not with one of another value."""
+    old, _ = job_factory("job~0.nc", samples=(0,))
+    _predating(old)
+    new, _ = job_factory("job~1.nc", samples=(1,))
+    point = gather_point([old, new], tmp_path / "point_N4.nc")
+    assert point.sizes["sample"] == 2
+    fan_in, _ = job_factory("job~2.nc", samples=(2,), preactivation="fan_in")
+    with pytest.raises(ValueError, match="parameters differ"):
+        gather_point([old, fan_in], tmp_path / "mixed.nc")
+    # the same for point files: an older point joins a newer one in the sweep
+    other, _ = job_factory("other~0.nc", N=2, samples=(0,))
+    gather_point([other], tmp_path / "point_N2.nc")
+    _predating(tmp_path / "point_N2.nc")
+    ds = gather_sweep([tmp_path / "point_N4.nc", tmp_path / "point_N2.nc"], tmp_path / "overlaps.nc")
+    assert sorted(ds.N.values.tolist()) == [2, 4]
+    assert json.loads(ds.attrs["params_json"])["preactivation"] == "plain"

@@ -19,9 +19,11 @@ from tdlm.md.noise import describe as describe_noise
 
 THERMOSTATS = ("per_step", "literal")
 INIT_VELOCITIES = ("maxwell_boltzmann", "zero")
-# fields added after checkpoints existed: they enter the checkpoint key only when they differ from their
-# default, so a checkpoint written before they existed (which ran with the default) still resumes
-KEY_IF_NOT_DEFAULT = ("preactivation", "init_velocities")
+# fields added after checkpoints and job files existed, each with the default that reproduces the code before it:
+# they enter the checkpoint key only when they differ from their default, so a checkpoint written before they
+# existed (which ran with the default) still resumes, and a job or point file that lacks them gathers with newer
+# ones as having run with the default (`with_later_defaults`)
+LATER_FIELDS = ("preactivation", "init_velocities")
 DEVICES = ("auto", "cpu", "cuda")
 # the modelling choices that are no parameter (one value each), in the words every job file records as
 # attributes (`SimParams.choices`); docs/model.md says why, its table of choices is generated from these and the
@@ -236,9 +238,16 @@ class SimParams:
         phys = {
             f.name: v
             for f, v in zip(FIELDS, self.flat().values())
-            if f.physics and not (f.name in KEY_IF_NOT_DEFAULT and v == f.default)
+            if f.physics and not (f.name in LATER_FIELDS and v == f.default)
         }
         return hashlib.sha256(json.dumps(phys, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def with_later_defaults(params: dict[str, Any]) -> dict[str, Any]:
+    """A file's recorded parameters with every field of LATER_FIELDS that it predates set to the field's default
+    (what that code ran with)."""
+    defaults = {f.name: f.default for f in FIELDS if f.name in LATER_FIELDS}
+    return {**{k: v for k, v in defaults.items() if k not in params}, **params}
 
 
 def choices_markdown() -> str:

@@ -19,6 +19,7 @@ import xarray as xr
 
 from tdlm.files import FileError, UnreadableFile, is_own, open_input, parameters, read_json, reading
 from tdlm.io import atomic
+from tdlm.md.params import with_later_defaults
 from tdlm.storage import (
     POINT_COORDS,
     kind_attrs,
@@ -89,7 +90,7 @@ def read_job(path: str | Path) -> tuple[dict[str, Any], xr.Dataset]:
         raise DamagedJobFile(
             f"{err}: an unreadable job file, moved to {aside}, so the next run of the workflow recomputes this job"
         ) from None
-    return parameters(job, Path(path), "jobs"), job
+    return with_later_defaults(parameters(job, Path(path), "jobs")), job
 
 
 def jobs_of_one_point(job_files: Iterable[str | Path]) -> Iterator[tuple[str, dict[str, Any], xr.Dataset]]:
@@ -173,7 +174,7 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path, plan: str |
         with open_input(path, "point", "points") as opened, reading(path, "points"):
             ds = _one_point(opened)
             history = history or ds.attrs.get("history")
-            params = parameters(ds, Path(path), "points")
+            params = with_later_defaults(parameters(ds, Path(path), "points"))
             point = tuple(params[k] for k in POINT_KEYS)
             if point in seen:
                 raise FileError(
