@@ -86,7 +86,8 @@ def q_profiles_train_test(phase: xr.Dataset, L: int, T: float, note: str = "", a
     ax.axhline(threshold_of(phase), color="grey", ls=":", lw=0.8)
     ax.set_xlabel("layer l")
     ax.set_ylabel(
-        rf"$q^*_l$ (solid: training inputs, {overlap_label(overlap_of(phase))}; test inputs: dashed sign, dotted tanh network)"
+        rf"$q^*_l$ (solid: training inputs, {overlap_label(overlap_of(phase))};"
+        + "\ntest inputs: dashed sign, dotted tanh network)"
     )
     ax.set_xticks(layers)
     ax.grid(alpha=0.3)
