@@ -169,9 +169,9 @@ def heldout_profile_table(overlaps: xr.Dataset, N: int) -> str:
     ]
     # the sign network's states (the paper's read-out), and the tanh network's where the run recorded them
     for name, label in (("q_test", "sign network"), ("q_test_tanh", "tanh network, normalised")):
-        if name not in a or not np.isfinite(_final(a, name)).any():
+        q = _final(a, name)[:, layers - 1] if name in a else np.array([np.nan])
+        if not np.isfinite(q).any():
             continue
-        q = _final(a, name)[:, layers - 1]
         lines += [
             f"| measured, {label} | " + _row(q.mean(axis=0)) + " |",
             "| standard error | " + _row(np.array([_sem(q[:, i]) for i in range(len(layers))])) + " |",

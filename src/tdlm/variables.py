@@ -52,6 +52,9 @@ class Variable:
     bound: Bound | None = None
     units: str = "1"  # reduced units (m = k_B = 1): everything is dimensionless
     total_of: str | None = None
+    # added after job files existed: an older file lacks it, and the gather fills it with NaN (saying so)
+    # instead of refusing the file, as it refuses one that lacks any other variable
+    later: bool = False
 
 
 VARIABLES = (
@@ -123,6 +126,7 @@ VARIABLES = (
         "replica overlap of the tanh network's hidden states on the test inputs, normalised; NaN at layer L",
         PAIRS,
         UNIT,
+        later=True,
     ),
     Variable(
         "history_energy",

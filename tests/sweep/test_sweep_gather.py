@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from tdlm.files import FileError
 from tdlm.md.params import LATER_FIELDS
 from tdlm.sweep.gather import HISTORY_VARS, PAIR_VARS, REPLICA_VARS, gather_point, gather_sweep
 
@@ -282,3 +283,11 @@ def test_files_from_before_a_parameter_gather_as_its_default(job_factory, tmp_pa
     ds = gather_sweep([tmp_path / "point_N4.nc", tmp_path / "point_N2.nc"], tmp_path / "overlaps.nc")
     assert sorted(ds.N.values.tolist()) == [2, 4]
     assert json.loads(ds.attrs["params_json"])["preactivation"] == "plain"
+
+
+def test_a_job_file_lacking_a_variable_that_is_not_later_is_refused_by_name(job_factory, tmp_path):
+    """Only variables added later (`Variable.later`) may be missing; a file without `q` is no job file of this code."""
+    broken, _ = job_factory("job~0.nc", samples=(0,), without=("q",))
+    with pytest.raises(FileError, match=r"job~0\.nc lacks the variables q\b"):
+        gather_point([broken], tmp_path / "point.nc")
+    assert not (tmp_path / "point.nc").exists()

@@ -82,7 +82,11 @@ def accuracy(
     J: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor, activation: str, gains: Sequence[float] | None = None
 ) -> torch.Tensor:
     """Fraction of test inputs whose argmax output matches the label, (S, K)."""
-    out = forward(J, x, activation, gains)[-1]
+    return hits(forward(J, x, activation, gains)[-1], y)
+
+
+def hits(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Fraction of inputs whose output pre-activation (S, K, n, N_L) has its argmax at the label's (S, n, N_L), (S, K)."""
     return (out.argmax(-1) == y.argmax(-1).unsqueeze(1)).to(out.dtype).mean(-1)
 
 
@@ -113,16 +117,17 @@ def measure_branches(
     weight_sizes = torch.tensor([w.shape[-2] * w.shape[-1] for w in J], dtype=position.dtype, device=position.device)
     q, q_norm = _pairs(_gram(spins, B, R), spin_sizes, R)
     Q, Q_norm = _pairs(_gram(J, B, R), weight_sizes, R)
-    hidden = forward(J, test.x, "sign", layout.gains)[:-1]
-    test_sizes = torch.tensor([h.shape[-2] * h.shape[-1] for h in hidden], dtype=position.dtype, device=position.device)
-    q_test, _ = _pairs(_gram(hidden, B, R), test_sizes, R)
+    # one forward pass per network gives both its accuracy and its hidden states' overlaps
+    sign, tanh = (forward(J, test.x, activation, layout.gains) for activation in ("sign", "tanh"))
+    test_sizes = torch.tensor([h.shape[-2] * h.shape[-1] for h in sign[:-1]], dtype=position.dtype, device=position.device)
+    q_test, _ = _pairs(_gram(sign[:-1], B, R), test_sizes, R)
     # the tanh network's states are analogue: normalised, as the classification's q_norm
-    _, q_test_tanh = _pairs(_gram(forward(J, test.x, "tanh", layout.gains)[:-1], B, R), test_sizes, R)
+    _, q_test_tanh = _pairs(_gram(tanh[:-1], B, R), test_sizes, R)
     return {
         "energy_layer": by_config(energies),
         "kinetic_temperature": by_config(kinetic_temperature(layout, velocity)),
-        "accuracy": by_config(accuracy(J, test.x, test.y, "sign", layout.gains)),
-        "accuracy_tanh": by_config(accuracy(J, test.x, test.y, "tanh", layout.gains)),
+        "accuracy": by_config(hits(sign[-1], test.y)),
+        "accuracy_tanh": by_config(hits(tanh[-1], test.y)),
         "c": by_config(_pad_spin_layer(c)),
         "c_norm": by_config(_pad_spin_layer(c_norm)),
         "C": by_config(C),

@@ -146,14 +146,15 @@ def classify(
     missing_vars = [source for source, _, _ in sources if source not in at]
     if missing_vars:
         raise FileError(f"overlaps: no variables {', '.join(missing_vars)}; expected an overlaps.nc of `tdlm gather`")
-    if "q_test_tanh" in at:  # gathered files from before the tanh network's test overlap was recorded lack it
-        sources.append(
-            (
-                "q_test_tanh",
-                "q_test_tanh_star",
-                "q_l of test inputs through the tanh networks at t = t*, normalised, mean over samples",
-            )
+    # variables added later (tdlm.variables: `later`) that an older overlaps.nc lacks
+    optional = [
+        (
+            "q_test_tanh",
+            "q_test_tanh_star",
+            "q_l of test inputs through the tanh networks at t = t*, normalised, mean over samples",
         )
+    ]
+    sources += [source for source in optional if source[0] in at]
     for source, name, long_name in sources:
         values = at[source].astype(np.float64)  # statistics in double precision, whatever the stored precision
         check_range(values, source, t_w, t_star)

@@ -32,6 +32,7 @@ from tdlm.variables import COORD_ATTRS, KEPT, LEFT, PAIRS, REPLICAS, VARIABLES, 
 
 # the variable groups of the table of variables: averaged over replicas, over pairs, or kept as they are
 REPLICA_VARS, PAIR_VARS, HISTORY_VARS = gathered(REPLICAS), gathered(PAIRS), gathered(KEPT)
+LATER = {v.name for v in VARIABLES if v.later}
 POINT_KEYS = ("M", "N", "L", "T")
 LEAD = ("alpha", "L", "T")  # the point dimensions of point and sweep files
 DIVERGED_ATTRS = {
@@ -43,16 +44,15 @@ DIVERGED_ATTRS = {
 PER_JOB_KEYS = ("samples", "checkpoint_path")
 
 
-def _with_later_variables(job: xr.Dataset) -> xr.Dataset:
-    """The job with every gathered variable of the table that it lacks, as NaN: a file written before the
-    variable existed (e.g. `q_test_tanh`) gathers with newer ones; the attribute `comment` says it was not
-    recorded. A file that also lacks the variable's dimensions is no job file of this project."""
-    for v in VARIABLES:
-        if v.gather == LEFT or v.name in job:
-            continue
-        lacking = [d for d in v.dims if d not in job.dims]
-        if lacking:
-            raise FileError(f"jobs: {v.name} needs dimensions {', '.join(lacking)}, which the job file does not have")
+def _with_later_variables(job: xr.Dataset, path: str | Path) -> xr.Dataset:
+    """The job with every variable added later (`Variable.later`) that it lacks, as NaN: a file written before
+    the variable existed (e.g. `q_test_tanh`) gathers with newer ones; the attribute `comment` says it was not
+    recorded. A file that lacks any other gathered variable is no job file of this code: FileError naming it."""
+    missing = [v for v in VARIABLES if v.gather != LEFT and v.name not in job]
+    refused = [v.name for v in missing if not v.later or any(d not in job.dims for d in v.dims)]
+    if refused:
+        raise FileError(f"jobs: {path} lacks the variables {', '.join(refused)}; expected a job file of `tdlm simulate`")
+    for v in missing:
         job[v.name] = xr.DataArray(
             np.full([job.sizes[d] for d in v.dims], np.nan, dtype=np.float32),
             dims=v.dims,
@@ -62,7 +62,6 @@ def _with_later_variables(job: xr.Dataset) -> xr.Dataset:
 
 
 def _reduce(job: xr.Dataset) -> xr.Dataset:
-    job = _with_later_variables(job)
     out = {name: job[name].mean("replica") for name in REPLICA_VARS}
     out.update({name: job[name].mean("pair") for name in PAIR_VARS})
     out.update({name: job[name] for name in HISTORY_VARS})
@@ -90,7 +89,7 @@ def read_job(path: str | Path) -> tuple[dict[str, Any], xr.Dataset]:
         raise DamagedJobFile(
             f"{err}: an unreadable job file, moved to {aside}, so the next run of the workflow recomputes this job"
         ) from None
-    return with_later_defaults(parameters(job, Path(path), "jobs")), job
+    return with_later_defaults(parameters(job, Path(path), "jobs")), _with_later_variables(job, path)
 
 
 def jobs_of_one_point(job_files: Iterable[str | Path]) -> Iterator[tuple[str, dict[str, Any], xr.Dataset]]:
@@ -259,7 +258,7 @@ def gather_sweep(point_files: Iterable[str | Path], out: str | Path, plan: str |
                 with open_input(path, "point", "points") as opened:
                     ds = _one_point(opened)
                     for name, (dims, _, _) in template["vars"].items():
-                        if name not in ds:  # a point gathered before the variable existed: left NaN
+                        if name not in ds and name in LATER:  # a point gathered before the variable existed: NaN
                             continue
                         with reading(path, "points"):  # a damaged point names itself; a failed write is the output's
                             values = ds[name].transpose(*dims).values
