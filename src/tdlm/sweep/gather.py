@@ -61,7 +61,8 @@ def _with_later_variables(job: xr.Dataset, path: str | Path) -> xr.Dataset:
     return job
 
 
-def _reduce(job: xr.Dataset) -> xr.Dataset:
+def _reduce(job: xr.Dataset, path: str | Path) -> xr.Dataset:
+    job = _with_later_variables(job, path)
     out = {name: job[name].mean("replica") for name in REPLICA_VARS}
     out.update({name: job[name].mean("pair") for name in PAIR_VARS})
     out.update({name: job[name] for name in HISTORY_VARS})
@@ -89,7 +90,7 @@ def read_job(path: str | Path) -> tuple[dict[str, Any], xr.Dataset]:
         raise DamagedJobFile(
             f"{err}: an unreadable job file, moved to {aside}, so the next run of the workflow recomputes this job"
         ) from None
-    return with_later_defaults(parameters(job, Path(path), "jobs")), _with_later_variables(job, path)
+    return with_later_defaults(parameters(job, Path(path), "jobs")), job
 
 
 def jobs_of_one_point(job_files: Iterable[str | Path]) -> Iterator[tuple[str, dict[str, Any], xr.Dataset]]:
@@ -117,7 +118,7 @@ def gather_point(job_files: Iterable[str | Path], out: str | Path) -> xr.Dataset
         if job.attrs.get("diverged"):
             diverged.append(f"{path}: {job.attrs['divergence']}")
             continue
-        parts.append(_reduce(job.drop_vars(POINT_COORDS, errors="ignore")).load())
+        parts.append(_reduce(job.drop_vars(POINT_COORDS, errors="ignore"), path).load())
         sources.append({"file": path, "samples": params["samples"], "noise_seed": int(job.attrs["noise_seed"])})
     if params is None:
         raise FileError("jobs: no job files given")
