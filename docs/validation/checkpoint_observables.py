@@ -1,27 +1,41 @@
-"""The branch-phase observables of running (or interrupted) jobs, measured on their checkpoints with the engine's
-own `measure_branches`: a look at quantities that job files written by older code do not hold (e.g.
-`q_test_tanh`), at the checkpoint's time, without rerunning the job.
+"""The branch-phase observables of running (or interrupted) jobs, read from their checkpoints without rerunning
+or stopping them.
 
-Prints per checkpoint (its first sample, its largest t_w) the time since t_w, the test accuracies (sign, tanh;
-mean over replicas) and the test-input overlaps q_test (sign network) and q_test_tanh (tanh network, normalised)
-per layer (mean over pairs), then their mean over the checkpoints given (one per sample).
+Measured on the checkpoint's state with the engine's own `measure_branches` (quantities that job files written
+by older code do not hold, e.g. `q_test_tanh`, at the checkpoint's time): prints per checkpoint (its first
+sample, its largest t_w) the time since t_w, the test accuracies (sign, tanh; mean over replicas) and the
+test-input overlaps q_test (sign network) and q_test_tanh (tanh network, normalised) per layer (mean over
+pairs), then their mean over the checkpoints given (one per sample).
 
     python docs/validation/checkpoint_observables.py results/validation/checkpoints/M~2000/N~10/L~10/T~1e-05/job~*.ckpt \
         --data data/mnist01
+
+With --aging, instead the series the jobs have recorded so far (the checkpoints of one point, one per sample
+or group of samples), reduced as the gather reduces a job, and compare.py's aging tables of Fig. 2(g, h)
+(normalised, then raw correlations) at the last branch time that every job has reached:
+
+    python docs/validation/checkpoint_observables.py --aging results/validation-aging/checkpoints/M~2000/N~10/L~10/T~1e-05/job~*.ckpt
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+import xarray as xr
 
 from tdlm.md.checkpoint import read
 from tdlm.md.observables import measure_branches
 from tdlm.md.params import build
-from tdlm.md.setup import branch, prepare
+from tdlm.md.setup import branch, log_grid, prepare
+from tdlm.storage import build_dataset, point_coords
+from tdlm.sweep.gather import reduce_job
+
+sys.path.insert(0, str(Path(__file__).parent))
+from compare import aging_rows  # noqa: E402  (docs/validation/compare.py, beside this script)
 
 NAMES = ("q_test", "q_test_tanh")
 
@@ -51,12 +65,39 @@ def observables(path: Path, data: str | None = None) -> tuple[int, dict[str, np.
     return int(payload["step"]), out
 
 
+def recorded(paths: list[Path]) -> xr.Dataset:
+    """The branch series recorded so far by the jobs of one point (dimensions sample, t_w, t, layer; NaN at the
+    times not reached yet), each job built as `tdlm simulate` builds its file and reduced by the gather's
+    `reduce_job`."""
+    parts = []
+    for path in paths:
+        payload = read(path)
+        if payload["phase"] != "branch":
+            raise SystemExit(f"{path}: phase {payload['phase']}; no branch series recorded yet")
+        p = build(payload["params"])
+        coords = {
+            "sample": np.asarray(p.samples),
+            "t_w": np.asarray(sorted(p.t_w)),
+            "t": log_grid(p.t_star, p.record_per_decade),
+            "history_time": log_grid(max(p.t_w), p.record_per_decade, tuple(p.t_w)),
+            "layer": np.arange(1, p.L + 1),
+            **point_coords(p.M, p.N, p.L, p.T),
+        }
+        parts.append(reduce_job(build_dataset(payload["records"], coords, {}, {}), path))
+    return xr.concat(parts, "sample")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoints", nargs="+", type=Path)
     ap.add_argument("--data", default=None, help="MNIST folder, if not the jobs' data.path")
+    ap.add_argument("--aging", action="store_true", help="the aging table of the series recorded so far")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.aging:
+        point, N = recorded(args.checkpoints), int(read(args.checkpoints[0])["params"]["N"])
+        print(aging_rows(point, N, "q_norm"), aging_rows(point, N, "q"), sep="\n\n")
+        return
     rows = []
     for path in args.checkpoints:
         step, obs = observables(path, args.data)

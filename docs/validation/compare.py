@@ -216,14 +216,28 @@ PAPER_AGING = {
 
 
 def aging_table(overlaps: xr.Dataset, N: int, overlap: str = "q_norm") -> str:
-    """Fig. 2(g, h): the global (layer-mean) c(t, t_w) at a few t, its minimum, and c*, C*, q*, Q* at t* for
-    every t_w (mean over samples; `overlap` picks the normalised or raw correlations)."""
-    a = _point(overlaps, N)
+    """Fig. 2(g, h) of the width-N point of a gathered run (`aging_rows`)."""
+    return aging_rows(_point(overlaps, N), N, overlap)
+
+
+def recorded(a: xr.Dataset) -> xr.Dataset:
+    """`a` up to its last branch time recorded for every t_w and sample: all of a finished run, the part
+    done so far of a running one (read from its checkpoints; unrecorded times are NaN)."""
+    energy = a.energy_layer
+    done = np.isfinite(energy).all([d for d in energy.dims if d != "t"]).values
+    return a.isel(t=slice(0, int(np.argmin(done)) if not done.all() else None))
+
+
+def aging_rows(a: xr.Dataset, N: int, overlap: str = "q_norm") -> str:
+    """Fig. 2(g, h) of one point `a` (dimensions sample, t_w, t, layer): the global (layer-mean) c(t, t_w) at a
+    few t, its minimum, and c*, C*, q*, Q* at the last recorded t (t* once the run is finished) for every t_w
+    (mean over samples; `overlap` picks the normalised or raw correlations)."""
+    a = recorded(a)
     glob = {name: a[series_name(name, overlap)].mean("layer", skipna=True).mean("sample") for name in ("c", "C", "q", "Q")}
     times = a.t.values
     want = sorted({int(times[np.argmin(np.abs(times - w))]) for w in (1e2, 1e3, 1e4, 1e5)} | {int(times[-1])})
     lines = [
-        f"N = {N}, ln alpha = {float(a.ln_alpha):.2f}: global c(t, t_w) and the starred values at t* = {int(times[-1])} "
+        f"N = {N}, ln alpha = {float(a.ln_alpha):.2f}: global c(t, t_w) and the starred values at t = {int(times[-1])} "
         f"({'normalised' if overlap == 'q_norm' else 'raw'}; mean over layers and samples)",
         "",
         "| t_w | " + " | ".join(f"c(t = {t})" for t in want) + " | min c (at t) | c* | C* | q* | Q* |",

@@ -29,3 +29,23 @@ def test_a_checkpoint_measures_as_the_job_records(script, tiny_run, load_nc):
     for name in script.NAMES:
         want = recorded[name].transpose("t_w", "pair", "layer").values[..., :-1]
         np.testing.assert_allclose(obs[name], want, rtol=1e-3, atol=1e-4, err_msg=name)
+
+
+def test_the_recorded_series_of_a_checkpoint_are_the_runs_so_far(script, tiny_run, load_nc):
+    """--aging reads the series recorded before the checkpoint's step (step 30 itself is recorded when the job
+    resumes) as the finished job's gather holds them, and NaN from there on; the aging table stops at the last
+    time recorded, t = 24."""
+    from tdlm.sweep.gather import reduce_job
+
+    partial = script.recorded([FIXTURE])
+    finished = reduce_job(load_nc(tiny_run[1]), tiny_run[1])
+    done = partial.t.values < 30
+    assert 0 < done.sum() < partial.sizes["t"]
+    np.testing.assert_array_equal(partial.t.values, finished.t.values)
+    for name in ("c_norm", "C_norm", "q_norm", "Q_norm", "energy_layer", "accuracy"):
+        got, want = partial[name].transpose(*finished[name].dims), finished[name]
+        np.testing.assert_allclose(got.isel(t=done).values, want.isel(t=done).values, rtol=1e-3, atol=1e-4, err_msg=name)
+        assert np.isnan(got.isel(t=~done).values).all(), name
+    table = script.aging_rows(partial, 4)
+    assert "starred values at t = 24 " in table
+    assert table.count("\n| 5 |") == table.count("\n| 20 |") == 1  # one row per t_w

@@ -61,7 +61,8 @@ def _with_later_variables(job: xr.Dataset, path: str | Path) -> xr.Dataset:
     return job
 
 
-def _reduce(job: xr.Dataset, path: str | Path) -> xr.Dataset:
+def reduce_job(job: xr.Dataset, path: str | Path) -> xr.Dataset:
+    """One job as the gather holds it: replicas and pairs averaged, the history kept (`tdlm.variables`)."""
     job = _with_later_variables(job, path)
     out = {name: job[name].mean("replica") for name in REPLICA_VARS}
     out.update({name: job[name].mean("pair") for name in PAIR_VARS})
@@ -118,7 +119,7 @@ def gather_point(job_files: Iterable[str | Path], out: str | Path) -> xr.Dataset
         if job.attrs.get("diverged"):
             diverged.append(f"{path}: {job.attrs['divergence']}")
             continue
-        parts.append(_reduce(job.drop_vars(POINT_COORDS, errors="ignore"), path).load())
+        parts.append(reduce_job(job.drop_vars(POINT_COORDS, errors="ignore"), path).load())
         sources.append({"file": path, "samples": params["samples"], "noise_seed": int(job.attrs["noise_seed"])})
     if params is None:
         raise FileError("jobs: no job files given")
