@@ -10,11 +10,12 @@ pairs), then their mean over the checkpoints given (one per sample).
     python docs/validation/checkpoint_observables.py results/validation/checkpoints/M~2000/N~10/L~10/T~1e-05/job~*.ckpt \
         --data data/mnist01
 
-With --aging, instead the series the jobs have recorded so far (the checkpoints of one point, one per sample
-or group of samples), reduced as the gather reduces a job, and compare.py's aging tables of Fig. 2(g, h)
-(normalised, then raw correlations) at the last branch time that every job has reached:
+With --series, instead the series the jobs have recorded so far (the checkpoints of one point, one per sample
+or group of samples), reduced as the gather reduces a job, and compare.py's tables of them at the last branch
+time that every job has reached: the test-input q*_l of Fig. 3(d) and the aging of Fig. 2(g, h) (normalised,
+then raw correlations):
 
-    python docs/validation/checkpoint_observables.py --aging results/validation-aging/checkpoints/M~2000/N~10/L~10/T~1e-05/job~*.ckpt
+    python docs/validation/checkpoint_observables.py --series results/validation-aging/checkpoints/M~2000/N~10/L~10/T~1e-05/job~*.ckpt
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from tdlm.storage import build_dataset, point_coords
 from tdlm.sweep.gather import reduce_job
 
 sys.path.insert(0, str(Path(__file__).parent))
-from compare import aging_rows  # noqa: E402  (docs/validation/compare.py, beside this script)
+from compare import aging_rows, heldout_rows  # noqa: E402  (docs/validation/compare.py, beside this script)
 
 NAMES = ("q_test", "q_test_tanh")
 
@@ -91,12 +92,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoints", nargs="+", type=Path)
     ap.add_argument("--data", default=None, help="MNIST folder, if not the jobs' data.path")
-    ap.add_argument("--aging", action="store_true", help="the aging table of the series recorded so far")
+    ap.add_argument("--series", action="store_true", help="tables of the series recorded so far")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    if args.aging:
+    if args.series:
         point, N = recorded(args.checkpoints), int(read(args.checkpoints[0])["params"]["N"])
-        print(aging_rows(point, N, "q_norm"), aging_rows(point, N, "q"), sep="\n\n")
+        print(heldout_rows(point, N), aging_rows(point, N, "q_norm"), aging_rows(point, N, "q"), sep="\n\n")
         return
     rows = []
     for path in args.checkpoints:

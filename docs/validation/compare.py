@@ -156,12 +156,18 @@ def timescale_table(overlaps: xr.Dataset) -> str:
 
 
 def heldout_profile_table(overlaps: xr.Dataset, N: int) -> str:
-    """Fig. 3(d): the test-input q*_l (sign network's hidden states) at t_w + t* beside the paper's."""
-    layers = np.arange(1, 10)
-    a = _point(overlaps, N)
+    """Fig. 3(d) of the width-N point of a gathered run (`heldout_rows`)."""
+    return heldout_rows(_point(overlaps, N), N)
+
+
+def heldout_rows(a: xr.Dataset, N: int) -> str:
+    """Fig. 3(d) of one point `a`: the test-input q*_l (the sign and, where recorded, the tanh network's hidden
+    states) after the largest t_w at the last recorded t (t* once the run is finished) beside the paper's."""
+    a = recorded(a)
+    layers = np.arange(1, a.sizes["layer"])  # the spin layers 1..L-1
     paper = np.array(_paper(PAPER_TEST, N, int(a.M)) or [np.nan] * len(layers))
     lines = [
-        f"N = {N}: test-input q*_l (mean over samples and pairs)",
+        f"N = {N}: test-input q*_l at t_w = {int(a.t_w.max())}, t = {int(a.t[-1])} (mean over samples and pairs)",
         "",
         "| layer | " + " | ".join(str(l) for l in layers) + " |",
         "| --- |" + " --- |" * len(layers),

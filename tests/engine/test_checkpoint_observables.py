@@ -32,9 +32,9 @@ def test_a_checkpoint_measures_as_the_job_records(script, tiny_run, load_nc):
 
 
 def test_the_recorded_series_of_a_checkpoint_are_the_runs_so_far(script, tiny_run, load_nc):
-    """--aging reads the series recorded before the checkpoint's step (step 30 itself is recorded when the job
-    resumes) as the finished job's gather holds them, and NaN from there on; the aging table stops at the last
-    time recorded, t = 24."""
+    """--series reads the series recorded before the checkpoint's step (step 30 itself is recorded when the job
+    resumes) as the finished job's gather holds them, and NaN from there on; the tables stop at the last time
+    recorded, t = 24."""
     from tdlm.sweep.gather import reduce_job
 
     partial = script.recorded([FIXTURE])
@@ -49,3 +49,8 @@ def test_the_recorded_series_of_a_checkpoint_are_the_runs_so_far(script, tiny_ru
     table = script.aging_rows(partial, 4)
     assert "starred values at t = 24 " in table
     assert table.count("\n| 5 |") == table.count("\n| 20 |") == 1  # one row per t_w
+    profile = script.heldout_rows(partial, 4)
+    assert "t_w = 20, t = 24 " in profile
+    want = finished.q_test.sel(t_w=20, t=24).isel(sample=0).values[:2]  # L = 3: spin layers 1, 2
+    row = next(line for line in profile.splitlines() if line.startswith("| measured, sign network"))
+    np.testing.assert_allclose([float(v) for v in row.split("|")[2:4]], want, atol=0.006)  # printed to 2 digits
