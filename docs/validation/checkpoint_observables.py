@@ -12,8 +12,8 @@ pairs), then their mean over the checkpoints given (one per sample).
 
 With --series, instead the series the jobs have recorded so far (the checkpoints of one point, one per sample
 or group of samples), reduced as the gather reduces a job, and compare.py's tables of them at the last branch
-time that every job has reached: the test-input q*_l of Fig. 3(d) and the aging of Fig. 2(g, h) (normalised,
-then raw correlations):
+time that every job has reached: the test-input q*_l of Fig. 3(d), the aging of Fig. 2(g, h) (normalised, per
+layer as in Fig. 3, then raw):
 
     python docs/validation/checkpoint_observables.py --series results/validation-aging/checkpoints/M~2000/N~10/L~10/T~1e-05/job~*.ckpt
 """
@@ -36,7 +36,7 @@ from tdlm.storage import build_dataset, point_coords
 from tdlm.sweep.gather import reduce_job
 
 sys.path.insert(0, str(Path(__file__).parent))
-from compare import aging_rows, heldout_rows  # noqa: E402  (docs/validation/compare.py, beside this script)
+from compare import aging_layer_rows, aging_rows, heldout_rows  # noqa: E402  (docs/validation/compare.py, beside this script)
 
 NAMES = ("q_test", "q_test_tanh")
 
@@ -97,7 +97,8 @@ def main() -> None:
     torch.set_num_threads(1)
     if args.series:
         point, N = recorded(args.checkpoints), int(read(args.checkpoints[0])["params"]["N"])
-        print(heldout_rows(point, N), aging_rows(point, N, "q_norm"), aging_rows(point, N, "q"), sep="\n\n")
+        tables = heldout_rows(point, N), aging_rows(point, N, "q_norm"), aging_layer_rows(point), aging_rows(point, N, "q")
+        print(*tables, sep="\n\n")
         return
     rows = []
     for path in args.checkpoints:

@@ -262,6 +262,24 @@ def aging_rows(a: xr.Dataset, N: int, overlap: str = "q_norm") -> str:
     return "\n".join(lines)
 
 
+def aging_layer_rows(a: xr.Dataset, overlap: str = "q_norm") -> str:
+    """Fig. 3's layer-resolved aging of one point `a`: c*_l, C*_l, q*_l and Q*_l at the last recorded t for every
+    t_w (mean over samples; the spin layers 1..L-1, the weight layers 1..L)."""
+    a = recorded(a)
+    layers = a.layer.values
+    lines = [
+        f"per layer at t = {int(a.t[-1])} ({'normalised' if overlap == 'q_norm' else 'raw'}; mean over samples)",
+        "",
+        "| quantity | t_w | " + " | ".join(f"l = {l}" for l in layers) + " |",
+        "| --- | --- |" + " --- |" * len(layers),
+    ]
+    for name in ("c", "C", "q", "Q"):
+        star = a[series_name(name, overlap)].isel(t=-1).mean("sample")
+        for t_w in a.t_w.values:
+            lines.append(f"| {name}* | {int(t_w)} | " + _row(star.sel(t_w=t_w).values) + " |")
+    return "\n".join(lines)
+
+
 def figure(phase: xr.Dataset, overlaps: xr.Dataset, path: str) -> None:
     """q*_l against the paper's rows, and E(t)/E(0) and A(t) over the whole run (t_w + t after branching)."""
     import matplotlib
@@ -333,6 +351,7 @@ def main() -> None:
         for N in WIDTHS:
             if N in overlaps.N.values:
                 print(aging_table(overlaps, N), end="\n\n")
+                print(aging_layer_rows(_point(overlaps, N)), end="\n\n")
     if args.figure:
         figure(phase, overlaps, args.figure)
 

@@ -49,6 +49,10 @@ def test_the_recorded_series_of_a_checkpoint_are_the_runs_so_far(script, tiny_ru
     table = script.aging_rows(partial, 4)
     assert "starred values at t = 24 " in table
     assert table.count("\n| 5 |") == table.count("\n| 20 |") == 1  # one row per t_w
+    layers = script.aging_layer_rows(partial)
+    row = next(line for line in layers.splitlines() if line.startswith("| q* | 20 |"))
+    want = finished.q_norm.sel(t_w=20, t=24).isel(sample=0).values[:2]
+    np.testing.assert_allclose([float(v) for v in row.split("|")[3:5]], want, atol=0.006)
     profile = script.heldout_rows(partial, 4)
     assert "t_w = 20, t = 24 " in profile
     want = finished.q_test.sel(t_w=20, t=24).isel(sample=0).values[:2]  # L = 3: spin layers 1, 2
