@@ -31,8 +31,9 @@ import xarray as xr
 from tdlm.md.checkpoint import read
 from tdlm.md.observables import measure_branches
 from tdlm.md.params import build
-from tdlm.md.setup import branch, log_grid, prepare
-from tdlm.storage import build_dataset, point_coords
+from tdlm.md.setup import branch, prepare
+from tdlm.md.simulate import series_coords
+from tdlm.storage import build_dataset
 from tdlm.sweep.gather import reduce_job
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -66,7 +67,7 @@ def observables(path: Path, data: str | None = None) -> tuple[int, dict[str, np.
     return int(payload["step"]), out
 
 
-def recorded(paths: list[Path]) -> xr.Dataset:
+def recorded_series(paths: list[Path]) -> xr.Dataset:
     """The branch series recorded so far by the jobs of one point (dimensions sample, t_w, t, layer; NaN at the
     times not reached yet), each job built as `tdlm simulate` builds its file and reduced by the gather's
     `reduce_job`."""
@@ -75,16 +76,8 @@ def recorded(paths: list[Path]) -> xr.Dataset:
         payload = read(path)
         if payload["phase"] != "branch":
             raise SystemExit(f"{path}: phase {payload['phase']}; no branch series recorded yet")
-        p = build(payload["params"])
-        coords = {
-            "sample": np.asarray(p.samples),
-            "t_w": np.asarray(sorted(p.t_w)),
-            "t": log_grid(p.t_star, p.record_per_decade),
-            "history_time": log_grid(max(p.t_w), p.record_per_decade, tuple(p.t_w)),
-            "layer": np.arange(1, p.L + 1),
-            **point_coords(p.M, p.N, p.L, p.T),
-        }
-        parts.append(reduce_job(build_dataset(payload["records"], coords, {}, {}), path))
+        job = build_dataset(payload["records"], series_coords(build(payload["params"])), {}, {})
+        parts.append(reduce_job(job, path))
     return xr.concat(parts, "sample")
 
 
@@ -96,9 +89,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     if args.series:
-        point, N = recorded(args.checkpoints), int(read(args.checkpoints[0])["params"]["N"])
-        tables = heldout_rows(point, N), aging_rows(point, N, "q_norm"), aging_layer_rows(point), aging_rows(point, N, "q")
-        print(*tables, sep="\n\n")
+        point = recorded_series(args.checkpoints)
+        print(heldout_rows(point), aging_rows(point, "q_norm"), aging_layer_rows(point), aging_rows(point, "q"), sep="\n\n")
         return
     rows = []
     for path in args.checkpoints:

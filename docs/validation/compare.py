@@ -157,13 +157,13 @@ def timescale_table(overlaps: xr.Dataset) -> str:
 
 def heldout_profile_table(overlaps: xr.Dataset, N: int) -> str:
     """Fig. 3(d) of the width-N point of a gathered run (`heldout_rows`)."""
-    return heldout_rows(_point(overlaps, N), N)
+    return heldout_rows(_point(overlaps, N))
 
 
-def heldout_rows(a: xr.Dataset, N: int) -> str:
+def heldout_rows(a: xr.Dataset) -> str:
     """Fig. 3(d) of one point `a`: the test-input q*_l (the sign and, where recorded, the tanh network's hidden
     states) after the largest t_w at the last recorded t (t* once the run is finished) beside the paper's."""
-    a = recorded(a)
+    a, N = upto_recorded(a), int(a.N)
     layers = np.arange(1, a.sizes["layer"])  # the spin layers 1..L-1
     paper = np.array(_paper(PAPER_TEST, N, int(a.M)) or [np.nan] * len(layers))
     lines = [
@@ -223,10 +223,14 @@ PAPER_AGING = {
 
 def aging_table(overlaps: xr.Dataset, N: int, overlap: str = "q_norm") -> str:
     """Fig. 2(g, h) of the width-N point of a gathered run (`aging_rows`)."""
-    return aging_rows(_point(overlaps, N), N, overlap)
+    return aging_rows(_point(overlaps, N), overlap)
 
 
-def recorded(a: xr.Dataset) -> xr.Dataset:
+def _normalisation(overlap: str) -> str:
+    return "normalised" if overlap == "q_norm" else "raw"
+
+
+def upto_recorded(a: xr.Dataset) -> xr.Dataset:
     """`a` up to its last branch time recorded for every t_w and sample: all of a finished run, the part
     done so far of a running one (read from its checkpoints; unrecorded times are NaN)."""
     energy = a.energy_layer
@@ -234,17 +238,17 @@ def recorded(a: xr.Dataset) -> xr.Dataset:
     return a.isel(t=slice(0, int(np.argmin(done)) if not done.all() else None))
 
 
-def aging_rows(a: xr.Dataset, N: int, overlap: str = "q_norm") -> str:
+def aging_rows(a: xr.Dataset, overlap: str = "q_norm") -> str:
     """Fig. 2(g, h) of one point `a` (dimensions sample, t_w, t, layer): the global (layer-mean) c(t, t_w) at a
     few t, its minimum, and c*, C*, q*, Q* at the last recorded t (t* once the run is finished) for every t_w
     (mean over samples; `overlap` picks the normalised or raw correlations)."""
-    a = recorded(a)
+    a, N = upto_recorded(a), int(a.N)
     glob = {name: a[series_name(name, overlap)].mean("layer", skipna=True).mean("sample") for name in ("c", "C", "q", "Q")}
     times = a.t.values
     want = sorted({int(times[np.argmin(np.abs(times - w))]) for w in (1e2, 1e3, 1e4, 1e5)} | {int(times[-1])})
     lines = [
         f"N = {N}, ln alpha = {float(a.ln_alpha):.2f}: global c(t, t_w) and the starred values at t = {int(times[-1])} "
-        f"({'normalised' if overlap == 'q_norm' else 'raw'}; mean over layers and samples)",
+        f"({_normalisation(overlap)}; mean over layers and samples)",
         "",
         "| t_w | " + " | ".join(f"c(t = {t})" for t in want) + " | min c (at t) | c* | C* | q* | Q* |",
         "| --- |" + " --- |" * (len(want) + 5),
@@ -265,10 +269,10 @@ def aging_rows(a: xr.Dataset, N: int, overlap: str = "q_norm") -> str:
 def aging_layer_rows(a: xr.Dataset, overlap: str = "q_norm") -> str:
     """Fig. 3's layer-resolved aging of one point `a`: c*_l, C*_l, q*_l and Q*_l at the last recorded t for every
     t_w (mean over samples; the spin layers 1..L-1, the weight layers 1..L)."""
-    a = recorded(a)
+    a = upto_recorded(a)
     layers = a.layer.values
     lines = [
-        f"per layer at t = {int(a.t[-1])} ({'normalised' if overlap == 'q_norm' else 'raw'}; mean over samples)",
+        f"per layer at t = {int(a.t[-1])} ({_normalisation(overlap)}; mean over samples)",
         "",
         "| quantity | t_w | " + " | ".join(f"l = {l}" for l in layers) + " |",
         "| --- | --- |" + " --- |" * len(layers),

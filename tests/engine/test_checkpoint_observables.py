@@ -37,7 +37,7 @@ def test_the_recorded_series_of_a_checkpoint_are_the_runs_so_far(script, tiny_ru
     recorded, t = 24."""
     from tdlm.sweep.gather import reduce_job
 
-    partial = script.recorded([FIXTURE])
+    partial = script.recorded_series([FIXTURE])
     finished = reduce_job(load_nc(tiny_run[1]), tiny_run[1])
     done = partial.t.values < 30
     assert 0 < done.sum() < partial.sizes["t"]
@@ -46,14 +46,14 @@ def test_the_recorded_series_of_a_checkpoint_are_the_runs_so_far(script, tiny_ru
         got, want = partial[name].transpose(*finished[name].dims), finished[name]
         np.testing.assert_allclose(got.isel(t=done).values, want.isel(t=done).values, rtol=1e-3, atol=1e-4, err_msg=name)
         assert np.isnan(got.isel(t=~done).values).all(), name
-    table = script.aging_rows(partial, 4)
+    table = script.aging_rows(partial)
     assert "starred values at t = 24 " in table
     assert table.count("\n| 5 |") == table.count("\n| 20 |") == 1  # one row per t_w
     layers = script.aging_layer_rows(partial)
     row = next(line for line in layers.splitlines() if line.startswith("| q* | 20 |"))
     want = finished.q_norm.sel(t_w=20, t=24).isel(sample=0).values[:2]
     np.testing.assert_allclose([float(v) for v in row.split("|")[3:5]], want, atol=0.006)
-    profile = script.heldout_rows(partial, 4)
+    profile = script.heldout_rows(partial)
     assert "t_w = 20, t = 24 " in profile
     want = finished.q_test.sel(t_w=20, t=24).isel(sample=0).values[:2]  # L = 3: spin layers 1, 2
     row = next(line for line in profile.splitlines() if line.startswith("| measured, sign network"))

@@ -61,6 +61,13 @@ class Setup:
         return self.layout.with_k(len(self.t_w) * self.params.n_replicas)
 
 
+def time_grids(params: SimParams) -> tuple[tuple[int, ...], np.ndarray, np.ndarray]:
+    """(the waiting times in order, the wait phase's record times, the branches' record times): the job's
+    clock, fixed by its parameters alone (also for reading a checkpoint's records without the data)."""
+    t_w = tuple(sorted(params.t_w))
+    return t_w, log_grid(t_w[-1], params.record_per_decade, t_w), log_grid(params.t_star, params.record_per_decade)
+
+
 def prepare(params: SimParams) -> Setup:
     """Device, each sample's training and test set (cut to the shortest test set), layout and time grids."""
     device = resolve_device(params.device)
@@ -81,7 +88,7 @@ def prepare(params: SimParams) -> Setup:
     train = Boundary(tensor([d.x_train for d in datasets]), tensor([d.y_train for d in datasets]))
     test = Boundary(tensor([d.x_test[:n_test] for d in datasets]), tensor([d.y_test[:n_test] for d in datasets]))
     widths = (train.x.shape[-1],) + (params.N,) * (params.L - 1) + (len(classes),)
-    t_w = tuple(sorted(params.t_w))
+    t_w, history_times, branch_times = time_grids(params)
     layout = Layout(widths, params.M, len(params.samples), 1, params.preactivation)
     if params.noise == "uniform":  # its fused force pass reads and writes narrow layers' spins feature-major
         layout = replace(layout, spin_major=fused_spin_major(layout, dtype, device))
@@ -94,8 +101,8 @@ def prepare(params: SimParams) -> Setup:
         test,
         layout,
         t_w,
-        log_grid(t_w[-1], params.record_per_decade, t_w),
-        log_grid(params.t_star, params.record_per_decade),
+        history_times,
+        branch_times,
     )
 
 

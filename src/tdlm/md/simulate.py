@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,7 +17,7 @@ from tdlm.md.observables import pair_index
 from tdlm.md.params import SimParams
 from tdlm.md.run import Runner
 from tdlm.md.segments import totals
-from tdlm.md.setup import noise_seed, prepare, sample_seeds
+from tdlm.md.setup import noise_seed, prepare, sample_seeds, time_grids
 from tdlm.storage import build_dataset, check_writable, point_coords, provenance, write_atomic
 
 log = logging.getLogger("tdlm")
@@ -53,6 +54,25 @@ def run(params: SimParams, out: str | Path, record_divergence: bool = False) -> 
         return ds
 
 
+def series_coords(params: SimParams) -> dict[str, Any]:
+    """The coordinates of the job file's recorded series (and of a checkpoint's records): samples, waiting
+    times, both phases' record times, replicas and their pairs, layers, and the point."""
+    t_w, history_times, branch_times = time_grids(params)
+    a, b = pair_index(params.n_replicas)
+    return {
+        "sample": np.asarray(params.samples),
+        "t_w": np.asarray(t_w),
+        "t": branch_times,
+        "history_time": history_times,
+        "replica": np.arange(params.n_replicas),
+        "pair": np.arange(len(a)),
+        "pair_a": ("pair", a.numpy()),
+        "pair_b": ("pair", b.numpy()),
+        "layer": np.arange(1, params.L + 1),
+        **point_coords(params.M, params.N, params.L, params.T),
+    }
+
+
 def _run(params: SimParams, out: str | Path) -> xr.Dataset:
     setup = prepare(params)
     ckpt = Path(params.checkpoint_path) if params.checkpoint_path else default_checkpoint(out)
@@ -72,24 +92,11 @@ def _run(params: SimParams, out: str | Path) -> xr.Dataset:
     runner = Runner(setup, ckpt)
     recorder, state, _ = runner.run()
     layout, R, n_tw, S = setup.branched, params.n_replicas, len(setup.t_w), setup.layout.S
-    a, b = pair_index(R)
     per_config = lambda which: layout.per_config_view(state.position, which).reshape(S, n_tw, R, -1).cpu().numpy()  # noqa: E731
     snapshots = {"J_final": per_config("weights")}
     weight_layer = np.concatenate([np.full(layout.sizes[l - 1], l) for l in range(1, layout.L + 1)])
     spin_layer = np.concatenate([np.full(layout.sizes[layout.L + l - 1], l) for l in range(1, layout.L)])
-    coords = {
-        "sample": np.asarray(params.samples),
-        "t_w": np.asarray(setup.t_w),
-        "t": setup.branch_times,
-        "history_time": setup.history_times,
-        "replica": np.arange(R),
-        "pair": np.arange(len(a)),
-        "pair_a": ("pair", a.numpy()),
-        "pair_b": ("pair", b.numpy()),
-        "layer": np.arange(1, layout.L + 1),
-        "weight_layer": ("weight_index", weight_layer),
-        **point_coords(params.M, params.N, params.L, params.T),
-    }
+    coords = {**series_coords(params), "weight_layer": ("weight_index", weight_layer)}
     if params.store_spins:
         snapshots["S_final"] = per_config("spins")
         coords["spin_layer"] = ("spin_index", spin_layer)
