@@ -77,6 +77,7 @@ def test_kill_and_resume(workflow_copy):
     done_mtime = done_nc.stat().st_mtime_ns
     killed_log = out / "logs" / "simulate" / f"{killed_key}.log"
     assert killed_log.exists() and "checkpoint at" in killed_log.read_text()
+    first_segment = killed_log.read_text()
 
     # SIGKILL leaves snakemake's lock behind: release it, then resume
     unlock = run_snakemake(workdir, "--configfile", str(CONFIG), "--unlock", timeout=240)
@@ -92,6 +93,14 @@ def test_kill_and_resume(workflow_copy):
     assert match, text
     assert match.group(1) == str(killed_ckpt.relative_to(workdir))
     assert int(match.group(3)) > 0
+    # snakemake deleted the first segment's log before the rerun; the history log kept it, in order
+    assert "checkpoint at" not in text.split("resumed from")[0]
+    history = (out / "logs" / "simulate" / f"{killed_key}.history.log").read_text()
+    assert history.endswith(text)
+    earlier = history[: -len(text)]
+    assert "checkpoint at" in earlier
+    # tee writes each chunk to both files; SIGKILL may fall between the two writes of the last one
+    assert earlier.startswith(first_segment) or first_segment.startswith(earlier)
     assert (out / "sims" / f"{killed_key}.nc").exists() and not killed_ckpt.exists()
     # and the sweep completed
     for name in ("overlaps.nc", "phase.nc", "figures/phase_diagram.png"):
