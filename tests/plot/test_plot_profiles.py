@@ -30,4 +30,8 @@ def test_test_profiles_draw_the_tanh_network_only_where_recorded():
     assert len(tanh) == len(sign) == 2
     for t, s in zip(tanh, sign):  # q_test_tanh = q_test / 2 at every sample, so its mean is half the sign one's
         np.testing.assert_allclose(drawn.arrays[t], 0.5 * drawn.arrays[s], rtol=1e-6)
-    assert "dotted tanh" in drawn.figure.axes[0].get_ylabel()
+    # the legend names each alpha and each input set, the tanh network's only where it is drawn
+    legend = [t.get_text() for t in drawn.figure.axes[0].get_legend().get_texts()]
+    assert legend[2:] == ["training inputs", "test inputs, sign network", "test inputs, tanh network"]
+    assert [t.get_text() for t in before.figure.axes[0].get_legend().get_texts()][2:] == legend[2:4]
+    assert all("ln a=" in t for t in legend[:2])

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from matplotlib.lines import Line2D
 
 from tdlm.paper.select import Point, alpha_index, at_L_T
 from tdlm.plot.common import Drawn, alpha_label, colours, new_axes
@@ -67,31 +68,36 @@ def q_profiles_train_test(phase: xr.Dataset, L: int, T: float, note: str = "", a
     order = alphas_with_data(ds, _q(phase), L)
     ln_alpha = ds.ln_alpha.values[order]
     fig, ax, created = new_axes(ax, 1, 1, (7, 4.6))
+    styles = {"train": ("o-", "training inputs"), "test": ("s--", "test inputs, sign network")}
     for colour, la, i in zip(colours(len(order)), ln_alpha, order):
         a = ds.isel(alpha=i).sel(layer=layers)
         label = alpha_label(int(a.M), int(a.N), float(la))
         ax.plot(
             d.add(f"train[{label}].layer", layers),
             d.add(f"train[{label}].q_star", a[_q(phase)].values),
-            "o-",
+            styles["train"][0],
             color=colour,
             label=label,
         )
-        tests = [("test", "q_test_star", "s--")]
+        tests = [("test", "q_test_star")]
         if "q_test_tanh_star" in a and a.q_test_tanh_star.notnull().any():  # recorded since the variable exists
-            tests.append(("test_tanh", "q_test_tanh_star", "^:"))
-        for key, name, style in tests:
+            tests.append(("test_tanh", "q_test_tanh_star"))
+            styles["test_tanh"] = ("^:", "test inputs, tanh network")
+        for key, name in tests:
             layer_values = d.add(f"{key}[{label}].layer", layers)
-            ax.plot(layer_values, d.add(f"{key}[{label}].{name}", a[name].values), style, color=colour, mfc="none")
+            values = d.add(f"{key}[{label}].{name}", a[name].values)
+            ax.plot(layer_values, values, styles[key][0], color=colour, mfc="none")
     ax.axhline(threshold_of(phase), color="grey", ls=":", lw=0.8)
     ax.set_xlabel("layer l")
-    ax.set_ylabel(
-        rf"$q^*_l$ (solid: training inputs, {overlap_label(overlap_of(phase))};"
-        + "\ntest inputs: dashed sign, dotted tanh network)"
-    )
+    ax.set_ylabel(rf"$q^*_l$ ({overlap_label(overlap_of(phase))})")
     ax.set_xticks(layers)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    # one entry per alpha (its colour) and one per input set (its line style, drawn in black)
+    keys = [
+        Line2D([], [], color="k", mfc="k" if key == "train" else "none", ls=st[1:], marker=st[0], label=text)
+        for key, (st, text) in styles.items()
+    ]
+    ax.legend(handles=ax.get_legend_handles_labels()[0] + keys, fontsize=7, ncol=2)
     extras = "; ".join(x for x in ("only one alpha in this config" if len(order) == 1 else "", note) if x)
     title = f"q*_l profiles for training and test inputs, L={L}, T={T:.3g}" + (f" ({extras})" if extras else "")
     return d.finish(fig, title, created)
