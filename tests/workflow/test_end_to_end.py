@@ -63,8 +63,10 @@ def test_every_job_ran_and_nothing_is_left_to_do(sweep):
     said = (workdir / "snakemake.out").read_text()  # issue 27: the end of the run says where the results are
     assert f"phase diagram: results/{config['run']}/figures/phase_diagram.png" in said and "snakemake --report" in said
     assert not list(out.rglob(".*.tmp*"))  # no half-written files
-    logs = sorted(out.glob("logs/simulate/**/*.log"))
+    logs = sorted(p for p in out.glob("logs/simulate/**/*.log") if not p.name.endswith(".history.log"))
     assert len(logs) == len(sims) and all("wrote " in p.read_text() for p in logs)
+    # each job ran once, so its history (every run appended) is its one log
+    assert all(p.with_suffix(".history.log").read_text() == p.read_text() for p in logs)
     again = run_snakemake(workdir, "-n", "--configfile", str(TINY), timeout=240)
     assert again.returncode == 0 and "Nothing to be done" in again.output, again.output[-3000:]
 
